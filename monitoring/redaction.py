@@ -1,0 +1,106 @@
+"""Masking of card data in anything that leaves the process as text (logs, Sentry, errors).
+
+Two independent nets, because either alone misses cases: values under sensitive keys are
+masked whatever they look like (a CVC is just three digits), and any 13–19 digit run that
+passes Luhn — with or without spaces or dashes — is masked wherever it appears in free text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "[REDACTED]"
+PAN_MASK = "[REDACTED-PAN]"
+
+# Any run of 13-19 digits, optionally separated by single spaces or dashes.
+_PAN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+
+# Key words that make a value sensitive wherever they appear as a word of the key:
+# "card_number", "cardNumber", "cvc", "card_jwe", "X-Card-PAN"...
+_SENSITIVE_WORDS = frozenset(
+    {
+        "number",
+        "pan",
+        "cvc",
+        "cvv",
+        "cvn",
+        "cvv2",
+        "cvc2",
+        "csc",
+        "jwe",
+        "jwt",
+        "secret",
+        "password",
+        "passwd",
+        "authorization",
+        "cookie",
+        "track",
+        "pin",
+    }
+)
+_SENSITIVE_KEYS = frozenset({"card", "token_secret", "api_key", "apikey", "sessionid", "csrftoken"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group())
+    return PAN_MASK if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
+
+
+def redact_text(text: str) -> str:
+    """Mask every Luhn-valid 13–19 digit run in ``text``."""
+    if not any(c.isdigit() for c in text):
+        return text
+    return _PAN_CANDIDATE.sub(_mask_match, text)
+
+
+def is_sensitive_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    lowered = key.lower()
+    if lowered in _SENSITIVE_KEYS:
+        return True
+    words = set(_NON_WORD.split(_CAMEL.sub("_", key).lower()))
+    return bool(words & _SENSITIVE_WORDS)
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """Return ``value`` with sensitive keys masked and PANs removed from all strings.
+
+    Containers are copied, never mutated: the caller's objects stay intact.
+    """
+    if _depth > 12:
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, bytes | bytearray):
+        return redact_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if is_sensitive_key(k) and v not in (None, "") else redact(v, _depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(redact(v, _depth + 1) for v in value)
+    if isinstance(value, list | set | frozenset):
+        return [redact(v, _depth + 1) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10**12:
+        return redact_text(str(value))
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))

@@ -1,0 +1,32 @@
+"""Public identifiers: a type prefix and ≥128 random bits in base62 (``tok_``, ``mer_``, ``ch_``…).
+
+Prefixes make a leaked id self-describing in support tickets; the random part makes ids
+unguessable, so knowing one never helps enumerate another.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+ALPHABET = string.digits + string.ascii_letters
+
+
+def base62(nbytes: int) -> str:
+    """``nbytes`` of CSPRNG output as a fixed-width base62 string."""
+    value = int.from_bytes(secrets.token_bytes(nbytes), "big")
+    width = len(_encode((1 << (8 * nbytes)) - 1))
+    return _encode(value).rjust(width, "0")
+
+
+def _encode(value: int) -> str:
+    out = []
+    while value:
+        value, rem = divmod(value, 62)
+        out.append(ALPHABET[rem])
+    return "".join(reversed(out)) or "0"
+
+
+def new_id(prefix: str, nbytes: int = 16) -> str:
+    """``prefix_`` + ``nbytes`` random bytes (16 bytes = 128 bits → 22 base62 characters)."""
+    return f"{prefix}_{base62(nbytes)}"

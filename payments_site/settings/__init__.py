@@ -1,0 +1,1 @@
+"""Settings modules: ``base`` is shared; pick ``development``, ``test`` or ``production``."""

@@ -1,0 +1,23 @@
+"""`make run`: one machine, SQLite, HTTPS on localhost with a self-signed certificate.
+
+The secret key comes from `.env`, which `make run` writes once with a random value; it is
+never a constant in code.
+"""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=["https://localhost:8443", "https://127.0.0.1:8443"]
+)
+
+# `make run` serves TLS itself, so the production cookie and HSTS rules apply here too, except
+# preload/subdomains, which would pin "localhost" in the developer's browser.
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = 0

@@ -1,0 +1,40 @@
+"""Production: fail fast on any missing secret, HTTPS and strict browser policy everywhere."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+
+# Every variable production cannot run without. Checked together so that one deploy attempt
+# names them all instead of failing one at a time.
+REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"]
+_missing = [name for name in REQUIRED if not env.str(name, default="").strip()]
+if _missing:
+    raise ImproperlyConfigured(
+        "Missing required environment variables for production: " + ", ".join(_missing)
+    )
+
+DEBUG = False
+SECRET_KEY = env.str("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[f"https://{host}" for host in ALLOWED_HOSTS]
+)
+
+SECURE_SSL_REDIRECT = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = 31_536_000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+
+# Behind a TLS-terminating proxy set e.g. "HTTP_X_FORWARDED_PROTO,https". Only do so when the
+# proxy overwrites that header: otherwise a client could claim HTTPS over plain HTTP.
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER_NAME,value'.")
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])

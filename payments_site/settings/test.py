@@ -1,0 +1,42 @@
+"""Settings for the test suite: PostgreSQL when ``DATABASE_URL`` is set (CI), else SQLite.
+
+The SQLite test database lives in a file so that real servers started by the tests (gunicorn,
+Celery workers) share it with the test process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from .base import *  # noqa: F403
+from .base import DATABASES, RUN_DIR, env
+
+# Random per process tree: tests never depend on its value, and subprocess servers inherit it
+# through the environment so that their signatures agree with the test process.
+SECRET_KEY = os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+DEBUG = False
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+
+RUN_DIR.mkdir(exist_ok=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("TEST", {})
+    DATABASES["default"]["TEST"]["NAME"] = env.str(
+        "SQLITE_TEST_DB", default=str(RUN_DIR / "test-db.sqlite3")
+    )
+
+# Static files straight from the source folders: no collectstatic step before tests.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
+    # A prefix per test run keeps counters of concurrent runs on one Redis apart; servers the
+    # tests start inherit it through the environment.
+    CACHES["default"]["KEY_PREFIX"] = os.environ.setdefault(  # noqa: F405
+        "CACHE_KEY_PREFIX", f"tessera-test-{secrets.token_hex(4)}"
+    )

@@ -1,0 +1,43 @@
+"""Fixtures shared by every suite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from payments_site.devtools import write_cert
+from vault.merchants import IssuedKey, api_key_create, merchant_create
+from vault.models import Merchant
+
+DATA = Path(__file__).parent / "data"
+
+
+def load_cards() -> dict[str, Any]:
+    """The public test cards (a copy of ../shared/testdata/cards.json, kept with the tests)."""
+    return json.loads((DATA / "cards.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def merchant(db: None) -> Merchant:
+    return merchant_create(name="Acme Books")
+
+
+@pytest.fixture
+def issued_key(merchant: Merchant) -> IssuedKey:
+    return api_key_create(merchant=merchant)
+
+
+@pytest.fixture
+def api_client(issued_key: IssuedKey) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued_key.secret}")
+    return client

@@ -1,0 +1,79 @@
+"""Problem+json errors, request ids, health endpoints and the CSP header."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_api_path_is_problem_json() -> None:
+    response = Client().get("/api/v1/nope")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
+
+
+def test_method_not_allowed_is_problem_json(api_client: APIClient) -> None:
+    response = api_client.delete("/api/v1/merchant")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_request_id_is_honoured_and_returned() -> None:
+    response = Client().get("/healthz", HTTP_X_REQUEST_ID="req-abc.123")
+
+    assert response["X-Request-ID"] == "req-abc.123"
+
+
+@pytest.mark.parametrize("bad", ["a" * 200, "x\ny", "<script>"])
+def test_unsafe_request_id_is_replaced(bad: str) -> None:
+    response = Client().get("/healthz", HTTP_X_REQUEST_ID=bad)
+
+    assert response["X-Request-ID"] != bad
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_healthz_and_readyz() -> None:
+    client = Client()
+
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_readyz_reports_a_failing_dependency(settings: object) -> None:
+    settings.READINESS_CHECKS = [  # type: ignore[attr-defined]
+        "monitoring.health.check_database",
+        "tests.foundation.test_http.broken_check",
+    ]
+
+    response = Client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "broken_check": "unavailable"},
+    }
+
+
+def broken_check() -> None:
+    raise ConnectionError("down")
+
+
+def test_csp_header_is_strict_with_a_nonce() -> None:
+    response = Client().get("/admin/login/")
+
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"

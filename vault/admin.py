@@ -1,0 +1,109 @@
+"""Admin for merchants and keys. A new key's secret is rendered once, in the action's own
+response, never stored in a message cookie or the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from .merchants import IssuedKey, api_key_create, api_key_revoke
+from .models import ApiKey, Merchant
+
+
+class ApiKeyInline(admin.TabularInline[ApiKey, Merchant]):
+    model = ApiKey
+    extra = 0
+    can_delete = False
+    fields = ("id", "prefix", "mode", "label", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _show_once(request: HttpRequest, issued: list[IssuedKey]) -> HttpResponse:
+    response = TemplateResponse(
+        request,
+        "admin/vault/api_keys_issued.html",
+        {"title": "New API keys", "issued": issued, **admin.site.each_context(request)},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin[Merchant]):
+    list_display = ("name", "id", "is_active", "created_at")
+    search_fields = ("name", "id")
+    list_filter = ("is_active",)
+    readonly_fields = ("id", "created_at")
+    inlines = [ApiKeyInline]
+    actions = ["issue_test_key", "issue_live_key"]
+
+    def _issue(self, request: HttpRequest, queryset: QuerySet[Merchant], mode: str) -> HttpResponse:
+        actor = f"admin:{request.user.get_username()}"
+        issued = [
+            api_key_create(merchant=m, mode=mode, label="admin", actor=actor) for m in queryset
+        ]
+        return _show_once(request, issued)
+
+    @admin.action(description="Issue a new test API key")
+    def issue_test_key(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> HttpResponse:
+        return self._issue(request, queryset, ApiKey.Mode.TEST)
+
+    @admin.action(description="Issue a new live API key")
+    def issue_live_key(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> HttpResponse:
+        return self._issue(request, queryset, ApiKey.Mode.LIVE)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    list_display = (
+        "prefix",
+        "merchant",
+        "mode",
+        "label",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("mode", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("id", "prefix", "merchant__name", "merchant__id")
+    readonly_fields = (
+        "id",
+        "merchant",
+        "mode",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    fields = (
+        "id",
+        "merchant",
+        "mode",
+        "label",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Keys are issued from the merchant page so that the secret can be shown exactly once.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        actor = f"admin:{request.user.get_username()}"
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, actor=actor)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -1,0 +1,3 @@
+from .merchants import ApiKey, Merchant
+
+__all__ = ["ApiKey", "Merchant"]
