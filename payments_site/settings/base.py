@@ -194,6 +194,13 @@ REST_FRAMEWORK = {
 }
 PROBLEM_TYPE_BASE = "https://docs.tessera.dev/problems/"
 
+# --- Keys (vault/keys/): "aws" (KMS) or "local" (keyring file, development only) ----------
+KEY_BACKENDS = {
+    "local": "vault.keys.local.LocalKeyService",
+    "aws": "vault.keys.aws.AwsKmsKeyService",
+}
+KEYS_BACKEND = KEY_BACKENDS[env.str("KEYS_BACKEND", default="local")]
+
 # --- Health -----------------------------------------------------------------------------------
 # Dotted paths of callables returning None or raising; `/readyz` runs each. Later apps append
 # their own (the vault adds KMS reachability) without monitoring importing them.

@@ -1,0 +1,139 @@
+"""The ``KeyService`` interface (ARCHITECTURE.md §2).
+
+Four keys per environment:
+
+- ``SIGN`` (ECC_NIST_P256): the checkout signs card JWTs with ES256.
+- ``JWE`` (RSA_3072 or 2048): browsers encrypt the CEK to its public half (RSA-OAEP-256); the
+  vault unwraps it with a KMS Decrypt.
+- ``VAULT`` (symmetric, rotating): wraps data keys, always under an encryption context.
+- ``FINGERPRINT`` (HMAC_256): per-merchant card fingerprints.
+
+Private and symmetric key material never leaves the backend; callers get signatures, MACs,
+unwrapped CEKs and data keys (plaintext only in memory, for the envelope cache).
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from payments_site.problems import ProblemError
+
+
+class KeyPurpose(StrEnum):
+    SIGN = "sign"
+    JWE = "jwe"
+    VAULT = "vault"
+    FINGERPRINT = "fingerprint"
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A public key as published in the JWKS.
+
+    ``kid`` is stable for the life of the key (the RFC 7638 thumbprint of its JWK), so a JWT or
+    JWE made with it can always be matched back; ``current`` is False for a previous key that
+    is still listed because things made with it may not have expired yet.
+    """
+
+    kid: str
+    purpose: KeyPurpose
+    jwk: Mapping[str, Any]
+    current: bool = True
+
+
+@dataclass(frozen=True)
+class DataKeyMaterial:
+    """A fresh AES-256 data key: ``plaintext`` stays in memory, ``wrapped`` goes to the DB."""
+
+    plaintext: bytes = field(repr=False)
+    wrapped: bytes
+    key_id: str
+    key_version: str
+
+
+@dataclass(frozen=True)
+class RewrappedKey:
+    wrapped: bytes
+    key_id: str
+    key_version: str
+
+
+class KeyServiceError(ProblemError):
+    """Base of key-service failures. Never carries key material or plaintext."""
+
+    status = 503
+    code = "key_service_unavailable"
+    title = "Key service unavailable"
+
+
+class KeyUnavailable(KeyServiceError):
+    """The key (or the KMS endpoint) cannot be used right now: retry later, nothing was written."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(
+            message or "The key service is temporarily unavailable. Try again shortly.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class KeyDecryptionFailed(KeyServiceError):
+    """Ciphertext, wrapped key or context did not authenticate: fail closed, do not retry."""
+
+    status = 422
+    code = "decryption_failed"
+    title = "Decryption failed"
+
+
+class KeyService(ABC):
+    """One interface, two real backends (``aws`` and ``local``)."""
+
+    name: str
+
+    @abstractmethod
+    def sign_es256(self, message: bytes) -> tuple[str, bytes]:
+        """Sign ``message`` with the current SIGN key: returns ``(kid, R‖S)`` (64 bytes)."""
+
+    @abstractmethod
+    def public_keys(self) -> list[PublicKey]:
+        """Current and still-valid previous public keys for SIGN and JWE."""
+
+    @abstractmethod
+    def rsa_oaep_decrypt(self, *, kid: str, ciphertext: bytes) -> bytes:
+        """RSAES-OAEP-SHA-256 decrypt with the JWE key named ``kid`` (current or previous)."""
+
+    @abstractmethod
+    def generate_data_key(self, *, context: Mapping[str, str]) -> DataKeyMaterial:
+        """A new AES-256 key wrapped under the current VAULT key, bound to ``context``."""
+
+    @abstractmethod
+    def decrypt_data_key(self, *, wrapped: bytes, key_id: str, context: Mapping[str, str]) -> bytes:
+        """Unwrap a data key; a different ``context`` fails with ``KeyDecryptionFailed``."""
+
+    @abstractmethod
+    def reencrypt_data_key(
+        self, *, wrapped: bytes, key_id: str, context: Mapping[str, str]
+    ) -> RewrappedKey:
+        """Re-wrap under the current VAULT key version without exposing the plaintext."""
+
+    @abstractmethod
+    def mac(self, message: bytes) -> bytes:
+        """HMAC-SHA256 of ``message`` with the FINGERPRINT key (32 bytes)."""
+
+    @abstractmethod
+    def health_check(self) -> None:
+        """Raise ``KeyUnavailable`` unless every key can be used."""
+
+
+@functools.cache
+def get_key_service() -> KeyService:
+    """The configured backend, built once per process (boto3 clients cost ~100 ms each)."""
+    backend: KeyService = import_string(settings.KEYS_BACKEND)()
+    return backend
