@@ -6,11 +6,11 @@ Backends (``aws``, ``local``) live in their own modules and are chosen by ``sett
 
 from .base import (
     DataKeyMaterial,
+    KeyDecryptionFailed,
     KeyPurpose,
     KeyService,
     KeyServiceError,
     KeyUnavailable,
-    KeyDecryptionFailed,
     PublicKey,
     RewrappedKey,
     get_key_service,
