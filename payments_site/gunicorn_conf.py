@@ -14,3 +14,6 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn ≥ 24's control socket sits at one fixed path per user, so a second server on the same
+# machine (tests, benchmarks, a blue/green pair) would clash with the first; we do not use it.
+control_socket_disable = True
