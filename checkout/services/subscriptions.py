@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -36,6 +36,8 @@ from vault.models import Merchant, Token
 logger = logging.getLogger(__name__)
 
 BILLABLE = (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
+START_TOLERANCE = timedelta(minutes=10)
+MAX_START_AHEAD = timedelta(days=5 * 366)
 
 
 def subscription_create(
@@ -77,9 +79,18 @@ def subscription_create(
         raise ValidationProblem(
             errors=[FieldError("start", "invalid", "Give a time zone, e.g. 2030-01-31T00:00:00Z.")]
         )
+    # Back-dating would bill every period since ``start`` at once; far futures are typos.
+    if anchor < now - START_TOLERANCE:
+        raise ValidationProblem(
+            errors=[FieldError("start", "start_in_past", "The start cannot be in the past.")]
+        )
+    if anchor > now + MAX_START_AHEAD:
+        raise ValidationProblem(
+            errors=[FieldError("start", "start_too_far", "Start within the next five years.")]
+        )
     with transaction.atomic():
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
-        return Subscription.objects.create(
+        subscription = Subscription.objects.create(
             merchant=merchant,
             token=token,
             amount=amount,
@@ -92,6 +103,16 @@ def subscription_create(
             next_billing_at=anchor,
             created_at=now,
         )
+        if anchor <= now:
+            # Period 0 is due now: bill it once committed (inline when there is no broker).
+            transaction.on_commit(lambda: _enqueue_bill(subscription.id))
+    return subscription
+
+
+def _enqueue_bill(subscription_id: str) -> None:
+    from checkout.tasks import bill_subscription
+
+    bill_subscription.delay(subscription_id)
 
 
 def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:

@@ -40,3 +40,7 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
     CACHES["default"]["KEY_PREFIX"] = os.environ.setdefault(  # noqa: F405
         "CACHE_KEY_PREFIX", f"tessera-test-{secrets.token_hex(4)}"
     )
+
+# --- checkout (issue 5): Celery tasks run inline in tests; suites that start real workers
+# switch this off for themselves (and the workers) explicitly.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
