@@ -84,10 +84,11 @@ def test_bad_list_parameters_are_a_400_problem(
     key_service: KeyService, api_client: APIClient
 ) -> None:
     body = _problem(
-        api_client.get("/api/v1/tokens", {"limit": 0, "status": "x"}), 400, "validation_error"
+        api_client.get("/api/v1/tokens?limit=0&status=x"), 400, "validation_error"
     )
 
-    assert {e["field"] for e in body["errors"]} == {"limit", "status"}  # type: ignore[union-attr]
+    errors: list[dict[str, str]] = body["errors"]  # type: ignore[assignment]
+    assert {e["field"] for e in errors} == {"limit", "status"}
 
 
 @pytest.mark.parametrize("token_id", ["tok_doesnotexist", "nope", "tok_" + "x" * 100, "tok_%00"])
