@@ -83,9 +83,7 @@ def test_list_tokens_paginates_and_filters(
 def test_bad_list_parameters_are_a_400_problem(
     key_service: KeyService, api_client: APIClient
 ) -> None:
-    body = _problem(
-        api_client.get("/api/v1/tokens?limit=0&status=x"), 400, "validation_error"
-    )
+    body = _problem(api_client.get("/api/v1/tokens?limit=0&status=x"), 400, "validation_error")
 
     errors: list[dict[str, str]] = body["errors"]  # type: ignore[assignment]
     assert {e["field"] for e in errors} == {"limit", "status"}
