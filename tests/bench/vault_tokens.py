@@ -70,7 +70,7 @@ def _count_calls(service: KeyService) -> Counter[str]:
 def _stored_bytes(tokens: list[Token]) -> float:
     """Bytes per card beyond the token's metadata: its ciphertext row (id, FK, scheme, nonce,
     ciphertext) plus its share of the data-key rows it used."""
-    ids = [t.card_data_id for t in tokens]
+    ids = [t.card_data_id for t in tokens if t.card_data_id is not None]
     rows = list(EncryptedCard.objects.filter(pk__in=ids))
     card_bytes = sum(
         8 + len(r.data_key_id) + 2 + len(bytes(r.nonce)) + len(bytes(r.ciphertext)) for r in rows
