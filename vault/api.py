@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from .authentication import request_api_key, request_merchant
 from .models import ApiKey, Merchant, Token
 from .models.tokens import BRAND_CHOICES
-from .selectors import MAX_PAGE, token_get, token_list
+from .selectors import MAX_PAGE, TOKEN_ID, token_get, token_list
 from .services import REASON_MAX_LENGTH, token_revoke
 
 
@@ -68,9 +68,9 @@ class TokenListApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         status = serializers.ChoiceField(choices=Token.Status.choices, required=False)
         brand = serializers.ChoiceField(choices=BRAND_CHOICES, required=False)
-        fingerprint = serializers.CharField(required=False, max_length=64)
+        fingerprint = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", required=False)
         limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=20)
-        starting_after = serializers.CharField(required=False, max_length=40)
+        starting_after = serializers.RegexField(TOKEN_ID.pattern, required=False)
 
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -10,12 +11,15 @@ from .models import Merchant, Token
 from .services import TokenNotFound
 
 MAX_PAGE = 100
+# tok_ + base62 (22 characters for 128 bits; a little slack for longer ids). Checked before any
+# query, so odd input (NUL bytes, huge strings) never reaches the database.
+TOKEN_ID = re.compile(r"tok_[0-9A-Za-z]{16,36}")
 
 
 def token_get(*, merchant: Merchant, token_id: str) -> Token:
     """The merchant's token ``token_id``; another merchant's token is ``TokenNotFound`` (404),
     exactly like one that does not exist, so ids cannot be probed across accounts."""
-    if not isinstance(token_id, str) or not token_id.startswith("tok_") or len(token_id) > 40:
+    if not isinstance(token_id, str) or not TOKEN_ID.fullmatch(token_id):
         raise TokenNotFound()
     token = Token.objects.filter(merchant=merchant, pk=token_id).first()
     if token is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -131,7 +132,11 @@ def card_fingerprint(*, merchant_id: str, number: str) -> str:
 
 
 def _clean_reason(reason: str) -> str:
-    cleaned = " ".join(str(reason or "").split())
+    """Printable, single-spaced text (no NULs or control characters reach the database)."""
+    printable = "".join(
+        " " if unicodedata.category(c)[0] in "CZ" else c for c in str(reason or "")[:1000]
+    )
+    cleaned = " ".join(printable.split())
     if not cleaned:
         raise InvalidReason("Say why, in a few words.")
     if len(cleaned) > REASON_MAX_LENGTH:

@@ -83,13 +83,16 @@ def test_list_tokens_paginates_and_filters(
 def test_bad_list_parameters_are_a_400_problem(
     key_service: KeyService, api_client: APIClient
 ) -> None:
-    body = _problem(api_client.get("/api/v1/tokens?limit=0&status=x"), 400, "validation_error")
+    url = "/api/v1/tokens?limit=0&status=x&fingerprint=%00&starting_after=tok_%00"
+    body = _problem(api_client.get(url), 400, "validation_error")
 
     errors: list[dict[str, str]] = body["errors"]  # type: ignore[assignment]
-    assert {e["field"] for e in errors} == {"limit", "status"}
+    assert {e["field"] for e in errors} == {"limit", "status", "fingerprint", "starting_after"}
 
 
-@pytest.mark.parametrize("token_id", ["tok_doesnotexist", "nope", "tok_" + "x" * 100, "tok_%00"])
+@pytest.mark.parametrize(
+    "token_id", ["tok_doesnotexist", "nope", "tok_" + "x" * 100, "tok_%00", "tok_%00" + "a" * 20]
+)
 def test_unknown_token_is_404(
     key_service: KeyService, api_client: APIClient, token_id: str
 ) -> None:
@@ -128,6 +131,16 @@ def test_delete_revokes_and_shreds(
     assert event.actor == f"api_key:{issued_key.api_key.id}"
     # again: still 200, nothing changes
     assert api_client.delete(f"/api/v1/tokens/{token.id}").json()["status"] == "revoked"
+
+
+def test_delete_with_an_unprintable_reason_is_a_400(
+    key_service: KeyService, api_client: APIClient, merchant: Merchant
+) -> None:
+    token = _token(merchant)
+
+    _problem(api_client.delete(f"/api/v1/tokens/{token.id}?reason=%00"), 400, "validation_error")
+    _problem(api_client.delete(f"/api/v1/tokens/{token.id}?reason=%01%02"), 400, "invalid_reason")
+    assert Token.objects.get(pk=token.pk).status == "active"
 
 
 def test_token_api_needs_a_key(key_service: KeyService, merchant: Merchant) -> None:
