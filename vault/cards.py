@@ -19,7 +19,21 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from monitoring.redaction import luhn_valid  # the one mod-10 check (ISO/IEC 7812-1)
 from payments_site.problems import FieldError, ProblemError
+
+__all__ = [
+    "BRAND_RULES",
+    "Card",
+    "CardErrorCode",
+    "CardValidationError",
+    "brand_rules_export",
+    "card_brand",
+    "card_expired",
+    "card_expiry_end",
+    "card_validate",
+    "luhn_valid",
+]
 
 MIN_LENGTH = 12
 MAX_LENGTH = 19
@@ -145,19 +159,6 @@ class Card:
         return f"Card(brand={self.brand!r}, last4={self.last4!r}, exp={expiry})"
 
     __str__ = __repr__
-
-
-def luhn_valid(digits: str) -> bool:
-    """Mod-10 check (ISO/IEC 7812-1) over an all-digit string."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def normalize_number(number: object) -> str | None:

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.servers import ROOT, free_port
+
 REGION = "us-east-1"
 
 FAKE_CREDENTIALS = {
@@ -180,12 +181,6 @@ def patch_moto_kms() -> None:
 
     KmsResponse.sign = sign_response  # type: ignore[method-assign]
     _PATCHED = True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
