@@ -36,11 +36,13 @@ from checkout.services.tokens import token_for_charge, token_refusal
 from checkout.services.validation import amount_validate, text_validate
 from payments_site.problems import FieldError
 from vault.models import Merchant, Token
-from vault.services import token_reveal
+from vault.services import TokenExpired, TokenNotFound, TokenRevoked, token_reveal
 
 logger = logging.getLogger(__name__)
 
 PROCESSOR_UNAVAILABLE = "processor_unavailable"
+# Who reveals cards, in the vault's audit trail: only the processor adapter ever does.
+PROCESSOR_ACTOR = "checkout:processor-adapter"
 FAILURE_MESSAGES = {
     PROCESSOR_UNAVAILABLE: "The payment processor could not be reached. Nothing was charged.",
     "token_revoked": "The token was revoked; nothing was charged.",
@@ -121,18 +123,18 @@ def charge_execute(
     if refusal:
         return charge_fail(charge_id=charge.id, failure_code=refusal, now=now)
     try:
-        revealed = token_reveal(token=token, purpose="charge", actor=f"charge:{charge.id}")
-    except Exception as exc:  # revoked between our check and the reveal: refuse, do not retry
-        logger.warning("charge_token_reveal_failed", extra={"charge": charge.id, "error": type(exc).__name__})
-        token.refresh_from_db()
-        return charge_fail(
-            charge_id=charge.id, failure_code=token_refusal(token=token, now=clock_now(now)) or "token_revoked", now=now
+        revealed = token_reveal(
+            token=token, purpose=f"charge:{charge.id}", actor=PROCESSOR_ACTOR
         )
+    except (TokenRevoked, TokenExpired, TokenNotFound) as exc:
+        # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
+        code = "token_expired" if isinstance(exc, TokenExpired) else "token_revoked"
+        return charge_fail(charge_id=charge.id, failure_code=code, now=now)
     card = ProcessorCard(
         number=revealed.number,
         exp_month=revealed.exp_month,
         exp_year=revealed.exp_year,
-        name=getattr(revealed, "name", "") or "",
+        name=revealed.name or "",
         cvc=cvc,
     )
     del revealed

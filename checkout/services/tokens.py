@@ -9,13 +9,13 @@ from vault.models import Merchant, Token
 
 
 def token_expired(*, token: Token, now: datetime) -> bool:
-    """A card is valid through the last day of its expiry month."""
-    return (token.exp_year, token.exp_month) < (now.year, now.month)
+    """A card is valid through the last day of its expiry month (the vault's ``expires_at``)."""
+    return token.expires_at <= now
 
 
 def token_refusal(*, token: Token, now: datetime) -> str:
     """The code that forbids charging ``token`` now, or "" when it may be charged."""
-    if token.status != Token.Status.ACTIVE:
+    if token.status != Token.Status.ACTIVE or token.card_data_id is None:
         return "token_revoked"
     if token_expired(token=token, now=now):
         return "token_expired"

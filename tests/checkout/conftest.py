@@ -12,6 +12,8 @@ from django.test import override_settings
 from tests.conftest import load_cards
 from vault.merchants import merchant_create
 from vault.models import Merchant, Token
+from vault.cards import card_validate
+from vault.envelope import data_keys
 from vault.services import token_create
 
 CARDS = load_cards()
@@ -23,10 +25,17 @@ def make_token(
     *, merchant: Merchant, number: str = APPROVED, exp_month: int = 12, exp_year: int = 2034
 ) -> Token:
     """A real vault token for ``number`` (the one place that knows ``token_create``'s shape)."""
-    card = {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": "123"}
-    if number.startswith(("34", "37")):
-        card["cvc"] = "1234"
+    card = card_validate(number=number, exp_month=exp_month, exp_year=exp_year, require_cvc=False)
     return token_create(merchant=merchant, card=card, actor="test")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data_keys() -> Iterator[None]:
+    """The vault caches its sealing data key per process; a test's rollback or flush deletes
+    the row behind it, so every test starts (and ends) without one."""
+    data_keys.clear()
+    yield
+    data_keys.clear()
 
 
 @pytest.fixture

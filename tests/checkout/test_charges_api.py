@@ -67,7 +67,8 @@ def test_the_card_is_revealed_once_per_charge_and_audited(api_client: APIClient,
 
     reveals = AuditEvent.objects.filter(action="token.reveal", object_id=token.id)
     assert reveals.count() == 1
-    assert charge_id in reveals.get().actor
+    assert reveals.get().actor == "checkout:processor-adapter"
+    assert reveals.get().data["purpose"] == f"charge:{charge_id}"
 
 
 @pytest.mark.parametrize(
