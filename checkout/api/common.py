@@ -2,41 +2,56 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import Cursor, CursorPagination
-from rest_framework.request import Request
 
 from checkout.idempotency import HEADER, MAX_KEY_LENGTH
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
 
-class CreatedCursorPagination(CursorPagination):
-    """Newest first, opaque ``cursor``; stable while new rows arrive (unlike offsets)."""
+MAX_PAGE = 100
 
-    ordering = ("-created_at", "-id")
-    page_size = 20
-    page_size_query_param = "limit"
-    max_page_size = 100
 
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        # DRF answers a bad cursor with 404; it is a bad parameter, so 400.
-        try:
-            return super().decode_cursor(request)
-        except Exception as exc:
-            raise ValidationError({"cursor": ["This cursor is not valid."]}) from exc
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    has_more: bool
 
-    def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({"limit": [f"Use an integer from 1 to {self.max_page_size}."]})
-        return int(raw)
+
+def keyset_page(
+    queryset: QuerySet[Any], *, limit: int = 20, starting_after: str | None = None
+) -> Page:
+    """Newest first; ``starting_after`` is the last id of the previous page (the same cursor
+    style as ``GET /api/v1/tokens``). Keyset, not offset: stable while new rows arrive, and as
+    fast on page 1,000 as on page 1."""
+    queryset = queryset.order_by("-created_at", "-id")
+    if starting_after:
+        cursor = queryset.filter(pk=starting_after).values("created_at", "pk").first()
+        if cursor is None:
+            raise ValidationError({"starting_after": ["No such object in this list."]})
+        queryset = queryset.filter(
+            Q(created_at__lt=cursor["created_at"])
+            | Q(created_at=cursor["created_at"], pk__lt=cursor["pk"])
+        )
+    rows = list(queryset[: limit + 1])
+    return Page(items=rows[:limit], has_more=len(rows) > limit)
+
+
+class PageParamsSerializer(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_PAGE, default=20, help_text="1 to 100 (default 20)."
+    )
+    starting_after = serializers.RegexField(
+        r"^[a-z]{2,4}_[0-9A-Za-z]{16,36}$",
+        required=False,
+        help_text="The last id of the previous page.",
+    )
 
 
 class FieldErrorSerializer(serializers.Serializer[Any]):
@@ -128,12 +143,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
 )
 
-PAGINATION_PARAMETERS = [
-    OpenApiParameter("cursor", str, OpenApiParameter.QUERY, description="Opaque, from `next`."),
-    OpenApiParameter("limit", int, OpenApiParameter.QUERY, description="1 to 100 (default 20)."),
-]
-
-
 class MetadataField(serializers.DictField):
     """Up to 50 string pairs (keys ≤ 40 characters, values ≤ 500) for the merchant's own use."""
 
@@ -148,14 +157,20 @@ class MetadataField(serializers.DictField):
         return value
 
 
-def page_serializer(name: str, item: type[serializers.Serializer[Any]]) -> type[serializers.Serializer[Any]]:
-    """The schema of a cursor page of ``item``."""
+def page_serializer(
+    name: str, item: type[serializers.Serializer[Any]]
+) -> type[serializers.Serializer[Any]]:
+    """The schema of a list page of ``item``: ``{"object": "list", "data": [...], "has_more"}``."""
     return type(
         name,
         (serializers.Serializer,),
         {
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": item(many=True),
+            "object": serializers.ChoiceField(choices=["list"]),
+            "data": item(many=True),
+            "has_more": serializers.BooleanField(),
         },
     )
+
+
+def page_response(page: Page, item: type[serializers.Serializer[Any]]) -> dict[str, Any]:
+    return {"object": "list", "data": item(page.items, many=True).data, "has_more": page.has_more}

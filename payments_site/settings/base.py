@@ -276,6 +276,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "checkout.api.schema.add_problem_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatusEnum": "checkout.models.charges.Charge.Status",
         "SubscriptionStatusEnum": "checkout.models.subscriptions.Subscription.Status",

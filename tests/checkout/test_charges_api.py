@@ -146,7 +146,7 @@ def test_another_merchants_charge_is_not_found(api_client: APIClient, other_merc
 
     assert response.status_code == 404
     assert response.json()["code"] == "charge_not_found"
-    assert api_client.get(URL).json()["results"] == []
+    assert api_client.get(URL).json()["data"] == []
 
 
 def test_unauthenticated_requests_are_refused(token: Token) -> None:
@@ -165,20 +165,28 @@ def test_list_is_cursor_paginated_and_filtered(
     post(api_client, {"token": declined.id, "amount": 99, "currency": "EUR"})
 
     first = api_client.get(URL, {"limit": 4}).json()
-    second = api_client.get(first["next"]).json()
+    second = api_client.get(URL, {"limit": 4, "starting_after": first["data"][-1]["id"]}).json()
     failed = api_client.get(URL, {"status": "failed"}).json()
     by_token = api_client.get(URL, {"token": declined.id}).json()
 
-    amounts = [c["amount"] for c in first["results"] + second["results"]]
+    amounts = [c["amount"] for c in first["data"] + second["data"]]
     assert amounts == [99, 5, 4, 3, 2, 1]
-    assert second["next"] is None
-    assert [c["amount"] for c in failed["results"]] == [99]
-    assert [c["amount"] for c in by_token["results"]] == [99]
+    assert (first["object"], first["has_more"], second["has_more"]) == ("list", True, False)
+    assert [c["amount"] for c in failed["data"]] == [99]
+    assert [c["amount"] for c in by_token["data"]] == [99]
 
 
 @pytest.mark.parametrize(
     "query",
-    [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "garbage"}, {"status": "nope"}, {"created_gte": "yesterday"}],
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "x"},
+        {"starting_after": "garbage"},
+        {"starting_after": "ch_0000000000000000000000"},
+        {"status": "nope"},
+        {"created_gte": "yesterday"},
+    ],
 )
 def test_bad_list_parameters_are_400(api_client: APIClient, query: dict[str, object]) -> None:
     response = api_client.get(URL, query)
@@ -189,5 +197,5 @@ def test_bad_list_parameters_are_400(api_client: APIClient, query: dict[str, obj
 def test_created_filters(api_client: APIClient, token: Token) -> None:
     post(api_client, {"token": token.id, "amount": 7, "currency": "EUR"})
 
-    assert len(api_client.get(URL, {"created_gte": "2000-01-01T00:00:00Z"}).json()["results"]) == 1
-    assert api_client.get(URL, {"created_lte": "2000-01-01T00:00:00Z"}).json()["results"] == []
+    assert len(api_client.get(URL, {"created_gte": "2000-01-01T00:00:00Z"}).json()["data"]) == 1
+    assert api_client.get(URL, {"created_lte": "2000-01-01T00:00:00Z"}).json()["data"] == []

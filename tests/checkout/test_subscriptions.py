@@ -185,7 +185,7 @@ def test_api_create_list_detail_cancel(api_client: APIClient, token: Token) -> N
     assert (body["status"], body["currency"], body["next_billing_at"]) == ("active", "USD", "2031-01-31T00:00:00Z")
     assert (body["current_period_start"], body["current_period_end"]) == ("2031-01-31T00:00:00Z", "2031-02-28T00:00:00Z")
 
-    listed = api_client.get("/api/v1/subscriptions").json()["results"]
+    listed = api_client.get("/api/v1/subscriptions").json()["data"]
     detail = api_client.get(f"/api/v1/subscriptions/{body['id']}").json()
     canceled = api_client.delete(f"/api/v1/subscriptions/{body['id']}?at_period_end=true").json()
     now_canceled = api_client.delete(f"/api/v1/subscriptions/{body['id']}").json()
