@@ -5,7 +5,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from checkout.api.schema import ApiDocsView
-
 from monitoring import views as monitoring_views
 
 urlpatterns = [

@@ -138,11 +138,18 @@ class ChargeListCreateApi(APIView):
         examples=[
             OpenApiExample(
                 "charge",
-                value={"token": CHARGE_EXAMPLE["token"], "amount": 1999, "currency": "EUR",
-                       "description": "Order #1042", "metadata": {"order_id": "1042"}},
+                value={
+                    "token": CHARGE_EXAMPLE["token"],
+                    "amount": 1999,
+                    "currency": "EUR",
+                    "description": "Order #1042",
+                    "metadata": {"order_id": "1042"},
+                },
                 request_only=True,
             ),
-            OpenApiExample("succeeded", value=CHARGE_EXAMPLE, response_only=True, status_codes=["201"]),
+            OpenApiExample(
+                "succeeded", value=CHARGE_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
         ],
     )
     @idempotent

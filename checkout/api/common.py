@@ -14,7 +14,6 @@ from rest_framework.exceptions import ValidationError
 from checkout.idempotency import HEADER, MAX_KEY_LENGTH
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
-
 MAX_PAGE = 100
 
 
@@ -68,7 +67,7 @@ class ProblemSerializer(serializers.Serializer[Any]):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = FieldErrorSerializer(many=True, required=False)
+    errors = FieldErrorSerializer(many=True, required=False)  # type: ignore[assignment]
     instance = serializers.CharField(required=False)
     request_id = serializers.CharField(required=False)
 
@@ -77,7 +76,9 @@ def problem(description: str, *examples: OpenApiExample) -> OpenApiResponse:
     return OpenApiResponse(ProblemSerializer, description=description, examples=list(examples))
 
 
-def problem_example(code: str, status: int, title: str, detail: str, **extra: Any) -> OpenApiExample:
+def problem_example(
+    code: str, status: int, title: str, detail: str, **extra: Any
+) -> OpenApiExample:
     value = {
         "type": f"{settings.PROBLEM_TYPE_BASE}{code}",
         "title": title,
@@ -99,7 +100,13 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
                 400,
                 "The request is not valid",
                 "Ensure this value is greater than or equal to 1.",
-                errors=[{"field": "amount", "code": "min_value", "message": "Ensure this value is greater than or equal to 1."}],
+                errors=[
+                    {
+                        "field": "amount",
+                        "code": "min_value",
+                        "message": "Ensure this value is greater than or equal to 1.",
+                    }
+                ],
             ),
         ),
         401: problem("Missing or invalid API key."),
@@ -121,7 +128,13 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
                 422,
                 "The token cannot be charged",
                 "This token has been revoked and can no longer be charged.",
-                errors=[{"field": "token", "code": "token_revoked", "message": "This token has been revoked and can no longer be charged."}],
+                errors=[
+                    {
+                        "field": "token",
+                        "code": "token_revoked",
+                        "message": "This token has been revoked and can no longer be charged.",
+                    }
+                ],
             ),
         ),
         429: problem("Too many requests for this API key; see Retry-After."),
@@ -142,6 +155,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     ),
     examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
 )
+
 
 class MetadataField(serializers.DictField):
     """Up to 50 string pairs (keys ≤ 40 characters, values ≤ 500) for the merchant's own use."""

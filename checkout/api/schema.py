@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "vault.authentication.ApiKeyAuthentication"
     name = "ApiKey"
 
@@ -32,7 +32,7 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     template_name = "checkout/swagger_ui.html"
 
 
-class MerchantMeApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+class MerchantMeApiSchema(OpenApiViewExtension):
     """Documents the vault's ``GET /api/v1/merchant`` without the vault importing checkout."""
 
     target_class = "vault.api.MerchantMeApi"
@@ -40,7 +40,7 @@ class MerchantMeApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
     def view_replacement(self) -> type[Any]:
         target: Any = self.target_class
 
-        class Documented(target):  # type: ignore[misc,valid-type]
+        class Documented(target):
             @extend_schema(
                 operation_id="merchant_retrieve",
                 summary="The merchant behind this API key",
@@ -57,7 +57,8 @@ def add_problem_responses(
 ) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS``: every operation documents the problem+json answers it can
     give whatever its view declares — 401/429 when it needs a key, 404 when its path names an
-    object, 400 when it takes a body or query parameters — so clients (and schemathesis) see the whole contract."""
+    object, 400 when it takes a body or query parameters — so clients (and schemathesis) see
+    the whole contract."""
     problem = {"$ref": "#/components/schemas/Problem"}
     generic = {
         "400": "The request is not valid.",
@@ -73,7 +74,9 @@ def add_problem_responses(
             if "{" in path:
                 wanted.append("404")
             parameters = operation.get("parameters", [])
-            if method in ("post", "put", "patch") or any(p.get("in") == "query" for p in parameters):
+            if method in ("post", "put", "patch") or any(
+                p.get("in") == "query" for p in parameters
+            ):
                 wanted.append("400")
             responses = operation.setdefault("responses", {})
             for status in wanted:
@@ -87,7 +90,7 @@ def add_problem_responses(
     return result
 
 
-class TokenListApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+class TokenListApiSchema(OpenApiViewExtension):
     """Documents the vault's ``GET /api/v1/tokens`` (the same list shape as charges)."""
 
     target_class = "vault.api.TokenListApi"
@@ -99,7 +102,7 @@ class TokenListApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
         target: Any = self.target_class
         page = page_serializer("TokenPage", TokenOutputSerializer)
 
-        class Documented(target):  # type: ignore[misc,valid-type]
+        class Documented(target):
             @extend_schema(
                 operation_id="tokens_list",
                 summary="List tokens (masked metadata)",
@@ -121,7 +124,7 @@ class TokenListApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
         return Documented
 
 
-class TokenDetailApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+class TokenDetailApiSchema(OpenApiViewExtension):
     """Documents the vault's ``GET`` / ``DELETE /api/v1/tokens/{token_id}``."""
 
     target_class = "vault.api.TokenDetailApi"
@@ -131,7 +134,7 @@ class TokenDetailApiSchema(OpenApiViewExtension):  # type: ignore[no-untyped-cal
 
         target: Any = self.target_class
 
-        class Documented(target):  # type: ignore[misc,valid-type]
+        class Documented(target):
             @extend_schema(
                 operation_id="tokens_retrieve",
                 summary="Retrieve a token (masked metadata)",

@@ -80,9 +80,9 @@ class SubscriptionDetailOutputSerializer(SubscriptionOutputSerializer):
 
     @extend_schema_field(ChargeOutputSerializer(many=True))
     def get_charges(self, subscription: Subscription) -> list[dict[str, Any]]:
-        return ChargeOutputSerializer(  # type: ignore[return-value]
-            subscription_charges(subscription=subscription), many=True
-        ).data
+        charges: Any = subscription_charges(subscription=subscription)
+        data: Any = ChargeOutputSerializer(charges, many=True).data
+        return list(data)
 
 
 SubscriptionPageSerializer = page_serializer("SubscriptionPage", SubscriptionOutputSerializer)

@@ -26,7 +26,9 @@ CONCURRENCY = 50
 SERVER_ENV = {"PROCESSOR_SANDBOX_LATENCY_MS": "300", "API_THROTTLE_RATE": "100000/second"}
 
 
-def fire(urls: list[str], cafile: Path, secret: str, body: dict[str, object]) -> list[tuple[int, dict[str, str], dict]]:
+def fire(
+    urls: list[str], cafile: Path, secret: str, body: dict[str, object]
+) -> list[tuple[int, dict[str, str], dict]]:
     """POST ``body`` CONCURRENCY times at once, spread over ``urls``; all answers."""
     barrier = threading.Barrier(CONCURRENCY)
     answers: list[tuple[int, dict[str, str], dict]] = []
@@ -36,7 +38,9 @@ def fire(urls: list[str], cafile: Path, secret: str, body: dict[str, object]) ->
 
     def one(index: int) -> None:
         target = urlsplit(urls[index % len(urls)])
-        connection = http.client.HTTPSConnection(target.hostname, target.port, context=context, timeout=60)
+        connection = http.client.HTTPSConnection(
+            str(target.hostname), target.port, context=context, timeout=60
+        )
         # Sync workers accept one connection each: connecting first would hold them idle.
         barrier.wait()
         connection.request(
@@ -85,7 +89,12 @@ def test_fifty_concurrent_posts_one_server(merchant: Merchant, tls_cert: tuple[P
     token = make_token(merchant=merchant)
 
     with gunicorn(cert=tls_cert, workers=4, env=SERVER_ENV) as server:
-        answers = fire([server.url], tls_cert[0], secret, {"token": token.id, "amount": 2500, "currency": "EUR"})
+        answers = fire(
+            [server.url],
+            tls_cert[0],
+            secret,
+            {"token": token.id, "amount": 2500, "currency": "EUR"},
+        )
 
     check(answers)
 
@@ -98,10 +107,14 @@ def test_fifty_concurrent_posts_two_servers_one_database(
 
     with ExitStack() as stack:
         servers = [
-            stack.enter_context(gunicorn(cert=tls_cert, workers=3, env=SERVER_ENV)) for _ in range(2)
+            stack.enter_context(gunicorn(cert=tls_cert, workers=3, env=SERVER_ENV))
+            for _ in range(2)
         ]
         answers = fire(
-            [s.url for s in servers], tls_cert[0], secret, {"token": token.id, "amount": 2500, "currency": "EUR"}
+            [s.url for s in servers],
+            tls_cert[0],
+            secret,
+            {"token": token.id, "amount": 2500, "currency": "EUR"},
         )
 
     check(answers)

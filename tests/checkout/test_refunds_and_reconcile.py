@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -26,7 +27,7 @@ def charged(api_client: APIClient, token: Token, amount: int = 1000) -> str:
 
 
 def refund(api_client: APIClient, charge_id: str, body: dict[str, object], key: str | None = None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return api_client.post(f"/api/v1/charges/{charge_id}/refunds", body, format="json", **headers)
 
 
