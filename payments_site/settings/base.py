@@ -297,6 +297,8 @@ PROCESSOR_OPTIONS: dict[str, object] = {
     # "connection_error".
     "fault": env.str("PROCESSOR_SANDBOX_FAULT", default=""),
 }
+# Public test cards for `manage.py sandbox_token` (numbers never leave tests/).
+SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # Pending charges older than this are settled by the reconcile job (must exceed the processor
 # request timeout, so no original request can still be in flight).
 CHARGE_RECONCILE_AFTER_SECONDS: int = env.int("CHARGE_RECONCILE_AFTER_SECONDS", default=300)

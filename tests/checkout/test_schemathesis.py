@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.checkout.conftest import make_token
-from tests.support.servers import ROOT, gunicorn, server_env
+from tests.support.servers import gunicorn, server_env
 from vault.merchants import api_key_create
 from vault.models import Merchant
 
@@ -64,7 +64,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 "30",
                 "--no-color",
             ],
-            cwd=ROOT,
+            cwd=tmp_path,  # its cache and reports stay out of the work tree
             env=server_env(
                 {"SCHEMATHESIS_HOOKS": "", "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path)}
             ),

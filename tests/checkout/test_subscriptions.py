@@ -296,3 +296,18 @@ def test_schedule_start_in_the_future_is_not_billed_now(merchant: Merchant, toke
     subscription = new(merchant, token, start=at("2027-03-01") + timedelta(hours=5))
     assert subscription.next_billing_at == at("2027-03-01T05:00:00")
     assert Charge.objects.count() == 0
+
+
+def test_sandbox_token_command_picks_a_test_card_by_outcome(merchant: Merchant, settings) -> None:
+    import io
+
+    from django.core.management.base import CommandError
+
+    out = io.StringIO()
+    call_command("sandbox_token", "--merchant", merchant.id, "--outcome", "lost_card", stdout=out)
+    token = Token.objects.get(pk=out.getvalue().strip())
+    assert (token.merchant_id, token.last4) == (merchant.id, DECLINES["lost_card"][-4:])
+
+    settings.PROCESSOR_BACKEND = "some.live.Processor"
+    with pytest.raises(CommandError, match="sandbox processor only"):
+        call_command("sandbox_token", "--merchant", merchant.id, stdout=out)
