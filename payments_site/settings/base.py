@@ -223,6 +223,12 @@ KMS_CONNECT_TIMEOUT = env.float("KMS_CONNECT_TIMEOUT", default=2.0)
 KMS_READ_TIMEOUT = env.float("KMS_READ_TIMEOUT", default=5.0)
 KMS_MAX_ATTEMPTS = env.int("KMS_MAX_ATTEMPTS", default=3)
 KMS_PUBLIC_KEY_CACHE_SECONDS = env.float("KMS_PUBLIC_KEY_CACHE_SECONDS", default=300.0)
+# Envelope encryption: one data key seals cards for at most this long / this many cards.
+DATA_KEY_MAX_AGE_SECONDS = env.float("DATA_KEY_MAX_AGE_SECONDS", default=300.0)
+DATA_KEY_MAX_USES = env.int("DATA_KEY_MAX_USES", default=10_000)
+# Dotted paths called as hook(token=..., reason=...) inside the revoking transaction (the
+# charges and webhooks apps register theirs; the vault imports neither).
+TOKEN_REVOKED_HOOKS: list[str] = []
 
 # --- Card transport: the checkout seals card JWTs, the vault ingests them ----------------------
 # `iss` names this checkout, `aud` the vault (its DNS name in production); both are compared

@@ -20,6 +20,7 @@ from tests.support.kms import (
     patch_moto_kms,
     use_fake_credentials,
 )
+from vault.envelope import data_keys
 from vault.keys import KeyPurpose, KeyService, get_key_service
 from vault.keys.aws import AwsKmsKeyService
 from vault.keys.local import LocalKeyService
@@ -125,3 +126,11 @@ def disable_key(key_service: KeyService) -> Iterator[Callable[[KeyPurpose], None
 
 
 AWS_BACKENDS = pytest.mark.parametrize("backend_name", ["moto", "moto_server"])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data_key_cache() -> Iterator[None]:
+    """Each test starts without cached data keys (they may belong to another test's DB)."""
+    data_keys.clear()
+    yield
+    data_keys.clear()

@@ -308,6 +308,9 @@ class LocalKeyService(KeyService):
         )
 
     def decrypt_data_key(self, *, wrapped: bytes, key_id: str, context: Mapping[str, str]) -> bytes:
+        return self._unwrap(wrapped, key_id, context)
+
+    def _unwrap(self, wrapped: bytes, key_id: str, context: Mapping[str, str]) -> bytes:
         key = self._unwrap_key(wrapped, key_id)
         nonce, body = self._split(wrapped)
         try:
@@ -318,7 +321,7 @@ class LocalKeyService(KeyService):
     def reencrypt_data_key(
         self, *, wrapped: bytes, key_id: str, context: Mapping[str, str]
     ) -> RewrappedKey:
-        plaintext = self.decrypt_data_key(wrapped=wrapped, key_id=key_id, context=context)
+        plaintext = self._unwrap(wrapped, key_id, context)  # one operation, like KMS ReEncrypt
         current = self._keys().current_version(KeyPurpose.VAULT)
         return RewrappedKey(
             wrapped=self._wrap(current, plaintext, context),
