@@ -18,8 +18,8 @@ from django.conf import settings
 from jwcrypto import jwe, jwk
 
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
-from vault.transport.jose import JWE_ALG, JWE_ENC, b64url_encode
 from vault.transport.ingest import JWT_TYPE, MAX_LIFETIME_SECONDS
+from vault.transport.jose import JWE_ALG, JWE_ENC, b64url_encode
 
 
 def current_key(purpose: KeyPurpose, keys: KeyService | None = None) -> PublicKey:

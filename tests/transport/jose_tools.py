@@ -7,12 +7,12 @@ import hmac
 import json
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from cryptography.hazmat.primitives import hashes
 
 from vault.transport.jose import b64url_decode, b64url_encode
 
@@ -25,7 +25,7 @@ def segment(value: Any) -> str:
 
 
 def decode_part(token: str, index: int) -> dict[str, Any]:
-    return json.loads(b64url_decode(token.split(".")[index]))  # type: ignore[no-any-return]
+    return json.loads(b64url_decode(token.split(".")[index]))
 
 
 def resign_with(keys: Any, header: dict[str, Any], claims: dict[str, Any]) -> str:
@@ -35,7 +35,9 @@ def resign_with(keys: Any, header: dict[str, Any], claims: dict[str, Any]) -> st
     return f"{signing_input}.{b64url_encode(signature)}"
 
 
-def sign_with_own_key(header: dict[str, Any], claims: dict[str, Any]) -> tuple[str, ec.EllipticCurvePrivateKey]:
+def sign_with_own_key(
+    header: dict[str, Any], claims: dict[str, Any]
+) -> tuple[str, ec.EllipticCurvePrivateKey]:
     """A JWS signed by an attacker's key (for embedded-``jwk`` style attacks)."""
     key = ec.generate_private_key(ec.SECP256R1())
     signing_input = f"{segment(header)}.{segment(claims)}"

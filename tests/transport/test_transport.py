@@ -18,6 +18,7 @@ from vault.keys import KeyPurpose
 from vault.models import Merchant, Token
 from vault.transport.ingest import card_ingest
 
+from .conftest import BOTH_BACKENDS
 from .jose_tools import decode_part
 
 pytestmark = pytest.mark.django_db
@@ -45,11 +46,17 @@ def test_every_test_card_becomes_a_token(
     assert cvc not in repr(result)
 
 
-def test_sealed_jwt_has_the_documented_shape(keys: Any, merchant: Merchant, card: dict[str, Any]) -> None:
+def test_sealed_jwt_has_the_documented_shape(
+    keys: Any, merchant: Merchant, card: dict[str, Any]
+) -> None:
     token = seal(keys, merchant, card)
 
     header, claims = decode_part(token, 0), decode_part(token, 1)
-    assert header == {"alg": "ES256", "typ": "card+jwt", "kid": current_key(KeyPurpose.SIGN, keys).kid}
+    assert header == {
+        "alg": "ES256",
+        "typ": "card+jwt",
+        "kid": current_key(KeyPurpose.SIGN, keys).kid,
+    }
     assert set(claims) == {"iss", "aud", "iat", "exp", "jti", "sub", "nonce", "mer", "card"}
     assert claims["iss"] == "tessera-checkout"
     assert claims["aud"] == "vault.tessera.localhost"
@@ -59,14 +66,23 @@ def test_sealed_jwt_has_the_documented_shape(keys: Any, merchant: Merchant, card
     jwe_header = json.loads(
         __import__("base64").urlsafe_b64decode(claims["card"].split(".")[0] + "==")
     )
-    assert jwe_header == {"alg": "RSA-OAEP-256", "enc": "A256GCM",
-                          "kid": current_key(KeyPurpose.JWE, keys).kid}
+    assert jwe_header == {
+        "alg": "RSA-OAEP-256",
+        "enc": "A256GCM",
+        "kid": current_key(KeyPurpose.JWE, keys).kid,
+    }
 
 
 def test_lifetime_above_300_seconds_cannot_be_sealed(keys: Any, merchant: Merchant) -> None:
     with pytest.raises(ValueError, match="lifetime"):
-        card_seal("x.y.z.a.b", session_id="cs", nonce="n", merchant_id=merchant.id,
-                  lifetime=301, keys=keys)
+        card_seal(
+            "x.y.z.a.b",
+            session_id="cs",
+            nonce="n",
+            merchant_id=merchant.id,
+            lifetime=301,
+            keys=keys,
+        )
 
 
 def test_many_signatures_all_verify(keys: Any, merchant: Merchant, card: dict[str, Any]) -> None:
@@ -77,13 +93,19 @@ def test_many_signatures_all_verify(keys: Any, merchant: Merchant, card: dict[st
 
     public = jwt.PyJWK(dict(current_key(KeyPurpose.SIGN, keys).jwk), algorithm="ES256").key
     for _ in range(300):
-        token = card_seal(jwe_token, session_id="cs_1", nonce="n1", merchant_id=merchant.id, keys=keys)
+        token = card_seal(
+            jwe_token, session_id="cs_1", nonce="n1", merchant_id=merchant.id, keys=keys
+        )
         jwt.decode(token, key=public, algorithms=["ES256"], audience="vault.tessera.localhost")
 
 
-def test_http_ingest_returns_the_token_metadata(keys: Any, merchant: Merchant, card: dict[str, Any]) -> None:
-    response = Client().post("/vault/v1/cards", data=seal(keys, merchant, card),
-                             content_type="application/jwt")
+@BOTH_BACKENDS
+def test_http_ingest_returns_the_token_metadata(
+    keys: Any, merchant: Merchant, card: dict[str, Any]
+) -> None:
+    response = Client().post(
+        "/vault/v1/cards", data=seal(keys, merchant, card), content_type="application/jwt"
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -100,6 +122,7 @@ def test_http_ingest_returns_the_token_metadata(keys: Any, merchant: Merchant, c
     assert card["number"] not in response.content.decode()
 
 
+@BOTH_BACKENDS
 def test_jwks_publishes_signing_and_encryption_keys(keys: Any) -> None:
     response = Client().get("/.well-known/jwks.json")
 
@@ -123,16 +146,38 @@ def test_seal_card_command_output_is_accepted(
 
     call_command("seal_card", "--merchant", merchant.id, stdout=out)
 
-    response = Client().post("/vault/v1/cards", data=out.getvalue().strip(),
-                             content_type="application/jwt")
+    response = Client().post(
+        "/vault/v1/cards", data=out.getvalue().strip(), content_type="application/jwt"
+    )
     assert response.status_code == 201
     assert response.json()["last4"] == card["number"][-4:]
 
 
-def test_seal_card_refuses_an_unknown_merchant(monkeypatch: pytest.MonkeyPatch, card: dict[str, Any]) -> None:
+def test_seal_card_refuses_an_unknown_merchant(
+    monkeypatch: pytest.MonkeyPatch, card: dict[str, Any]
+) -> None:
     from django.core.management import CommandError
 
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(card)))
 
     with pytest.raises(CommandError, match="No active merchant"):
         call_command("seal_card", "--merchant", "mer_nope")
+
+
+def test_purge_used_jtis_keeps_rows_until_expiry_plus_leeway() -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from vault.models import UsedJti
+
+    now = timezone.now()
+    UsedJti.objects.create(jti="old", expires_at=now - dt.timedelta(seconds=120))
+    UsedJti.objects.create(jti="leeway", expires_at=now - dt.timedelta(seconds=10))
+    UsedJti.objects.create(jti="live", expires_at=now + dt.timedelta(seconds=60))
+    out = io.StringIO()
+
+    call_command("purge_used_jtis", stdout=out)
+
+    assert sorted(UsedJti.objects.values_list("jti", flat=True)) == ["leeway", "live"]
+    assert out.getvalue().strip() == "purged 1 used card-JWT ids"

@@ -72,14 +72,19 @@ def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestRe
     try:
         return _ingest(raw, keys)
     except ProblemError as exc:
-        audit_record(
-            action="card.ingest",
-            outcome=AuditEvent.Outcome.DENIED,
-            actor="vault:ingest",
-            object_type="card_jwt",
-            reason=exc.code,
-        )
+        ingest_refusal_record(exc)
         raise
+
+
+def ingest_refusal_record(exc: ProblemError) -> None:
+    """Audit one refusal by its reason code; nothing from the token itself is recorded."""
+    audit_record(
+        action="card.ingest",
+        outcome=AuditEvent.Outcome.DENIED,
+        actor="vault:ingest",
+        object_type="card_jwt",
+        reason=exc.code,
+    )
 
 
 def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
@@ -125,7 +130,9 @@ def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
     )
     created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
     cvc = card.get("cvc")
-    return IngestResult(token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None)
+    return IngestResult(
+        token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
+    )
 
 
 def _header(segment: str) -> dict[str, Any]:
@@ -135,7 +142,9 @@ def _header(segment: str) -> dict[str, Any]:
         raise IngestRefused(400, "malformed_token", "The JWS header is not valid JSON.") from exc
     forbidden = sorted(FORBIDDEN_HEADERS & set(header))
     if forbidden:
-        raise IngestRefused(401, "forbidden_header", f"Header parameter not allowed: {forbidden[0]}.")
+        raise IngestRefused(
+            401, "forbidden_header", f"Header parameter not allowed: {forbidden[0]}."
+        )
     if not set(header) <= JWS_HEADER_KEYS:
         raise IngestRefused(401, "unsupported_header", "Unsupported JWS header parameters.")
     if header.get("alg") != "ES256":
@@ -173,6 +182,8 @@ _PYJWT_REASONS: list[tuple[type[Exception], int, str, str]] = [
     (jwt.InvalidAudienceError, 401, "invalid_audience", "The card token is for another audience."),
     (jwt.InvalidIssuerError, 401, "invalid_issuer", "The card token has an unknown issuer."),
     (jwt.InvalidIssuedAtError, 401, "invalid_issued_at", "The card token's iat is not valid."),
+    (jwt.exceptions.InvalidJTIError, 401, "invalid_jti", "The jti claim is not valid."),
+    (jwt.exceptions.InvalidSubjectError, 401, "invalid_sub", "The sub claim is not valid."),
     (jwt.DecodeError, 400, "malformed_token", "The card token could not be decoded."),
 ]
 
@@ -231,7 +242,9 @@ def _record_jti(claims: Mapping[str, Any]) -> None:
                 jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC)
             )
     except IntegrityError as exc:
-        raise IngestRefused(409, "token_replayed", "This card token has been used already.") from exc
+        raise IngestRefused(
+            409, "token_replayed", "This card token has been used already."
+        ) from exc
 
 
 def _check_binding(card: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
@@ -241,8 +254,12 @@ def _check_binding(card: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
         raise IngestRefused(400, "malformed_card_payload", "Unexpected fields in the card.")
     sid, nonce, expected = card.get("sid"), card.get("nonce"), claims.get("nonce")
     if not (isinstance(sid, str) and isinstance(nonce, str) and isinstance(expected, str)):
-        raise IngestRefused(401, "session_mismatch", "The card was not encrypted for this checkout.")
+        raise IngestRefused(
+            401, "session_mismatch", "The card was not encrypted for this checkout."
+        )
     same_session = hmac.compare_digest(sid.encode(), str(claims["sub"]).encode())
     same_nonce = hmac.compare_digest(nonce.encode(), expected.encode())
     if not (same_session and same_nonce):
-        raise IngestRefused(401, "session_mismatch", "The card was not encrypted for this checkout.")
+        raise IngestRefused(
+            401, "session_mismatch", "The card was not encrypted for this checkout."
+        )

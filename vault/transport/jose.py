@@ -107,7 +107,9 @@ def jwe_parse(compact: object, *, allowed_kids: frozenset[str]) -> JweParts:
         # Covers zip (decompression bombs), crit, jku/jwk/x5u, epk, p2s/p2c and any extension.
         raise JoseError("unsupported_card_encryption", "Unsupported JWE header parameters.")
     if header["alg"] != JWE_ALG or header["enc"] != JWE_ENC:
-        raise JoseError("unsupported_card_encryption", "Only RSA-OAEP-256 with A256GCM is accepted.")
+        raise JoseError(
+            "unsupported_card_encryption", "Only RSA-OAEP-256 with A256GCM is accepted."
+        )
     try:
         kid = valid_kid(header["kid"])
     except JoseError as exc:

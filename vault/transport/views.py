@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from payments_site.problems import ProblemError, problem_response
 from vault.keys import KeyPurpose, get_key_service
 
-from .ingest import MAX_TOKEN_BYTES, IngestRefused, card_ingest
+from .ingest import MAX_TOKEN_BYTES, IngestRefused, card_ingest, ingest_refusal_record
 
 JWT_CONTENT_TYPE = "application/jwt"
 
@@ -47,11 +47,18 @@ def jwks(request: HttpRequest) -> JsonResponse:
 def cards(request: HttpRequest) -> HttpResponse:
     """``POST /vault/v1/cards`` with a sealed card JWT → 201 with the token's metadata."""
     try:
-        if request.content_type != JWT_CONTENT_TYPE:
-            raise IngestRefused(415, "unsupported_media_type", "Send Content-Type: application/jwt.")
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        if not declared.isdigit() or int(declared) > MAX_TOKEN_BYTES:
-            raise IngestRefused(413, "payload_too_large", "A card token is at most 8 KiB.")
+        try:
+            if request.content_type != JWT_CONTENT_TYPE:
+                raise IngestRefused(
+                    415, "unsupported_media_type", "Send Content-Type: application/jwt."
+                )
+            declared = request.META.get("CONTENT_LENGTH") or "0"
+            if not declared.isdigit() or int(declared) > MAX_TOKEN_BYTES:
+                raise IngestRefused(413, "payload_too_large", "A card token is at most 8 KiB.")
+        except IngestRefused as exc:
+            ingest_refusal_record(exc)
+            raise
+        # Read at most one byte past the cap, whatever the client declared.
         body = request.read(MAX_TOKEN_BYTES + 1)
         result = card_ingest(body)
     except ProblemError as exc:
