@@ -228,10 +228,12 @@ def _merchant(claims: Mapping[str, Any]) -> Merchant:
     merchant_id = claims.get("mer")
     if not isinstance(merchant_id, str) or not _ID.match(merchant_id):
         raise IngestRefused(401, "missing_claim", "Required claim missing: mer.")
-    merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
-    if merchant is None:
-        raise IngestRefused(401, "unknown_merchant", "The card token names an unknown merchant.")
-    return merchant
+    try:
+        return Merchant.objects.get(pk=merchant_id, is_active=True)
+    except Merchant.DoesNotExist as exc:
+        raise IngestRefused(
+            401, "unknown_merchant", "The card token names an unknown merchant."
+        ) from exc
 
 
 def _record_jti(claims: Mapping[str, Any]) -> None:
