@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz", monitoring_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("vault.urls")),
+    path("", include("vault.transport.urls")),
 ]
 
 handler400 = "payments_site.problems.handler400"

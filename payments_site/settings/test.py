@@ -48,3 +48,6 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
 LOCAL_KEYRING_PATH = Path(
     os.environ.setdefault("LOCAL_KEYRING_PATH", str(RUN_DIR / "test-keyring.json"))
 )
+
+# Benches mount extra baseline views next to the application's (tests/bench/urls.py).
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")
