@@ -12,6 +12,7 @@ urlpatterns = [
     path("readyz", monitoring_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("vault.urls")),
+    path("", include("vault.transport.urls")),
     # --- checkout (issue 5): charges, subscriptions, OpenAPI schema and docs ---
     path("api/v1/", include("checkout.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "monitoring.middleware.RequestIdMiddleware",
+    "payments_site.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -229,6 +230,14 @@ DATA_KEY_MAX_USES = env.int("DATA_KEY_MAX_USES", default=10_000)
 # Dotted paths called as hook(token=..., reason=...) inside the revoking transaction (the
 # charges and webhooks apps register theirs; the vault imports neither).
 TOKEN_REVOKED_HOOKS: list[str] = []
+
+# --- Card transport: the checkout seals card JWTs, the vault ingests them ----------------------
+# `iss` names this checkout, `aud` the vault (its DNS name in production); both are compared
+# exactly. Lifetime is capped at 300 s and leeway at 30 s by the code, whatever is set here.
+CARD_JWT_ISSUER = env.str("CARD_JWT_ISSUER", default="tessera-checkout")
+CARD_JWT_AUDIENCE = env.str("CARD_JWT_AUDIENCE", default="vault.tessera.localhost")
+CARD_JWT_LIFETIME_SECONDS = env.int("CARD_JWT_LIFETIME_SECONDS", default=120)
+CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
 
 # --- Health -----------------------------------------------------------------------------------
 # Dotted paths of callables returning None or raising; `/readyz` runs each. Later apps append

@@ -1,23 +1,20 @@
 """Checkout benches.
 
 - ``checkout.charges_api``: charges/s through ``POST /api/v1/charges`` on a real gunicorn
-  server (TLS, 2 sync workers, a fresh Idempotency-Key per request, sandbox processor without
-  latency), next to a bare DRF insert endpoint on the same server in the same run.
+  server (2 sync workers, a fresh Idempotency-Key per request, sandbox processor without
+  latency), next to the bare DRF insert (tests/bench/urls.py) on the same server, same run.
 - ``checkout.billing``: due subscriptions billed per second by two Celery worker processes on
   Redis over 10,000 subscriptions, next to one in-process ``run_billing`` pass in the same run.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import secrets
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,8 +25,8 @@ from django.db import connection
 
 from checkout.models import Subscription
 from checkout.services.subscriptions import subscription_bill, subscriptions_due
-from payments_site.devtools import write_cert
 from tests.bench.registry import BenchContext, bench, timed
+from tests.support.load import run_load
 from tests.support.servers import ROOT, gunicorn, server_env
 from vault.cards import card_validate
 from vault.envelope import data_keys
@@ -38,42 +35,9 @@ from vault.services import token_create
 
 CHARGES = int(os.environ.get("BENCH_CHARGES", "1000"))
 SUBSCRIPTIONS = int(os.environ.get("BENCH_SUBSCRIPTIONS", "10000"))
-CLIENT_THREADS = 4
+WORKERS = 2  # gunicorn sync workers, one per core (ARCHITECTURE.md §8)
 # A public test card (the bench lives under tests/, like every test card number).
 CARD = "4242424242424242"
-
-
-def _load(
-    url: str, cafile: Path, path: str, secret: str, bodies: list[bytes], keyed: bool
-) -> float:
-    """Send every body once over CLIENT_THREADS keep-alive connections; requests/s."""
-    host, port = url.removeprefix("https://").split(":")
-    context = ssl.create_default_context(cafile=str(cafile))
-    chunks = [bodies[i::CLIENT_THREADS] for i in range(CLIENT_THREADS)]
-    failures: list[int] = []
-
-    def worker(chunk: list[bytes]) -> None:
-        conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=60)
-        for body in chunk:
-            headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
-            if keyed:
-                headers["Idempotency-Key"] = secrets.token_hex(16)
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            if response.status != 201:
-                failures.append(response.status)
-        conn.close()
-
-    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
-    with timed() as t:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed: {sorted(set(failures))}")
-    return len(bodies) / t.seconds
 
 
 def _token(merchant: Any) -> Any:
@@ -88,21 +52,45 @@ def charges_api_bench(ctx: BenchContext) -> None:
     secret = api_key_create(merchant=merchant).secret
     token = _token(merchant)
     body = json.dumps({"token": token.id, "amount": 1999, "currency": "EUR"}).encode()
-    cert = write_cert(Path(tempfile.mkdtemp(prefix="bench-tls-")))
+
+    def headers() -> dict[str, str]:
+        return {"Authorization": f"Bearer {secret}", "Idempotency-Key": secrets.token_hex(16)}
+
     env = {
-        "DJANGO_SETTINGS_MODULE": "tests.bench.settings",
+        "ROOT_URLCONF": "tests.bench.urls",
         "API_THROTTLE_RATE": "1000000/second",
         "GUNICORN_ACCESS_LOG": "/dev/null",
         "LOG_LEVEL": "WARNING",
     }
-    with gunicorn(cert=cert, workers=2, env=env) as server:
-        _load(server.url, cert[0], "/bench/bare-insert", secret, [body] * 50, keyed=False)
-        _load(server.url, cert[0], "/api/v1/charges", secret, [body] * 50, keyed=True)  # warm
-        baseline = _load(server.url, cert[0], "/bench/bare-insert", secret, [body] * CHARGES, False)
-        charges = _load(server.url, cert[0], "/api/v1/charges", secret, [body] * CHARGES, True)
-    ctx.row(f"POST over TLS, {CLIENT_THREADS} clients", "req/s", "× baseline")
-    ctx.row("baseline: bare DRF insert", f"{baseline:,.0f}", "1.00")
-    ctx.row("POST /api/v1/charges (idempotent)", f"{charges:,.0f}", f"{charges / baseline:.2f}")
+    ctx.row("path (gunicorn, plain HTTP)", "req/s", "× baseline", "p50 ms", "p99 ms", "2xx")
+    with gunicorn(cert=None, workers=WORKERS, env=env) as server:
+        for connections in (1, 16):
+            bare = run_load(
+                f"{server.url}/bench/bare-insert",
+                [b"{}"] * CHARGES,
+                connections=connections,
+                content_type="application/json",
+            )
+            charges = run_load(
+                f"{server.url}/api/v1/charges",
+                [body] * CHARGES,
+                connections=connections,
+                content_type="application/json",
+                headers=headers,
+            )
+            for label, result, baseline in (
+                (f"bare DRF insert, {connections} conn", bare, bare.rate),
+                (f"POST /api/v1/charges, {connections} conn", charges, bare.rate),
+            ):
+                ok = sum(n for status, n in result.statuses.items() if status == 201)
+                ctx.row(
+                    label,
+                    f"{result.rate:,.0f}",
+                    f"{result.rate / baseline:.2f}",
+                    f"{result.p50_ms:.1f}",
+                    f"{result.p99_ms:.1f}",
+                    f"{ok}/{result.requests}",
+                )
 
 
 def _subscriptions(merchant: Any, count: int, due: datetime) -> list[str]:

@@ -1,37 +1,34 @@
-"""The real URLs plus ``POST /bench/bare-insert``: the same authentication, throttling, JSON
-parsing and one database insert, none of the charge logic. Charges/s are reported against it."""
+"""The application's URLs plus the bench baseline: a bare DRF view doing one insert."""
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+from datetime import timedelta
 
-from django.urls import path
+from django.urls import include, path
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring.models import AuditEvent
-from payments_site.urls import urlpatterns as real_urlpatterns
+from vault.models import UsedJti
 
 
-class BareInsertApi(APIView):
-    class InputSerializer(serializers.Serializer[Any]):
-        token = serializers.CharField(max_length=40)
-        amount = serializers.IntegerField(min_value=1)
-        currency = serializers.CharField(max_length=3)
+class BareInsert(APIView):
+    """What any endpoint costs at least here: DRF, one INSERT, a small JSON answer."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        row = AuditEvent.objects.create(
-            occurred_at=timezone.now(), actor="bench", action="bench.insert", outcome="success"
+        row = UsedJti.objects.create(
+            jti=secrets.token_urlsafe(16), expires_at=timezone.now() + timedelta(minutes=5)
         )
-        return Response({"id": row.pk, **data.validated_data}, status=201)
+        return Response({"id": row.jti}, status=201)
 
 
 urlpatterns = [
-    *real_urlpatterns,
-    path("bench/bare-insert", BareInsertApi.as_view()),
+    path("bench/bare-insert", BareInsert.as_view()),
+    path("", include("payments_site.urls")),
 ]

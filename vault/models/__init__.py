@@ -1,4 +1,5 @@
 from .merchants import ApiKey, Merchant
+from .replay import UsedJti
 from .tokens import DataKey, EncryptedCard, RewrapRun, Token, VaultKeyVersion
 
 __all__ = [
@@ -8,5 +9,6 @@ __all__ = [
     "Merchant",
     "RewrapRun",
     "Token",
+    "UsedJti",
     "VaultKeyVersion",
 ]
