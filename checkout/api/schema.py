@@ -68,6 +68,9 @@ def add_problem_responses(
     }
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            # Group the docs by resource (/api/v1/charges/… → "charges") instead of "v1".
+            resource = path.removeprefix("/api/v1/").split("/", 1)[0]
+            operation["tags"] = [resource]
             wanted = []
             if any(requirement for requirement in operation.get("security", [])):
                 wanted += ["401", "429"]

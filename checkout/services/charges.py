@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from checkout.clock import clock_now
+from checkout.events import event_emit
 from checkout.models import Charge, Refund
 from checkout.processors import (
     ProcessorCard,
@@ -197,6 +198,7 @@ def charge_settle(
                 "settled_at",
             ]
         )
+        event_emit(event_type=f"charge.{charge.status}", obj=charge)
         if charge.subscription_id:
             subscription_charge_settled(charge=charge, now=now)
     return charge
@@ -329,6 +331,7 @@ def _refund_settle(
         refund.processor_id = processor_id
         refund.settled_at = clock_now(now)
         refund.save(update_fields=["status", "failure_code", "processor_id", "settled_at"])
+        event_emit(event_type=f"refund.{refund.status}", obj=refund)
         if not succeeded:  # give the reserved amount back
             Charge.objects.filter(pk=refund.charge_id).update(
                 amount_refunded=F("amount_refunded") - refund.amount

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from checkout.clock import clock_now
+from checkout.events import event_emit
 from checkout.models import Charge, Subscription
 from checkout.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.services.errors import SubscriptionNotFound
@@ -103,6 +104,7 @@ def subscription_create(
             next_billing_at=anchor,
             created_at=now,
         )
+        event_emit(event_type="subscription.created", obj=subscription)
         if anchor <= now:
             # Period 0 is due now: bill it once committed (inline when there is no broker).
             transaction.on_commit(lambda: _enqueue_bill(subscription.id))
@@ -145,6 +147,7 @@ def subscription_cancel(
         if at_period_end:
             subscription.cancel_at_period_end = True
             subscription.save(update_fields=["cancel_at_period_end"])
+            event_emit(event_type="subscription.updated", obj=subscription)
         else:
             _cancel(subscription, reason="requested", now=now)
     return subscription
@@ -156,15 +159,22 @@ def _cancel(subscription: Subscription, *, reason: str, now: datetime) -> None:
     subscription.canceled_at = now
     subscription.next_billing_at = None
     subscription.save(update_fields=["status", "status_reason", "canceled_at", "next_billing_at"])
+    event_emit(event_type="subscription.canceled", obj=subscription)
 
 
 def subscriptions_on_token_revoked(*, token: Token, reason: str = "", **_: object) -> int:
     """``TOKEN_REVOKED_HOOKS`` entry: called by the vault inside the revocation transaction.
     Live subscriptions on the token go ``past_due`` (reason ``token_revoked``); their next
     attempt fails without reaching the processor and dunning runs its course."""
-    return Subscription.objects.filter(token=token, status__in=BILLABLE).update(
-        status=Subscription.Status.PAST_DUE, status_reason="token_revoked"
+    affected = list(
+        Subscription.objects.select_for_update().filter(token=token, status__in=BILLABLE)
     )
+    for subscription in affected:
+        subscription.status = Subscription.Status.PAST_DUE
+        subscription.status_reason = "token_revoked"
+        subscription.save(update_fields=["status", "status_reason"])
+        event_emit(event_type="subscription.past_due", obj=subscription)
+    return len(affected)
 
 
 def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
@@ -252,6 +262,11 @@ def subscription_charge_settled(*, charge: Charge, now: datetime) -> None:
         subscription.next_billing_at = retry_at
     subscription.save(
         update_fields=["period", "failed_attempts", "status", "status_reason", "next_billing_at"]
+    )
+    renewed = charge.status == Charge.Status.SUCCEEDED
+    event_emit(
+        event_type="subscription.renewed" if renewed else "subscription.past_due",
+        obj=subscription,
     )
 
 

@@ -340,3 +340,5 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The vault calls these inside the token revocation transaction: hook(token=..., reason=...).
 TOKEN_REVOKED_HOOKS += ["checkout.services.subscriptions.subscriptions_on_token_revoked"]
+# Outer apps (webhooks) register hook(event_type=..., obj=...) here; see checkout/events.py.
+CHECKOUT_EVENT_HOOKS: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -57,7 +58,13 @@ def test_docs_page_uses_only_local_assets_and_no_inline_script(client) -> None:
     assert "SwaggerUIBundle" in script.content.decode()
 
 
-def test_throttle_is_per_api_key(merchant: Merchant, token: Token, settings) -> None:
+def test_throttle_is_per_api_key(
+    merchant: Merchant, token: Token, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import checkout.api.throttling as throttling
+
+    # One fixed moment, 20 s into a window: the test never straddles two windows.
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: 1_900_000_040.0))
     settings.API_THROTTLE_RATE = "3/minute"
     cache.clear()
     first, second = APIClient(), APIClient()
@@ -73,4 +80,23 @@ def test_throttle_is_per_api_key(merchant: Merchant, token: Token, settings) -> 
     assert Charge.objects.count() == 4
     throttled = first.get("/api/v1/charges")
     assert throttled.json()["code"] == "rate_limited"
-    assert 1 <= int(throttled["Retry-After"]) <= 60
+    assert throttled["Retry-After"] == "40"
+
+
+def test_admin_lists_checkout_objects_read_only(
+    admin_client, merchant: Merchant, token: Token
+) -> None:
+    from checkout.services.charges import charge_create
+
+    charge = charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
+
+    listing = admin_client.get("/admin/checkout/charge/")
+    detail = admin_client.get(f"/admin/checkout/charge/{charge.id}/change/")
+    add = admin_client.get("/admin/checkout/charge/add/")
+
+    assert listing.status_code == 200 and charge.id in listing.content.decode()
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()
+    assert add.status_code == 403
+    for page in ("subscription", "refund"):
+        assert admin_client.get(f"/admin/checkout/{page}/").status_code == 200

@@ -311,3 +311,42 @@ def test_sandbox_token_command_picks_a_test_card_by_outcome(merchant: Merchant, 
     settings.PROCESSOR_BACKEND = "some.live.Processor"
     with pytest.raises(CommandError, match="sandbox processor only"):
         call_command("sandbox_token", "--merchant", merchant.id, stdout=out)
+
+
+def test_events_are_emitted_inside_the_state_change(
+    merchant: Merchant, token_factory: Callable[..., Token], settings
+) -> None:
+    from tests.checkout import events
+
+    events.RECORDED.clear()
+    settings.CHECKOUT_EVENT_HOOKS = ["tests.checkout.events.record"]
+    token = token_factory()
+    poor = token_factory(number=DECLINES["card_declined"])
+    good = new(merchant, token)
+    bad = new(merchant, poor)
+    bill_until(good, at("2027-01-31"))
+    bill_until(bad, at("2027-01-31"))
+    token_revoke(token=token, actor="test", reason="lost")
+
+    kinds = [kind for kind, _ in events.RECORDED]
+    assert kinds == [
+        "subscription.created",
+        "subscription.created",
+        "charge.succeeded",
+        "subscription.renewed",
+        "charge.failed",
+        "subscription.past_due",
+        "subscription.past_due",  # the revoked token's subscription
+    ]
+    assert events.RECORDED[-1][1] == good.id
+
+
+def test_a_failing_event_hook_rolls_the_state_change_back(
+    merchant: Merchant, token: Token, settings
+) -> None:
+    settings.CHECKOUT_EVENT_HOOKS = ["tests.checkout.events.explode"]
+
+    with pytest.raises(RuntimeError, match="outbox"):
+        new(merchant, token)
+
+    assert Subscription.objects.count() == 0
