@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -191,3 +192,16 @@ def test_the_stored_fingerprint_is_keyed_not_a_plain_hash() -> None:
     fingerprint = request_fingerprint(method="POST", path="/x", body=body)
     assert fingerprint != hashlib.sha256(b"POST\n/x\n" + b'{"a":1}').hexdigest()
     assert fingerprint == request_fingerprint(method="POST", path="/x", body=b'{ "a" : 1 }')
+
+
+@pytest.mark.parametrize("key", [None, "big-1"])
+def test_an_oversized_body_is_413_not_500(api_client: APIClient, key: str | None) -> None:
+    body = '{"token": "' + "x" * 3_000_000 + '"}'
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+
+    response = api_client.post(URL, body, content_type="application/json", **headers)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+    assert IdempotencyKey.objects.count() == 0
+    assert Charge.objects.count() == 0
