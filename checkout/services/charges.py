@@ -84,12 +84,6 @@ def charge_create(
             "description": description,
             "metadata": metadata,
         }
-        if idempotency_key:
-            existing = Charge.objects.filter(
-                merchant=merchant, idempotency_key=idempotency_key
-            ).first()
-            if existing is not None:
-                return _same_charge(existing, token=token, amount=amount, currency=currency)
         try:
             with transaction.atomic():
                 charge = Charge.objects.create(
@@ -99,7 +93,9 @@ def charge_create(
                     created_at=now,
                 )
         except IntegrityError:
-            # A concurrent request with the same key won the insert.
+            if not idempotency_key:
+                raise
+            # Same key as an earlier charge (a concurrent or taken-over request): that one.
             existing = Charge.objects.get(merchant=merchant, idempotency_key=idempotency_key)
             return _same_charge(existing, token=token, amount=amount, currency=currency)
     return charge_execute(charge=charge, token=token, cvc=cvc, now=now)
@@ -122,13 +118,13 @@ def charge_execute(
     processor = get_processor()
     refusal = token_refusal(token=token, now=clock_now(now))
     if refusal:
-        return charge_fail(charge_id=charge.id, failure_code=refusal, now=now)
+        return charge_fail(charge=charge, failure_code=refusal, now=now)
     try:
         revealed = token_reveal(token=token, purpose=f"charge:{charge.id}", actor=PROCESSOR_ACTOR)
     except (TokenRevoked, TokenExpired, TokenNotFound) as exc:
         # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
         code = "token_expired" if isinstance(exc, TokenExpired) else "token_revoked"
-        return charge_fail(charge_id=charge.id, failure_code=code, now=now)
+        return charge_fail(charge=charge, failure_code=code, now=now)
     card = ProcessorCard(
         number=revealed.number,
         exp_month=revealed.exp_month,
@@ -150,18 +146,18 @@ def charge_execute(
         return charge
     except ProcessorUnreachable:
         logger.warning("charge_processor_unreachable", extra={"charge": charge.id})
-        return charge_fail(charge_id=charge.id, failure_code=PROCESSOR_UNAVAILABLE, now=now)
+        return charge_fail(charge=charge, failure_code=PROCESSOR_UNAVAILABLE, now=now)
     finally:
         # The only reference to the revealed card goes now (Python strings cannot be wiped,
         # but nothing keeps it alive past this call).
         del card
-    return charge_settle(charge_id=charge.id, result=result, now=now)
+    return charge_settle(charge=charge, result=result, now=now)
 
 
-def charge_fail(*, charge_id: str, failure_code: str, now: datetime | None = None) -> Charge:
+def charge_fail(*, charge: Charge, failure_code: str, now: datetime | None = None) -> Charge:
     """Settle a pending charge as failed without a processor answer (nothing was sent)."""
     return charge_settle(
-        charge_id=charge_id,
+        charge=charge,
         result=ProcessorCharge(
             processor_id="",
             approved=False,
@@ -173,31 +169,29 @@ def charge_fail(*, charge_id: str, failure_code: str, now: datetime | None = Non
 
 
 def charge_settle(
-    *, charge_id: str, result: ProcessorCharge, now: datetime | None = None
+    *, charge: Charge, result: ProcessorCharge, now: datetime | None = None
 ) -> Charge:
-    """Record the processor's answer on a pending charge, once. Subscription bookkeeping (and
-    later, webhook events) happen in this same transaction."""
+    """Record the processor's answer on a pending charge, once: the UPDATE only matches while
+    the row is still pending, so a reconcile racing the original request settles nothing
+    twice. Subscription bookkeeping and events happen in this same transaction."""
     from checkout.services.subscriptions import subscription_charge_settled
 
     now = clock_now(now)
+    approved = result.approved
+    fields = {
+        "status": Charge.Status.SUCCEEDED if approved else Charge.Status.FAILED,
+        "failure_code": "" if approved else (result.failure_code or "card_declined"),
+        "failure_message": "" if approved else result.failure_message[:200],
+        "processor_id": result.processor_id,
+        "settled_at": now,
+    }
     with transaction.atomic():
-        charge = Charge.objects.select_for_update().get(pk=charge_id)
-        if charge.status != Charge.Status.PENDING:
+        settled = Charge.objects.filter(pk=charge.pk, status=Charge.Status.PENDING).update(**fields)
+        if not settled:
+            charge.refresh_from_db()
             return charge  # settled already (a reconcile raced the original request)
-        charge.status = Charge.Status.SUCCEEDED if result.approved else Charge.Status.FAILED
-        charge.failure_code = "" if result.approved else (result.failure_code or "card_declined")
-        charge.failure_message = "" if result.approved else result.failure_message[:200]
-        charge.processor_id = result.processor_id
-        charge.settled_at = now
-        charge.save(
-            update_fields=[
-                "status",
-                "failure_code",
-                "failure_message",
-                "processor_id",
-                "settled_at",
-            ]
-        )
+        for name, value in fields.items():
+            setattr(charge, name, value)
         event_emit(event_type=f"charge.{charge.status}", obj=charge)
         if charge.subscription_id:
             subscription_charge_settled(charge=charge, now=now)
@@ -222,7 +216,7 @@ def charge_reconcile(*, charge_id: str, now: datetime | None = None) -> Charge:
         return charge
     known = get_processor().charge_lookup(idempotency_key=charge.id)
     if known is not None:
-        return charge_settle(charge_id=charge.id, result=known, now=now)
+        return charge_settle(charge=charge, result=known, now=now)
     return charge_execute(charge=charge, token=charge.token, now=now)
 
 

@@ -228,7 +228,7 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
     token = Token.objects.get(pk=charge.token_id)
     refusal = token_refusal(token=token, now=now)
     if refusal:
-        return charge_fail(charge_id=charge.id, failure_code=refusal, now=now)
+        return charge_fail(charge=charge, failure_code=refusal, now=now)
     return charge_execute(charge=charge, token=token, now=now)
 
 

@@ -216,3 +216,30 @@ def test_token_revoked_after_the_check_fails_the_charge_without_the_processor(
 
     assert (settled.status, settled.failure_code) == ("failed", "token_revoked")
     assert SandboxLedgerEntry.objects.count() == 0
+
+
+def test_a_charge_is_settled_once_even_if_two_answers_arrive(
+    merchant: Merchant, token: Token
+) -> None:
+    from checkout.processors import ProcessorCharge
+    from checkout.services.charges import charge_settle
+
+    charge = Charge.objects.create(
+        merchant=merchant,
+        token=token,
+        amount=100,
+        currency="EUR",
+        processor="sandbox",
+        created_at=timezone.now(),
+    )
+    stale_copy = Charge.objects.get(pk=charge.pk)
+
+    first = charge_settle(charge=charge, result=ProcessorCharge("py_1", approved=True))
+    second = charge_settle(
+        charge=stale_copy,
+        result=ProcessorCharge("py_2", approved=False, failure_code="card_declined"),
+    )
+
+    assert (first.status, first.processor_id) == ("succeeded", "py_1")
+    assert (second.status, second.processor_id) == ("succeeded", "py_1")
+    assert Charge.objects.get(pk=charge.pk).processor_id == "py_1"
