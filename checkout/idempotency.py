@@ -33,6 +33,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
+from monitoring.redaction import redact_text
 from payments_site.problems import PROBLEM_CONTENT_TYPE, FieldError, ProblemError
 from vault.authentication import request_merchant
 from vault.models import Merchant
@@ -78,12 +79,21 @@ class StoredResponse:
 
 
 def idempotency_key_validate(value: str) -> str:
-    """1–255 printable ASCII characters (no control characters)."""
-    if not value or len(value) > MAX_KEY_LENGTH or not all(32 <= ord(c) < 127 for c in value):
+    """1–255 printable ASCII characters (no control characters), and never a card number: the
+    key is stored, so one pasted by mistake would put a PAN in the database in clear."""
+    if (
+        not value
+        or len(value) > MAX_KEY_LENGTH
+        or not all(32 <= ord(c) < 127 for c in value)
+        or redact_text(value) != value
+    ):
         raise InvalidIdempotencyKey(
-            "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters, such as a "
+            "UUID, and never contain a card number.",
             errors=[
-                FieldError(HEADER, "invalid_idempotency_key", "Use 1 to 255 ASCII characters.")
+                FieldError(
+                    HEADER, "invalid_idempotency_key", "Use 1 to 255 ASCII characters, e.g. a UUID."
+                )
             ],
         )
     return value

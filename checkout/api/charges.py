@@ -203,6 +203,27 @@ class RefundCreateApi(APIView):
             202: RefundOutputSerializer,
             **problem_responses(400, 401, 404, 409, 422, 429),
         },
+        examples=[
+            OpenApiExample(
+                "partial", value={"amount": 500, "reason": "damaged item"}, request_only=True
+            ),
+            OpenApiExample(
+                "refunded",
+                value={
+                    "id": "re_2Pq8ZrT0vWk3nYb6Xc1aLm",
+                    "object": "refund",
+                    "charge": CHARGE_EXAMPLE["id"],
+                    "amount": 500,
+                    "currency": "EUR",
+                    "status": "succeeded",
+                    "failure_code": None,
+                    "reason": "damaged item",
+                    "created": "2030-02-02T08:00:00Z",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     @idempotent
     def post(self, request: Request, charge_id: str) -> Response:

@@ -85,6 +85,27 @@ class SubscriptionDetailOutputSerializer(SubscriptionOutputSerializer):
         return list(data)
 
 
+SUBSCRIPTION_EXAMPLE = {
+    "id": "sub_1Yq2Wc8xTnM4pVb7Lr0sKd",
+    "object": "subscription",
+    "status": "active",
+    "status_reason": None,
+    "amount": 900,
+    "currency": "EUR",
+    "interval": "month",
+    "interval_count": 1,
+    "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "billing_cycle_anchor": "2030-01-31T00:00:00Z",
+    "current_period_start": "2030-01-31T00:00:00Z",
+    "current_period_end": "2030-02-28T00:00:00Z",
+    "next_billing_at": "2030-01-31T00:00:00Z",
+    "cancel_at_period_end": False,
+    "canceled_at": None,
+    "description": "",
+    "metadata": {},
+    "created": "2030-01-30T09:12:44Z",
+}
+
 SubscriptionPageSerializer = page_serializer("SubscriptionPage", SubscriptionOutputSerializer)
 
 
@@ -151,7 +172,13 @@ class SubscriptionListCreateApi(APIView):
                     "start": "2030-01-31T00:00:00Z",
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "created",
+                value=SUBSCRIPTION_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     )
     @idempotent

@@ -152,7 +152,10 @@ def test_a_server_error_is_not_stored_so_the_retry_runs(
     assert Charge.objects.count() == 1
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+@pytest.mark.parametrize(
+    "key",
+    ["", "x" * 256, "caf\u00e9", "tab\there", "order-4000056655665556", "4242-4242-4242-4242"],
+)
 def test_invalid_keys_are_400(api_client: APIClient, token: Token, key: str) -> None:
     response = api_client.post(
         URL,
@@ -164,6 +167,7 @@ def test_invalid_keys_are_400(api_client: APIClient, token: Token, key: str) -> 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"
     assert Charge.objects.count() == 0
+    assert IdempotencyKey.objects.count() == 0
 
 
 def test_a_255_character_key_is_accepted(api_client: APIClient, token: Token) -> None:
