@@ -85,7 +85,7 @@ class SubscriptionDetailOutputSerializer(SubscriptionOutputSerializer):
         return list(data)
 
 
-SUBSCRIPTION_EXAMPLE = {
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
     "id": "sub_1Yq2Wc8xTnM4pVb7Lr0sKd",
     "object": "subscription",
     "status": "active",
