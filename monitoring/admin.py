@@ -21,8 +21,22 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
         "outcome",
         "reason",
     )
-    list_filter = ("outcome", "action", "object_type")
-    search_fields = ("object_id", "actor", "request_id")
+    list_filter = ("outcome", "action", "object_type", "occurred_at")
+    search_fields = ("object_id", "actor", "request_id", "source_ip")
+    readonly_fields = (
+        "occurred_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+        "reason",
+        "source_ip",
+        "request_id",
+        "data",
+        "prev_hash",
+        "hash",
+    )
     date_hierarchy = "occurred_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

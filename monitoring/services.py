@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from .audit import chain_append
 from .context import current_request_id, current_source_ip
 from .models import AuditEvent
 from .redaction import redact
@@ -22,10 +23,12 @@ def audit_record(
     reason: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event; request id and source IP come from the current request, if any."""
-    return AuditEvent.objects.create(
+    """Append one event to the hash chain; request id and source IP come from the current
+    request, if any. Runs inside the caller's transaction: the event commits (or not) with
+    the change it records."""
+    return chain_append(
         occurred_at=timezone.now(),
-        actor=actor[:200],
+        actor=actor,
         action=action,
         object_type=object_type,
         object_id=object_id,
