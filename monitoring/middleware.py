@@ -9,6 +9,7 @@ from collections.abc import Callable
 import structlog
 from django.http import HttpRequest, HttpResponse
 
+from .clientip import client_ip
 from .context import request_id_var, source_ip_var
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -23,7 +24,7 @@ class RequestIdMiddleware:
         # An id from outside is kept only if it cannot smuggle anything into logs or headers.
         request_id = supplied if _VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        source_ip = request.META.get("REMOTE_ADDR")
+        source_ip = client_ip(request)
         tokens = (request_id_var.set(request_id), source_ip_var.set(source_ip))
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from payments_site.devtools import write_cert
-from tests.monitoring.support import allow_test_flush
+from tests.monitoring.support import allow_test_flush, monitoring_counters_reset
 from vault.merchants import IssuedKey, api_key_create, merchant_create
 from vault.models import Merchant
 
@@ -18,6 +18,12 @@ DATA = Path(__file__).parent / "data"
 
 # --- monitoring: the audit trail is append-only; lift its guard for the test flush only ------
 allow_test_flush()
+
+
+@pytest.fixture(autouse=True)
+def _monitoring_counters_reset() -> None:
+    """Lockout and anomaly counters start from zero in every test."""
+    monitoring_counters_reset()
 
 
 def load_cards() -> dict[str, Any]:

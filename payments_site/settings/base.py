@@ -143,7 +143,11 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# Client address for axes, the API-key lockout, anomaly rules and logs alike: the socket
+# address, or with N trusted proxies the Nth X-Forwarded-For entry from the right; anything a
+# client writes further left is ignored (monitoring/clientip.py).
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "monitoring.clientip.client_ip"
 
 # --- Browser security -------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -222,4 +226,14 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "axes.apps": {"level": "WARNING"},
     },
+}
+
+# --- Monitoring (monitoring/) ---------------------------------------------------------------------
+# Cache alias holding lockout/anomaly counters and cool-offs: Redis when REDIS_URL is set.
+MONITORING_CACHE = "default"
+# Failed API-key attempts per source address: the same limits as the admin login (axes).
+API_KEY_LOCKOUT = {
+    "failure_limit": AXES_FAILURE_LIMIT,
+    "window_seconds": round(AXES_COOLOFF_TIME * 3600),
+    "cooloff_seconds": round(AXES_COOLOFF_TIME * 3600),
 }
