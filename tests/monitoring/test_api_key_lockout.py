@@ -4,7 +4,6 @@ the admin login, without trusting a client's X-Forwarded-For."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
