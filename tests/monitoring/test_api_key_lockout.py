@@ -4,6 +4,7 @@ the admin login, without trusting a client's X-Forwarded-For."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -18,7 +19,8 @@ WRONG = "Bearer sk_test_" + "x" * 43
 
 
 def _attempt(auth: str, ip: str = "203.0.113.5", **extra: str) -> tuple[int, dict[str, str], dict]:
-    response = APIClient().get("/api/v1/merchant", HTTP_AUTHORIZATION=auth, REMOTE_ADDR=ip, **extra)
+    meta: dict[str, Any] = {"HTTP_AUTHORIZATION": auth, "REMOTE_ADDR": ip, **extra}
+    response = APIClient().get("/api/v1/merchant", **meta)
     return response.status_code, dict(response.headers), response.json()
 
 
