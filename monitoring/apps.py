@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
@@ -13,6 +14,7 @@ def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwarg
 
 
 class MonitoringConfig(AppConfig):
+    default = True
     name = "monitoring"
     verbose_name = "Monitoring and audit"
 
@@ -20,3 +22,11 @@ class MonitoringConfig(AppConfig):
         # Infrastructure, not business flow: every SQLite connection needs the function that
         # the audit trail's triggers consult.
         connection_created.connect(_on_connection_created, dispatch_uid="monitoring-audit-guard")
+
+
+class TesseraAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with our site (second factor, enrolment, overview) as
+    ``admin.site``, so every app's ``@admin.register`` lands on it."""
+
+    default = False
+    default_site = "monitoring.admin_site.TesseraAdminSite"

@@ -31,7 +31,8 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the two-factor admin site (monitoring/admin_site.py).
+    "monitoring.apps.TesseraAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,6 +42,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "monitoring",
     "vault",
     "checkout",
@@ -56,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # axes last: it inspects the outcome of authentication for the admin login.
@@ -227,6 +232,12 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+
+# --- Admin second factor (PCI DSS 8.4.2): TOTP or a recovery code on every staff login ------
+# Production refuses to turn it off.
+ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
+MFA_ENROLMENT_MAX_AGE = 72 * 3600
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tessera")
 
 # --- Monitoring (monitoring/) ---------------------------------------------------------------------
 # Cache alias holding lockout/anomaly counters and cool-offs: Redis when REDIS_URL is set.

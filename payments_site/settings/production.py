@@ -38,3 +38,8 @@ if _proxy_header:
     if len(_proxy_header) != 2:
         raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER_NAME,value'.")
     SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+
+# --- Monitoring: the admin's second factor cannot be switched off here ----------------------
+if not env.bool("ADMIN_MFA_REQUIRED", default=True):
+    raise ImproperlyConfigured("ADMIN_MFA_REQUIRED cannot be false in production (PCI DSS 8.4).")
+ADMIN_MFA_REQUIRED = True

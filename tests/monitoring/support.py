@@ -42,3 +42,32 @@ def monitoring_counters_reset() -> None:
             client.delete(*keys)
     else:
         cache.clear()
+
+
+def totp_now(device: Any, *, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows for ``device`` now (or ``offset_steps`` later)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + offset_steps * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def otp_verified_login(client: Any, user: Any) -> Any:
+    """Log ``client`` in as ``user`` with a confirmed second factor, as the admin requires.
+
+    For tests of admin pages; the login flow itself is tested in tests/monitoring.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
