@@ -17,6 +17,7 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
@@ -105,6 +106,7 @@ class TesseraAdminSite(AdminSite):
     def get_urls(self) -> list[URLResolver | URLPattern]:
         own: list[URLResolver | URLPattern] = [
             path("mfa/enrol/<str:token>/", self.mfa_enrol_view, name="mfa-enrol"),
+            path("overview/", self.admin_view(self.overview_view), name="monitoring-overview"),
             path(
                 "mfa/recovery-codes/",
                 self.admin_view(self.recovery_codes_view),
@@ -175,6 +177,27 @@ class TesseraAdminSite(AdminSite):
         context["qr_svg"] = mfa.totp_qr_svg(device=device)
         context["secret"] = mfa.totp_secret_base32(device=device)
         return self._render(request, "monitoring/mfa/enrol_qr.html", context)
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        """Last 24 hours at a glance, for anyone allowed to see security alerts."""
+        from .overview import CHART_HEIGHT, CHART_WIDTH, overview_build
+
+        if not request.user.has_perm("monitoring.view_securityalert"):
+            raise PermissionDenied
+        o = overview_build()
+        return TemplateResponse(
+            request,
+            "monitoring/overview.html",
+            {
+                **self.each_context(request),
+                "title": _("Last 24 hours"),
+                "o": o,
+                "refusals_total": sum(n for _, n in o.refusals),
+                "declines_total": sum(n for _, n in o.declines),
+                "width": CHART_WIDTH,
+                "height": CHART_HEIGHT,
+            },
+        )
 
     def recovery_codes_view(self, request: HttpRequest) -> HttpResponse:
         context: dict[str, Any] = {"title": _("Recovery codes"), "enrol_user": request.user}

@@ -30,6 +30,10 @@ class CounterStore(Protocol):
 
     def distinct_count(self, key: str) -> int: ...
 
+    def distinct_add_raw(self, key: str, member: str, *, ttl: int) -> None: ...
+
+    def members_raw(self, key: str) -> set[str]: ...
+
     def get_int(self, key: str) -> int: ...
 
     def get_many_int(self, keys: list[str]) -> list[int]: ...
@@ -77,6 +81,17 @@ class RedisCounterStore:
 
     def distinct_count(self, key: str) -> int:
         return int(self._client().scard(self._key(key)))
+
+    def distinct_add_raw(self, key: str, member: str, *, ttl: int) -> None:
+        """For short codes that must be read back (reason codes), not for identifiers."""
+        k = self._key(key)
+        pipe = self._client().pipeline(transaction=True)
+        pipe.sadd(k, member)
+        pipe.expire(k, ttl, nx=True)
+        pipe.execute()
+
+    def members_raw(self, key: str) -> set[str]:
+        return {m.decode() for m in self._client().smembers(self._key(key))}
 
     def get_int(self, key: str) -> int:
         value = self._client().get(self._key(key))
@@ -137,6 +152,16 @@ class CacheCounterStore:
     def distinct_count(self, key: str) -> int:
         members = self._cache.get(self._key(key))
         return len(members) if members else 0
+
+    def distinct_add_raw(self, key: str, member: str, *, ttl: int) -> None:
+        k = self._key(key)
+        with self._lock:
+            members: set[str] = self._cache.get(k) or set()
+            members.add(member)
+            self._cache.set(k, members, ttl)
+
+    def members_raw(self, key: str) -> set[str]:
+        return set(self._cache.get(self._key(key)) or ())
 
     def get_int(self, key: str) -> int:
         return int(self._cache.get(self._key(key)) or 0)
