@@ -22,6 +22,9 @@ class MonitoringConfig(AppConfig):
         # Infrastructure, not business flow: every SQLite connection needs the function that
         # the audit trail's triggers consult.
         connection_created.connect(_on_connection_created, dispatch_uid="monitoring-audit-guard")
+        from .telemetry import sentry_init_from_settings
+
+        sentry_init_from_settings()
 
 
 class TesseraAdminConfig(admin_apps.AdminConfig):

@@ -27,7 +27,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-_LABEL = re.compile(r"^[a-z0-9_.:-]{1,64}$")
+_LABEL = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
+_DIGIT_RUN = re.compile(r"[0-9]{6,}")
 
 # Latency buckets in seconds: KMS calls are ~1-3 ms locally and tens of ms on AWS; a whole
 # ingest is a few ms to a few hundred.
@@ -53,9 +54,10 @@ HTTP_SECONDS = Histogram("tessera_http_request_seconds", "HTTP request latency."
 
 
 def label(value: object) -> str:
-    """A safe label value: a short lower-case code, or ``other``."""
+    """A safe label value: a short lower-case code, or ``other``. A long run of digits is
+    never a code (it could be a card number or an id), so it is refused too."""
     text = str(value).lower()
-    return text if _LABEL.match(text) else "other"
+    return text if _LABEL.match(text) and not _DIGIT_RUN.search(text) else "other"
 
 
 def tokenization_inc() -> None:

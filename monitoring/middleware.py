@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -34,4 +35,22 @@ class RequestIdMiddleware:
             request_id_var.reset(tokens[0])
             source_ip_var.reset(tokens[1])
         response["X-Request-ID"] = request_id
+        return response
+
+
+class MetricsMiddleware:
+    """Counts requests and their latency by route name (never by raw path: bounded labels,
+    and no identifier from a URL ends up in a metric)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from .metrics import http_observe
+
+        start = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = (match.view_name or match.url_name or "unnamed") if match else "unmatched"
+        http_observe(route=route, status=response.status_code, seconds=time.perf_counter() - start)
         return response

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "monitoring.middleware.RequestIdMiddleware",
+    "monitoring.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -248,3 +249,14 @@ API_KEY_LOCKOUT = {
     "window_seconds": round(AXES_COOLOFF_TIME * 3600),
     "cooloff_seconds": round(AXES_COOLOFF_TIME * 3600),
 }
+# Prometheus at /metrics, only with this bearer token (unset: 404). Multi-process under
+# gunicorn when PROMETHEUS_MULTIPROC_DIR names an empty writable directory.
+METRICS_BEARER_TOKEN: str = env.str("METRICS_BEARER_TOKEN", default="")
+# Sentry: on when SENTRY_DSN is set; sends no PII and scrubs card data (monitoring/telemetry).
+SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT: str = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE: str = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE: float = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+# Thresholds of the unusual-pattern rules; partial overrides merge over
+# monitoring.anomaly.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
+ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
