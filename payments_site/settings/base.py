@@ -260,3 +260,8 @@ SENTRY_TRACES_SAMPLE_RATE: float = env.float("SENTRY_TRACES_SAMPLE_RATE", defaul
 # Thresholds of the unusual-pattern rules; partial overrides merge over
 # monitoring.anomaly.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
 ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
+# Payment-page script inventory (PCI DSS 6.4.3/11.6.1) for `manage.py check_payment_page`;
+# the checkout app fills it when its hosted page exists.
+PAYMENT_PAGE_INVENTORY = env.str(
+    "PAYMENT_PAGE_INVENTORY", default=str(BASE_DIR / "checkout" / "payment_page_inventory.json")
+)
