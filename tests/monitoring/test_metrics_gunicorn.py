@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 import urllib.request
 from pathlib import Path
 
@@ -41,8 +42,13 @@ def test_metrics_are_merged_across_workers_and_need_the_token(
     with gunicorn(cert=tls_cert, workers=2, env=env) as server:
         # given traffic that new connections spread over both workers
         before = _get(f"{server.url}/metrics", tls_cert[0], {"Authorization": f"Bearer {TOKEN}"})
-        for _ in range(30):
-            assert server.get("/healthz")[0] == 200
+        # (in parallel, until both workers have written samples; bounded)
+        sent = 0
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            while sent < 400 and (sent < 30 or len(_worker_files(multiproc)) < 2):
+                statuses = list(pool.map(lambda _: server.get("/healthz")[0], range(10)))
+                assert statuses == [200] * 10
+                sent += 10
         for _ in range(3):
             status, _ = _get(
                 f"{server.url}/api/v1/merchant",
@@ -56,7 +62,7 @@ def test_metrics_are_merged_across_workers_and_need_the_token(
         status, body = _get(
             f"{server.url}/metrics", tls_cert[0], {"Authorization": f"Bearer {TOKEN}"}
         )
-        worker_files = {p.name.rsplit("_", 1)[-1] for p in multiproc.glob("counter_*.db")}
+        worker_files = _worker_files(multiproc)
 
     assert before[0] == 200
     assert unauthorised[0] == 401 and wrong[0] == 401
@@ -66,11 +72,15 @@ def test_metrics_are_merged_across_workers_and_need_the_token(
     assert len(worker_files) == 2, "both workers should have served and written samples"
     healthz_before = _count(before[1], 'route="healthz",status="200"')
     assert _sample(body, "tessera_http_requests_total", 'route="healthz",status="200"') == (
-        healthz_before + 30
+        healthz_before + sent
     )
     assert _sample(body, "tessera_http_requests_total", 'route="merchant-me",status="401"') == 3
     assert "tessera_http_request_seconds_bucket" in body.decode()
     assert "sk_test_wrong" not in body.decode()
+
+
+def _worker_files(directory: Path) -> set[str]:
+    return {p.name.rsplit("_", 1)[-1] for p in directory.glob("counter_*.db")}
 
 
 def _count(body: bytes, labels: str) -> float:
