@@ -37,6 +37,12 @@ run: $(STAMP) .env .run/tls/localhost.crt
 test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=payments_site.settings.test $(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks (tests/bench/): figures as ratios to a baseline measured in the same run.
+# BENCH_ARGS e.g. "vault --cards 1000"; DATABASE_URL selects PostgreSQL as for `make test`.
+bench: $(STAMP)
+	DJANGO_SETTINGS_MODULE=payments_site.settings.test ENV_FILE=/dev/null \
+		$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

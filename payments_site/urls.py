@@ -11,6 +11,7 @@ urlpatterns = [
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("vault.urls")),
+    path("", include("vault.transport.urls")),
 ]
 
 handler400 = "payments_site.problems.handler400"

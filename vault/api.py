@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .authentication import request_api_key, request_merchant
-from .models import ApiKey, Merchant
+from .models import ApiKey, Merchant, Token
+from .models.tokens import BRAND_CHOICES
+from .selectors import MAX_PAGE, TOKEN_ID, token_get, token_list
+from .services import REASON_MAX_LENGTH, token_revoke
 
 
 class MerchantMeApi(APIView):
@@ -28,3 +34,79 @@ class MerchantMeApi(APIView):
             request_merchant(request), context={"api_key": request_api_key(request)}
         )
         return Response(serializer.data)
+
+
+# --- tokens (ARCHITECTURE.md §4) ------------------------------------------------------------
+
+
+class TokenOutputSerializer(serializers.Serializer[Token]):
+    """Masked metadata only: there is no field through which a card could leave."""
+
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    brand = serializers.CharField()
+    last4 = serializers.CharField()
+    exp_month = serializers.IntegerField()
+    exp_year = serializers.IntegerField()
+    fingerprint = serializers.CharField()
+    status = serializers.CharField()
+    expired = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_object(self, token: Token) -> str:
+        return "token"
+
+    def get_expired(self, token: Token) -> bool:
+        return token.expires_at <= timezone.now()
+
+
+class TokenListApi(APIView):
+    """``GET /api/v1/tokens``: the merchant's tokens, newest first, cursor-paginated."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        status = serializers.ChoiceField(choices=Token.Status.choices, required=False)
+        brand = serializers.ChoiceField(choices=BRAND_CHOICES, required=False)
+        fingerprint = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", required=False)
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=20)
+        starting_after = serializers.RegexField(TOKEN_ID.pattern, required=False)
+
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = token_list(merchant=request_merchant(request), **params.validated_data)
+        return Response(
+            {
+                "object": "list",
+                "data": [TokenOutputSerializer(token).data for token in page.tokens],
+                "has_more": page.has_more,
+            }
+        )
+
+
+class TokenDetailApi(APIView):
+    """``GET`` a token's masked metadata; ``DELETE`` revokes it (crypto-shredding the card).
+
+    A token of another merchant answers 404, exactly like one that does not exist.
+    """
+
+    class DeleteInputSerializer(serializers.Serializer[Any]):
+        reason = serializers.CharField(
+            required=False, max_length=REASON_MAX_LENGTH, default="requested_by_merchant"
+        )
+
+    def get(self, request: Request, token_id: str) -> Response:
+        token = token_get(merchant=request_merchant(request), token_id=token_id)
+        return Response(TokenOutputSerializer(token).data)
+
+    def delete(self, request: Request, token_id: str) -> Response:
+        params = self.DeleteInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        token = token_get(merchant=request_merchant(request), token_id=token_id)
+        revoked = token_revoke(
+            token=token,
+            actor=f"api_key:{request_api_key(request).id}",
+            reason=params.validated_data["reason"],
+        )
+        return Response(TokenOutputSerializer(revoked).data)

@@ -12,6 +12,7 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets generic annotations like ``admin.ModelAdmin[Token]`` work at run time.
 django_stubs_ext.monkeypatch()
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "monitoring.middleware.RequestIdMiddleware",
     "monitoring.middleware.MetricsMiddleware",
+    "payments_site.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -209,12 +211,49 @@ KEY_BACKENDS = {
     "local": "vault.keys.local.LocalKeyService",
     "aws": "vault.keys.aws.AwsKmsKeyService",
 }
-KEYS_BACKEND = KEY_BACKENDS[env.str("KEYS_BACKEND", default="local")]
+KEYS_BACKEND_NAME = env.str("KEYS_BACKEND", default="local")
+if KEYS_BACKEND_NAME not in KEY_BACKENDS:
+    raise ImproperlyConfigured(f"KEYS_BACKEND must be one of: {', '.join(KEY_BACKENDS)}")
+KEYS_BACKEND = KEY_BACKENDS[KEYS_BACKEND_NAME]
+# local: a 0600 keyring file made on first use (refused by production settings).
+LOCAL_KEYRING_PATH = Path(env.str("LOCAL_KEYRING_PATH", default=str(RUN_DIR / "keyring.json")))
+LOCAL_KEYS_RSA_BITS = env.int("LOCAL_KEYS_RSA_BITS", default=3072)
+LOCAL_KEYS_ALLOWED = True
+# aws: key ids, ARNs or aliases (`manage.py kms_bootstrap` creates them and prints these).
+KMS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
+AWS_ENDPOINT_URL = env.str("AWS_ENDPOINT_URL", default="")  # moto_server or LocalStack
+KMS_SIGN_KEY_ID = env.str("KMS_SIGN_KEY_ID", default="alias/tessera-sign")
+KMS_JWE_KEY_ID = env.str("KMS_JWE_KEY_ID", default="alias/tessera-jwe")
+KMS_VAULT_KEY_ID = env.str("KMS_VAULT_KEY_ID", default="alias/tessera-vault")
+KMS_FINGERPRINT_KEY_ID = env.str("KMS_FINGERPRINT_KEY_ID", default="alias/tessera-fingerprint")
+# Keys replaced by a new one but still listed in the JWKS until what they made has expired.
+KMS_SIGN_PREVIOUS_KEY_IDS: list[str] = env.list("KMS_SIGN_PREVIOUS_KEY_IDS", default=[])
+KMS_JWE_PREVIOUS_KEY_IDS: list[str] = env.list("KMS_JWE_PREVIOUS_KEY_IDS", default=[])
+KMS_JWE_KEY_SPEC = env.str("KMS_JWE_KEY_SPEC", default="RSA_3072")
+KMS_CONNECT_TIMEOUT = env.float("KMS_CONNECT_TIMEOUT", default=2.0)
+KMS_READ_TIMEOUT = env.float("KMS_READ_TIMEOUT", default=5.0)
+KMS_MAX_ATTEMPTS = env.int("KMS_MAX_ATTEMPTS", default=3)
+KMS_PUBLIC_KEY_CACHE_SECONDS = env.float("KMS_PUBLIC_KEY_CACHE_SECONDS", default=300.0)
+# Envelope encryption: one data key seals cards for at most this long / this many cards.
+DATA_KEY_MAX_AGE_SECONDS = env.float("DATA_KEY_MAX_AGE_SECONDS", default=300.0)
+DATA_KEY_MAX_USES = env.int("DATA_KEY_MAX_USES", default=10_000)
+# Dotted paths called as hook(token=..., reason=...) inside the revoking transaction (the
+# charges and webhooks apps register theirs; the vault imports neither).
+TOKEN_REVOKED_HOOKS: list[str] = []
+
+# --- Card transport: the checkout seals card JWTs, the vault ingests them ----------------------
+# `iss` names this checkout, `aud` the vault (its DNS name in production); both are compared
+# exactly. Lifetime is capped at 300 s and leeway at 30 s by the code, whatever is set here.
+CARD_JWT_ISSUER = env.str("CARD_JWT_ISSUER", default="tessera-checkout")
+CARD_JWT_AUDIENCE = env.str("CARD_JWT_AUDIENCE", default="vault.tessera.localhost")
+CARD_JWT_LIFETIME_SECONDS = env.int("CARD_JWT_LIFETIME_SECONDS", default=120)
+CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
 
 # --- Health -----------------------------------------------------------------------------------
 # Dotted paths of callables returning None or raising; `/readyz` runs each. Later apps append
 # their own (the vault adds KMS reachability) without monitoring importing them.
 READINESS_CHECKS: list[str] = ["monitoring.health.check_database"]
+READINESS_CHECKS += ["vault.health.check_keys"]
 
 # --- Logging: structured JSON, every record redacted -----------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -5,11 +5,20 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import KEY_BACKENDS, KEYS_BACKEND, env
 
 # Every variable production cannot run without. Checked together so that one deploy attempt
 # names them all instead of failing one at a time.
 REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"]
+# --- keys (vault) ----------------------------------------------------------------------------
+# The backend is named explicitly; on KMS every key id and the region must be set, so that a
+# deploy never silently runs on a default alias in the wrong account or region.
+REQUIRED += ["KEYS_BACKEND"]
+if env.str("KEYS_BACKEND", default="") == "aws":
+    REQUIRED += ["KMS_SIGN_KEY_ID", "KMS_JWE_KEY_ID", "KMS_VAULT_KEY_ID", "KMS_FINGERPRINT_KEY_ID"]
+    if not env.str("AWS_DEFAULT_REGION", default="").strip():
+        REQUIRED += ["AWS_REGION"]
+# --- end keys ---------------------------------------------------------------------------------
 _missing = [name for name in REQUIRED if not env.str(name, default="").strip()]
 if _missing:
     raise ImproperlyConfigured(
@@ -38,6 +47,15 @@ if _proxy_header:
     if len(_proxy_header) != 2:
         raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER_NAME,value'.")
     SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+
+# --- keys (vault) ----------------------------------------------------------------------------
+# The local keyring keeps key material on the application's disk: refused unless asked for.
+LOCAL_KEYS_ALLOWED = env.bool("LOCAL_KEYS_ALLOWED_IN_PRODUCTION", default=False)
+if KEY_BACKENDS["local"] == KEYS_BACKEND and not LOCAL_KEYS_ALLOWED:
+    raise ImproperlyConfigured(
+        "KEYS_BACKEND=local keeps keys on disk and is refused in production: use "
+        "KEYS_BACKEND=aws, or set LOCAL_KEYS_ALLOWED_IN_PRODUCTION=true on purpose."
+    )
 
 # --- Monitoring: the admin's second factor cannot be switched off here ----------------------
 if not env.bool("ADMIN_MFA_REQUIRED", default=True):

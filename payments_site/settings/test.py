@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import DATABASES, RUN_DIR, env
@@ -43,3 +44,13 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
     CACHES["default"]["KEY_PREFIX"] = os.environ.setdefault(  # noqa: F405
         "CACHE_KEY_PREFIX", f"tessera-test-{secrets.token_hex(4)}"
     )
+
+# --- keys (vault) -----------------------------------------------------------------------------
+# One local keyring per checkout, shared with servers the tests start (inherited through the
+# environment). Tests that rotate or break keys use their own file under tmp_path.
+LOCAL_KEYRING_PATH = Path(
+    os.environ.setdefault("LOCAL_KEYRING_PATH", str(RUN_DIR / "test-keyring.json"))
+)
+
+# Benches mount extra baseline views next to the application's (tests/bench/urls.py).
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")

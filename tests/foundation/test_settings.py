@@ -13,6 +13,15 @@ PROD_ENV = {
     "ENV_FILE": "/dev/null",
     "PATH": "/usr/bin:/bin",
 }
+# Production also names its key service (tests/vault/test_keys.py covers those checks).
+KMS_ENV = {
+    "KEYS_BACKEND": "aws",
+    "AWS_REGION": "eu-west-1",
+    "KMS_SIGN_KEY_ID": "alias/tessera-sign",
+    "KMS_JWE_KEY_ID": "alias/tessera-jwe",
+    "KMS_VAULT_KEY_ID": "alias/tessera-vault",
+    "KMS_FINGERPRINT_KEY_ID": "alias/tessera-fingerprint",
+}
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -40,6 +49,7 @@ def test_every_missing_variable_is_named_at_once() -> None:
 def test_check_deploy_is_silent() -> None:
     env = {
         **PROD_ENV,
+        **KMS_ENV,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": "postgres://tessera@db.invalid:5432/tessera",
@@ -55,6 +65,7 @@ def test_check_deploy_is_silent() -> None:
 def test_production_security_settings() -> None:
     env = {
         **PROD_ENV,
+        **KMS_ENV,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": "sqlite:////tmp/unused.db",

@@ -13,6 +13,7 @@ from .base import (
     KeyUnavailable,
     PublicKey,
     RewrappedKey,
+    UnknownKey,
     get_key_service,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "KeyUnavailable",
     "PublicKey",
     "RewrappedKey",
+    "UnknownKey",
     "get_key_service",
 ]

@@ -91,6 +91,19 @@ class KeyDecryptionFailed(KeyServiceError):
     code = "decryption_failed"
     title = "Decryption failed"
 
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "The data could not be decrypted.")
+
+
+class UnknownKey(KeyDecryptionFailed):
+    """A ``kid`` (or key id) that names no current or still-valid previous key."""
+
+    code = "unknown_key"
+    title = "Unknown key"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "The key named by the request is not known.")
+
 
 class KeyService(ABC):
     """One interface, two real backends (``aws`` and ``local``)."""
@@ -130,6 +143,28 @@ class KeyService(ABC):
     @abstractmethod
     def health_check(self) -> None:
         """Raise ``KeyUnavailable`` unless every key can be used."""
+
+    # --- administration: not on any request path ----------------------------------------------
+
+    def rotate_key(self, purpose: KeyPurpose) -> str:
+        """Make a new version of ``purpose``'s key current; returns its version label.
+
+        Data keys wrapped under the previous VAULT version keep opening until they are
+        re-wrapped (``manage.py rewrap_data_keys``) and that version is retired.
+        """
+        raise NotImplementedError(f"{self.name} cannot rotate {purpose.value} keys here")
+
+    def retire_vault_key_version(self, *, key_id: str, key_version: str) -> bool:
+        """Destroy an old VAULT key version once nothing depends on it; False if the backend
+        keeps old versions itself (KMS keeps rotated key material for the key's lifetime)."""
+        return False
+
+    def public_key(self, kid: str) -> PublicKey:
+        """The SIGN or JWE public key named ``kid``; ``UnknownKey`` if it is not listed."""
+        for key in self.public_keys():
+            if key.kid == kid:
+                return key
+        raise UnknownKey()
 
 
 @functools.cache

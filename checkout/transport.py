@@ -1,0 +1,84 @@
+"""Card transport, checkout side: encrypt a card to the vault's key and seal it in a JWT.
+
+The browser makes the JWE itself (``static/checkout/``); ``card_encrypt`` makes exactly the
+same JWE on the server, for callers without a browser and for the no-JavaScript form.
+``card_seal`` wraps a JWE in an ES256 JWT signed through the key service (KMS Sign), so the
+vault can tell the card came through this checkout and for which session.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from jwcrypto import jwe, jwk
+
+from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
+from vault.transport.ingest import JWT_TYPE, MAX_LIFETIME_SECONDS
+from vault.transport.jose import JWE_ALG, JWE_ENC, b64url_encode
+
+
+def current_key(purpose: KeyPurpose, keys: KeyService | None = None) -> PublicKey:
+    keys = keys or get_key_service()
+    return next(k for k in keys.public_keys() if k.purpose == purpose and k.current)
+
+
+def card_encrypt(
+    card: Mapping[str, Any], *, session_id: str, nonce: str, keys: KeyService | None = None
+) -> str:
+    """Compact JWE (RSA-OAEP-256 + A256GCM) of the card fields plus session id and page nonce."""
+    public = current_key(KeyPurpose.JWE, keys)
+    payload = {
+        **{k: card[k] for k in ("number", "exp_month", "exp_year", "cvc", "name") if k in card},
+        "sid": session_id,
+        "nonce": nonce,
+    }
+    token = jwe.JWE(
+        plaintext=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
+        protected=json.dumps({"alg": JWE_ALG, "enc": JWE_ENC, "kid": public.kid}),
+    )
+    token.add_recipient(jwk.JWK(**public.jwk))
+    return str(token.serialize(compact=True))
+
+
+def card_seal(
+    card_jwe: str,
+    *,
+    session_id: str,
+    nonce: str,
+    merchant_id: str,
+    lifetime: int | None = None,
+    keys: KeyService | None = None,
+) -> str:
+    """A compact ES256 JWS, ``typ: card+jwt``, around ``card_jwe`` (RFC 8725 explicit typing)."""
+    keys = keys or get_key_service()
+    lifetime = int(lifetime or settings.CARD_JWT_LIFETIME_SECONDS)
+    if not 0 < lifetime <= MAX_LIFETIME_SECONDS:
+        raise ValueError(f"card JWT lifetime must be 1..{MAX_LIFETIME_SECONDS} s")
+    now = int(time.time())
+    kid = current_key(KeyPurpose.SIGN, keys).kid
+    header = {"alg": "ES256", "typ": JWT_TYPE, "kid": kid}
+    claims = {
+        "iss": settings.CARD_JWT_ISSUER,
+        "aud": settings.CARD_JWT_AUDIENCE,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(24),
+        "sub": session_id,
+        "nonce": nonce,
+        "mer": merchant_id,
+        "card": card_jwe,
+    }
+    signing_input = ".".join(
+        b64url_encode(json.dumps(part, separators=(",", ":")).encode("utf-8"))
+        for part in (header, claims)
+    )
+    signed_kid, signature = keys.sign_es256(signing_input.encode("ascii"))
+    if signed_kid != kid:
+        # The key rotated between reading the kid and signing: the header would lie.
+        raise RuntimeError("signing key changed while sealing; retry")
+    return f"{signing_input}.{b64url_encode(signature)}"

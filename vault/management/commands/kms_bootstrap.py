@@ -1,0 +1,46 @@
+"""``manage.py kms_bootstrap``: create Tessera's four KMS keys and aliases, print the settings.
+
+Idempotent: aliases that exist are reused, so it is safe to run on every deploy. Uses the same
+region, endpoint and credentials as the application (``AWS_REGION``, ``AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from vault.keys.aws import AwsKmsConfig, kms_bootstrap, kms_client
+
+
+class Command(BaseCommand):
+    help = "Create (idempotently) the sign, jwe, vault and fingerprint KMS keys and aliases."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--alias-prefix",
+            default="alias/tessera",
+            help="Aliases are <prefix>-sign, -jwe, -vault, -fingerprint (default: alias/tessera).",
+        )
+        parser.add_argument(
+            "--jwe-key-spec",
+            default=settings.KMS_JWE_KEY_SPEC,
+            choices=["RSA_2048", "RSA_3072", "RSA_4096"],
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config = AwsKmsConfig.from_settings()
+        client = kms_client(config)
+        values = kms_bootstrap(
+            client=client,
+            alias_prefix=options["alias_prefix"],
+            jwe_key_spec=options["jwe_key_spec"],
+        )
+        self.stderr.write(f"KMS keys ready in {config.region}. Settings to use:")
+        self.stdout.write("KEYS_BACKEND=aws")
+        self.stdout.write(f"AWS_REGION={config.region}")
+        if config.endpoint_url:
+            self.stdout.write(f"AWS_ENDPOINT_URL={config.endpoint_url}")
+        for name, value in values.items():
+            self.stdout.write(f"{name}={value}")

@@ -1,0 +1,267 @@
+"""The vault ingest: a sealed card JWT in, a token out — or a precise refusal.
+
+Order matters and is fixed (RFC 8725): size cap → shape → header allowlist → ES256 signature
+with the key named by ``kid`` only → claims → replay record → JWE decrypt → session binding →
+card rules → token. Each step runs only on input the previous steps have accepted, so no key
+is touched, and nothing is decrypted, for a token that is not ours.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from monitoring.models import AuditEvent
+from monitoring.services import audit_record
+from payments_site.problems import ProblemError
+from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
+from vault.models import Merchant, Token, UsedJti
+
+from .jose import JoseError, b64url_decode, jwe_decrypt, jwe_parse, strict_json_object, valid_kid
+
+MAX_TOKEN_BYTES = 8 * 1024
+MAX_LIFETIME_SECONDS = 300
+MAX_LEEWAY_SECONDS = 30
+JWT_TYPE = "card+jwt"
+JWS_HEADER_KEYS = frozenset({"alg", "typ", "kid"})
+# Header parameters that make a verifier fetch or trust key material chosen by the sender, or
+# change how the payload is read. Named explicitly so the refusal says which one it was.
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit", "b64", "zip"})
+REQUIRED_CLAIMS = ("iss", "aud", "iat", "exp", "jti", "sub")
+CARD_FIELDS = frozenset({"number", "exp_month", "exp_year", "cvc", "name", "sid", "nonce"})
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+_TITLES = {
+    400: "Malformed card token",
+    401: "Card token refused",
+    409: "Card token already used",
+    413: "Card token too large",
+    415: "Unsupported media type",
+}
+
+
+class IngestRefused(ProblemError):
+    """A refused card token. ``code`` is the reason recorded in the audit trail."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        self.status = status
+        self.title = _TITLES.get(status, "Card token refused")
+        super().__init__(message, code=reason)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """A stored token. ``cvc`` lives only in memory, for the first authorization in-process."""
+
+    token: Token
+    session_id: str
+    cvc: str | None = field(default=None, repr=False)
+
+
+def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestResult:
+    """Verify, decrypt and tokenize one sealed card; every refusal is audited with its reason."""
+    keys = keys or get_key_service()
+    try:
+        return _ingest(raw, keys)
+    except ProblemError as exc:
+        ingest_refusal_record(exc)
+        raise
+
+
+def ingest_refusal_record(exc: ProblemError) -> None:
+    """Audit one refusal by its reason code; nothing from the token itself is recorded."""
+    audit_record(
+        action="card.ingest",
+        outcome=AuditEvent.Outcome.DENIED,
+        actor="vault:ingest",
+        object_type="card_jwt",
+        reason=exc.code,
+    )
+
+
+def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise IngestRefused(413, "payload_too_large", "A card token is at most 8 KiB.")
+    try:
+        token = raw.decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        raise IngestRefused(400, "malformed_token", "The body must be a compact JWS.") from exc
+    segments = token.split(".")
+    if len(segments) == 5:
+        raise IngestRefused(400, "jwe_not_accepted", "Send the signed card JWT, not a bare JWE.")
+    if len(segments) != 3:
+        raise IngestRefused(400, "malformed_token", "The body must be a compact JWS.")
+
+    header = _header(segments[0])
+    public_key = _signing_key(header, keys)
+    claims = _claims(token, public_key)
+    merchant = _merchant(claims)
+    _record_jti(claims)
+
+    try:
+        parts = jwe_parse(claims.get("card"), allowed_kids=_kids(keys, KeyPurpose.JWE))
+        plaintext = jwe_decrypt(parts, keys=keys)
+        card = strict_json_object(plaintext)
+    except JoseError as exc:
+        raise IngestRefused(400, exc.reason, exc.message) from exc
+    _check_binding(card, claims)
+
+    # Imported here: the card rules and token services are the vault's core, the transport only
+    # feeds them.
+    from vault.cards import card_validate
+    from vault.services import token_create
+
+    validated = card_validate(
+        number=card.get("number"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+        cvc=card.get("cvc"),
+        name=card.get("name"),
+    )
+    created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
+    cvc = card.get("cvc")
+    return IngestResult(
+        token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
+    )
+
+
+def _header(segment: str) -> dict[str, Any]:
+    try:
+        header = strict_json_object(b64url_decode(segment))
+    except JoseError as exc:
+        raise IngestRefused(400, "malformed_token", "The JWS header is not valid JSON.") from exc
+    forbidden = sorted(FORBIDDEN_HEADERS & set(header))
+    if forbidden:
+        raise IngestRefused(
+            401, "forbidden_header", f"Header parameter not allowed: {forbidden[0]}."
+        )
+    if not set(header) <= JWS_HEADER_KEYS:
+        raise IngestRefused(401, "unsupported_header", "Unsupported JWS header parameters.")
+    if header.get("alg") != "ES256":
+        raise IngestRefused(401, "unsupported_algorithm", "Only ES256 is accepted.")
+    if header.get("typ") != JWT_TYPE:
+        raise IngestRefused(401, "wrong_token_type", f"The token type must be {JWT_TYPE}.")
+    return header
+
+
+def _kids(keys: KeyService, purpose: KeyPurpose) -> frozenset[str]:
+    return frozenset(k.kid for k in keys.public_keys() if k.purpose == purpose)
+
+
+def _signing_key(header: Mapping[str, Any], keys: KeyService) -> Any:
+    try:
+        kid = valid_kid(header.get("kid"))
+    except JoseError as exc:
+        raise IngestRefused(401, "unknown_kid", "Unknown signing key.") from exc
+    match = next(
+        (k for k in keys.public_keys() if k.kid == kid and k.purpose == KeyPurpose.SIGN), None
+    )
+    if match is None:
+        raise IngestRefused(401, "unknown_kid", "Unknown signing key.")
+    return _pyjwk(match).key
+
+
+def _pyjwk(public: PublicKey) -> jwt.PyJWK:
+    return jwt.PyJWK(dict(public.jwk), algorithm="ES256")
+
+
+_PYJWT_REASONS: list[tuple[type[Exception], int, str, str]] = [
+    (jwt.InvalidSignatureError, 401, "bad_signature", "The signature does not verify."),
+    (jwt.ExpiredSignatureError, 401, "token_expired", "The card token has expired."),
+    (jwt.ImmatureSignatureError, 401, "token_not_yet_valid", "The card token is not valid yet."),
+    (jwt.InvalidAudienceError, 401, "invalid_audience", "The card token is for another audience."),
+    (jwt.InvalidIssuerError, 401, "invalid_issuer", "The card token has an unknown issuer."),
+    (jwt.InvalidIssuedAtError, 401, "invalid_issued_at", "The card token's iat is not valid."),
+    (jwt.exceptions.InvalidJTIError, 401, "invalid_jti", "The jti claim is not valid."),
+    (jwt.exceptions.InvalidSubjectError, 401, "invalid_sub", "The sub claim is not valid."),
+    (jwt.DecodeError, 400, "malformed_token", "The card token could not be decoded."),
+]
+
+
+def _claims(token: str, public_key: Any) -> dict[str, Any]:
+    leeway = min(int(settings.CARD_JWT_LEEWAY_SECONDS), MAX_LEEWAY_SECONDS)
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=public_key,
+            algorithms=["ES256"],
+            audience=settings.CARD_JWT_AUDIENCE,
+            issuer=settings.CARD_JWT_ISSUER,
+            leeway=leeway,
+            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+        )
+    except jwt.MissingRequiredClaimError as exc:
+        raise IngestRefused(401, "missing_claim", f"Required claim missing: {exc.claim}.") from exc
+    except jwt.InvalidTokenError as exc:
+        for kind, status, reason, message in _PYJWT_REASONS:
+            if isinstance(exc, kind):
+                raise IngestRefused(status, reason, message) from exc
+        raise IngestRefused(401, "invalid_token", "The card token is not valid.") from exc
+    # pyjwt already compared these; the exact string checks stay here so that a change in a
+    # library default can never turn them into substring or list-membership checks.
+    if claims["iss"] != settings.CARD_JWT_ISSUER:
+        raise IngestRefused(401, "invalid_issuer", "The card token has an unknown issuer.")
+    if claims["aud"] != settings.CARD_JWT_AUDIENCE:
+        raise IngestRefused(401, "invalid_audience", "The card token is for another audience.")
+    now = datetime.now(UTC).timestamp()
+    if not isinstance(claims["iat"], int) or claims["iat"] > now + leeway:
+        raise IngestRefused(401, "token_not_yet_valid", "The card token is not valid yet.")
+    if claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS:
+        raise IngestRefused(401, "lifetime_too_long", "A card token lives at most 300 seconds.")
+    for name in ("jti", "sub"):
+        if not isinstance(claims[name], str) or not _ID.match(claims[name]):
+            raise IngestRefused(401, f"invalid_{name}", f"The {name} claim is not valid.")
+    return claims
+
+
+def _merchant(claims: Mapping[str, Any]) -> Merchant:
+    merchant_id = claims.get("mer")
+    if not isinstance(merchant_id, str) or not _ID.match(merchant_id):
+        raise IngestRefused(401, "missing_claim", "Required claim missing: mer.")
+    try:
+        return Merchant.objects.get(pk=merchant_id, is_active=True)
+    except Merchant.DoesNotExist as exc:
+        raise IngestRefused(
+            401, "unknown_merchant", "The card token names an unknown merchant."
+        ) from exc
+
+
+def _record_jti(claims: Mapping[str, Any]) -> None:
+    """One row per jti, unique in the database: a replay fails on every app server alike."""
+    try:
+        with transaction.atomic():
+            UsedJti.objects.create(
+                jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC)
+            )
+    except IntegrityError as exc:
+        raise IngestRefused(
+            409, "token_replayed", "This card token has been used already."
+        ) from exc
+
+
+def _check_binding(card: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+    """The JWE names the checkout session and page nonce it was made for; the signed JWT
+    names the session it was sealed in. A JWE lifted from another checkout fails here."""
+    if not set(card) <= CARD_FIELDS:
+        raise IngestRefused(400, "malformed_card_payload", "Unexpected fields in the card.")
+    sid, nonce, expected = card.get("sid"), card.get("nonce"), claims.get("nonce")
+    if not (isinstance(sid, str) and isinstance(nonce, str) and isinstance(expected, str)):
+        raise IngestRefused(
+            401, "session_mismatch", "The card was not encrypted for this checkout."
+        )
+    same_session = hmac.compare_digest(sid.encode(), str(claims["sub"]).encode())
+    same_nonce = hmac.compare_digest(nonce.encode(), expected.encode())
+    if not (same_session and same_nonce):
+        raise IngestRefused(
+            401, "session_mismatch", "The card was not encrypted for this checkout."
+        )
