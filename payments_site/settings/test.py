@@ -26,9 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "SQLITE_TEST_DB", default=str(RUN_DIR / "test-db.sqlite3")
     )
 
-# Monitoring: integration tests serve test-only pages through real gunicorn.
-ROOT_URLCONF = env.str("TEST_ROOT_URLCONF", default=ROOT_URLCONF)  # noqa: F405
-
 # Static files straight from the source folders: no collectstatic step before tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -1,5 +1,5 @@
 """Test-only payment page (the real one belongs to the checkout app), served by gunicorn with
-``TEST_ROOT_URLCONF``. Variants simulate what check_payment_page must catch; the script's
+``ROOT_URLCONF``. Variants simulate what check_payment_page must catch; the script's
 bytes come from a file the test can change while the server runs."""
 
 from __future__ import annotations

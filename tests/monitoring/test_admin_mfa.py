@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring.mfa import mfa_enrolment_url, recovery_codes_issue
 from monitoring.models import AuditEvent
+from tests.foundation.test_settings import KMS_ENV, PROD_ENV
 from tests.support.servers import ROOT
 
 from .conftest import ADMIN_PASSWORD
@@ -276,9 +277,8 @@ def test_bootstrap_demo_prints_the_admin_enrolment_link() -> None:
 
 def test_production_refuses_to_turn_the_second_factor_off() -> None:
     env = {
-        "DJANGO_SETTINGS_MODULE": "payments_site.settings.production",
-        "ENV_FILE": "/dev/null",
-        "PATH": "/usr/bin:/bin",
+        **PROD_ENV,
+        **KMS_ENV,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": "sqlite:///x.db",

@@ -41,7 +41,7 @@ def test_the_live_page_is_checked_against_its_inventory(
     (tmp_path / "app.js").write_bytes(SCRIPT)
     (tmp_path / "integrity.txt").write_text(sri_hash(SCRIPT))
     env = {
-        "TEST_ROOT_URLCONF": "tests.monitoring.page_urls",
+        "ROOT_URLCONF": "tests.monitoring.page_urls",
         "TEST_PAYMENT_PAGE_DIR": str(tmp_path),
     }
     inventory = tmp_path / "inventory.json"
