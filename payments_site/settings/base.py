@@ -278,6 +278,8 @@ LOGGING = {
 ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
 MFA_ENROLMENT_MAX_AGE = 72 * 3600
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tessera")
+# The admin never shows an existing device's TOTP key or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Monitoring (monitoring/) ---------------------------------------------------------------------
 # Cache alias holding lockout/anomaly counters and cool-offs: Redis when REDIS_URL is set.

@@ -250,6 +250,24 @@ def test_recovery_codes_can_be_replaced_by_a_verified_admin(admin_client: Client
     assert "no-store" in response["Cache-Control"]
 
 
+def test_the_admin_never_shows_recovery_codes_or_totp_keys(
+    admin_client: Client, staff_user: Any
+) -> None:
+    device = _device(staff_user)
+    codes = recovery_codes_issue(user=staff_user)
+    static = StaticToken.objects.filter(token=codes[0]).get().device
+
+    pages = [
+        admin_client.get(reverse("admin:otp_static_staticdevice_change", args=[static.pk])),
+        admin_client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk])),
+    ]
+
+    assert [p.status_code for p in pages] == [200, 200]
+    for page in pages:
+        assert not any(code.encode() in page.content for code in codes)
+        assert device.key.encode() not in page.content
+
+
 def test_enrolment_link_command(staff_user: Any) -> None:
     out = StringIO()
 
