@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from monitoring import anomaly
 from monitoring.anomaly import (
+    CooloffThrottle,
     Signal,
     SourceCoolingOff,
     cooloff_check,
@@ -372,3 +377,28 @@ def test_monitoring_imports_neither_the_vault_nor_the_checkout() -> None:
             ]
 
     assert offenders == []
+
+
+class _ChargesLikeApi(APIView):
+    throttle_classes = [CooloffThrottle]
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    def post(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+def test_the_drf_throttle_answers_problem_json_429_with_retry_after(
+    clock: Callable[[float], None],
+) -> None:
+    signal_record(Signal.JTI_REPLAYED, ip=ATTACKER)
+    view = _ChargesLikeApi.as_view()
+    factory = APIRequestFactory()
+
+    blocked = view(factory.post("/api/v1/charges", {}, REMOTE_ADDR=ATTACKER))
+    served = view(factory.post("/api/v1/charges", {}, REMOTE_ADDR=SHOPPER))
+
+    assert blocked.status_code == 429
+    assert blocked["Retry-After"] == "3600"
+    assert blocked.data["code"] == "rate_limited"
+    assert served.status_code == 200
