@@ -35,6 +35,7 @@ from checkout.services.errors import (
 )
 from checkout.services.tokens import token_for_charge, token_refusal
 from checkout.services.validation import amount_validate, text_validate
+from monitoring.anomaly import Signal, signal_record
 from payments_site.problems import FieldError
 from vault.models import Merchant, Token
 from vault.services import TokenExpired, TokenNotFound, TokenRevoked, token_reveal
@@ -61,6 +62,8 @@ def charge_create(
     metadata: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
     cvc: str | None = None,
+    shopper_ip: str | None = None,
+    session_id: str | None = None,
     now: datetime | None = None,
 ) -> Charge:
     """Charge a token now. Returns the charge: ``succeeded``, ``failed`` (declined, with
@@ -69,6 +72,8 @@ def charge_create(
     ``cvc`` is for the first authorisation after tokenisation only (the hosted checkout passes
     the shopper's CVC in memory); it goes to the processor and nowhere else. With an
     ``idempotency_key`` at most one charge ever exists for it, whatever the HTTP layer does.
+    ``shopper_ip`` / ``session_id`` (hosted checkout only) feed the card-testing rules; a
+    merchant's server calling the API is not a shopper, so API charges pass neither.
     """
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
@@ -98,7 +103,38 @@ def charge_create(
             # Same key as an earlier charge (a concurrent or taken-over request): that one.
             existing = Charge.objects.get(merchant=merchant, idempotency_key=idempotency_key)
             return _same_charge(existing, token=token, amount=amount, currency=currency)
-    return charge_execute(charge=charge, token=token, cvc=cvc, now=now)
+    charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
+    charge_report(
+        charge=charge, fingerprint=token.fingerprint, ip=shopper_ip, session_id=session_id
+    )
+    return charge
+
+
+# Failure codes we give without asking the processor: not a card's answer, so not a signal.
+OUR_FAILURE_CODES = frozenset({PROCESSOR_UNAVAILABLE, "token_revoked", "token_expired"})
+
+
+def charge_report(
+    *,
+    charge: Charge,
+    fingerprint: str,
+    ip: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Tell monitoring's card-testing rules how the processor answered (after the commit, so
+    a rolled-back charge never counts). Pending charges are reported once reconciled."""
+    if charge.status == Charge.Status.PENDING or charge.failure_code in OUR_FAILURE_CODES:
+        return
+    signal_record(
+        Signal.CHARGE_SUCCEEDED
+        if charge.status == Charge.Status.SUCCEEDED
+        else Signal.CHARGE_DECLINED,
+        ip=ip,
+        merchant_id=charge.merchant_id,
+        session_id=session_id,
+        fingerprint=fingerprint,
+        reason=charge.failure_code,
+    )
 
 
 def _same_charge(existing: Charge, *, token: Token, amount: int, currency: str) -> Charge:
@@ -216,8 +252,11 @@ def charge_reconcile(*, charge_id: str, now: datetime | None = None) -> Charge:
         return charge
     known = get_processor().charge_lookup(idempotency_key=charge.id)
     if known is not None:
-        return charge_settle(charge=charge, result=known, now=now)
-    return charge_execute(charge=charge, token=charge.token, now=now)
+        charge = charge_settle(charge=charge, result=known, now=now)
+    else:
+        charge = charge_execute(charge=charge, token=charge.token, now=now)
+    charge_report(charge=charge, fingerprint=charge.token.fingerprint)
+    return charge
 
 
 def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -189,7 +189,7 @@ def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list
 def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> Charge | None:
     """Bill one due subscription: one attempt for its current period. Returns the charge, or
     None when there was nothing to do (not due, canceled, or another worker has it)."""
-    from checkout.services.charges import charge_execute, charge_fail
+    from checkout.services.charges import charge_execute, charge_fail, charge_report
 
     now = clock_now(now)
     try:
@@ -229,7 +229,9 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
     refusal = token_refusal(token=token, now=now)
     if refusal:
         return charge_fail(charge=charge, failure_code=refusal, now=now)
-    return charge_execute(charge=charge, token=token, now=now)
+    charge = charge_execute(charge=charge, token=token, now=now)
+    charge_report(charge=charge, fingerprint=token.fingerprint)
+    return charge
 
 
 def subscription_charge_settled(*, charge: Charge, now: datetime) -> None:

@@ -243,3 +243,28 @@ def test_a_charge_is_settled_once_even_if_two_answers_arrive(
     assert (first.status, first.processor_id) == ("succeeded", "py_1")
     assert (second.status, second.processor_id) == ("succeeded", "py_1")
     assert Charge.objects.get(pk=charge.pk).processor_id == "py_1"
+
+
+def test_declines_feed_the_card_testing_rules(merchant: Merchant, token_factory) -> None:
+    from monitoring.models import SecurityAlert
+    from tests.checkout.conftest import DECLINES
+
+    stolen = token_factory(number=DECLINES["stolen_card"])
+    for _ in range(5):
+        charge_create(merchant=merchant, token_id=stolen.id, amount=100, currency="EUR")
+
+    alert = SecurityAlert.objects.get(rule="declines.fingerprint")
+    assert alert.source == stolen.fingerprint
+    assert stolen.fingerprint  # the vault's keyed MAC, never a card number
+
+
+def test_our_own_refusals_are_not_card_signals(
+    merchant: Merchant, token: Token, processor_fault: Callable[[str], None]
+) -> None:
+    from monitoring.models import SecurityAlert
+
+    processor_fault("connection_error")
+    for _ in range(6):
+        charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
+
+    assert SecurityAlert.objects.count() == 0
