@@ -163,7 +163,7 @@ class ChargeListCreateApi(APIView):
             currency=data.validated_data["currency"],
             description=data.validated_data.get("description", ""),
             metadata=data.validated_data.get("metadata"),
-            idempotency_key=request.headers.get(HEADER),
+            idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
         )
         code = status.HTTP_202_ACCEPTED if charge.status == Charge.Status.PENDING else 201
         return Response(ChargeOutputSerializer(charge).data, status=code)

@@ -19,6 +19,7 @@ from django.db.models import F
 
 from checkout.clock import clock_now
 from checkout.events import event_emit
+from checkout.idempotency import idempotency_key_at_rest
 from checkout.models import Charge, Refund
 from checkout.processors import (
     ProcessorCard,
@@ -78,6 +79,8 @@ def charge_create(
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
+    if idempotency_key:
+        idempotency_key = idempotency_key_at_rest(idempotency_key)
     now = clock_now(now)
     with transaction.atomic():
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)

@@ -89,7 +89,8 @@ def charges_api_bench(ctx: BenchContext) -> None:
                     f"{result.rate / baseline:.2f}",
                     f"{result.p50_ms:.1f}",
                     f"{result.p99_ms:.1f}",
-                    f"{ok}/{result.requests}",
+                    f"{ok}/{result.requests}"
+                    + ("" if ok == result.requests else f" {result.statuses}"),
                 )
 
 
