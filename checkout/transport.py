@@ -52,9 +52,14 @@ def card_seal(
     nonce: str,
     merchant_id: str,
     lifetime: int | None = None,
+    client_ip: str | None = None,
     keys: KeyService | None = None,
 ) -> str:
-    """A compact ES256 JWS, ``typ: card+jwt``, around ``card_jwe`` (RFC 8725 explicit typing)."""
+    """A compact ES256 JWS, ``typ: card+jwt``, around ``card_jwe`` (RFC 8725 explicit typing).
+
+    ``client_ip`` (the shopper's address as the checkout saw it) travels signed as ``cip``, so
+    the vault's card-testing rules count shoppers even when it runs as its own deployment.
+    """
     keys = keys or get_key_service()
     lifetime = int(lifetime or settings.CARD_JWT_LIFETIME_SECONDS)
     if not 0 < lifetime <= MAX_LIFETIME_SECONDS:
@@ -73,6 +78,8 @@ def card_seal(
         "mer": merchant_id,
         "card": card_jwe,
     }
+    if client_ip:
+        claims["cip"] = client_ip
     signing_input = ".".join(
         b64url_encode(json.dumps(part, separators=(",", ":")).encode("utf-8"))
         for part in (header, claims)

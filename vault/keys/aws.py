@@ -26,6 +26,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from monitoring.metrics import kms_timer
+
 from .base import (
     DataKeyMaterial,
     KeyDecryptionFailed,
@@ -133,7 +135,8 @@ class AwsKmsKeyService(KeyService):
 
     def _call(self, operation: str, fn: Callable[[], T], *, decrypting: bool = False) -> T:
         try:
-            return fn()
+            with kms_timer(operation=operation):
+                return fn()
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", "Unknown"))
             logger.warning("kms_error", extra={"operation": operation, "error_code": code})

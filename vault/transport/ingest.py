@@ -9,6 +9,7 @@ is touched, and nothing is decrypted, for a token that is not ours.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,11 +20,16 @@ import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from monitoring.anomaly import Signal, cooloff_enforce, signal_record
+from monitoring.context import current_source_ip
+from monitoring.metrics import ingest_timer
 from monitoring.models import AuditEvent
 from monitoring.services import audit_record
 from payments_site.problems import ProblemError
+from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
+from vault.services import token_create
 
 from .jose import JoseError, b64url_decode, jwe_decrypt, jwe_parse, strict_json_object, valid_kid
 
@@ -48,6 +54,21 @@ _TITLES = {
 }
 
 
+@dataclass
+class _Attempt:
+    """What is known about one submission so far, for the signals its outcome records.
+
+    ``caller_ip`` sent the JWT (the shopper in the monolith, the checkout server when the vault
+    runs apart); ``shopper_ip`` is the address the checkout signed into the JWT (``cip``), so
+    card-testing rules count shoppers, never the checkout server.
+    """
+
+    caller_ip: str | None
+    shopper_ip: str | None = None
+    session_id: str | None = None
+    merchant_id: str | None = None
+
+
 class IngestRefused(ProblemError):
     """A refused card token. ``code`` is the reason recorded in the audit trail."""
 
@@ -69,15 +90,19 @@ class IngestResult:
 def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestResult:
     """Verify, decrypt and tokenize one sealed card; every refusal is audited with its reason."""
     keys = keys or get_key_service()
-    try:
-        return _ingest(raw, keys)
-    except ProblemError as exc:
-        ingest_refusal_record(exc)
-        raise
+    attempt = _Attempt(caller_ip=current_source_ip())
+    with ingest_timer():
+        try:
+            return _ingest(raw, keys, attempt)
+        except ProblemError as exc:
+            ingest_refusal_record(exc, attempt)
+            raise
 
 
-def ingest_refusal_record(exc: ProblemError) -> None:
-    """Audit one refusal by its reason code; nothing from the token itself is recorded."""
+def ingest_refusal_record(exc: ProblemError, attempt: _Attempt | None = None) -> None:
+    """Audit one refusal by its reason code and feed the anomaly rules; nothing from the token
+    itself is recorded."""
+    attempt = attempt or _Attempt(caller_ip=current_source_ip())
     audit_record(
         action="card.ingest",
         outcome=AuditEvent.Outcome.DENIED,
@@ -85,9 +110,26 @@ def ingest_refusal_record(exc: ProblemError) -> None:
         object_type="card_jwt",
         reason=exc.code,
     )
+    if exc.code == "too_many_attempts":
+        return  # already cooling off: counting it again would only extend the alert
+    if isinstance(exc, CardValidationError):
+        signal_record(
+            Signal.CARD_INVALID,
+            ip=attempt.shopper_ip,
+            session_id=attempt.session_id,
+            merchant_id=attempt.merchant_id,
+            reason=exc.errors[0].code if exc.errors else exc.code,
+        )
+        return
+    signal_record(
+        Signal.JTI_REPLAYED if exc.code == "token_replayed" else Signal.JWT_REJECTED,
+        ip=attempt.caller_ip,
+        merchant_id=attempt.merchant_id,
+        reason=exc.code,
+    )
 
 
-def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
+def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResult:
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_TOKEN_BYTES:
@@ -106,6 +148,11 @@ def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
     public_key = _signing_key(header, keys)
     claims = _claims(token, public_key)
     merchant = _merchant(claims)
+    attempt.merchant_id, attempt.session_id = merchant.id, claims["sub"]
+    attempt.shopper_ip = _shopper_ip(claims)
+    # A shopper or checkout session that tripped a card-testing rule waits, even when the
+    # checkout that sealed the card is another deployment that did not check.
+    cooloff_enforce(ip=attempt.shopper_ip, session_id=attempt.session_id)
     _record_jti(claims)
 
     try:
@@ -116,11 +163,6 @@ def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
         raise IngestRefused(400, exc.reason, exc.message) from exc
     _check_binding(card, claims)
 
-    # Imported here: the card rules and token services are the vault's core, the transport only
-    # feeds them.
-    from vault.cards import card_validate
-    from vault.services import token_create
-
     validated = card_validate(
         number=card.get("number"),
         exp_month=card.get("exp_month"),
@@ -129,6 +171,14 @@ def _ingest(raw: bytes | str, keys: KeyService) -> IngestResult:
         name=card.get("name"),
     )
     created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
+    for signal in (Signal.CARD_SUBMITTED, Signal.TOKENIZED):
+        signal_record(
+            signal,
+            ip=attempt.shopper_ip,
+            session_id=attempt.session_id,
+            merchant_id=merchant.id,
+            fingerprint=created.fingerprint,
+        )
     cvc = card.get("cvc")
     return IngestResult(
         token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
@@ -222,6 +272,17 @@ def _claims(token: str, public_key: Any) -> dict[str, Any]:
         if not isinstance(claims[name], str) or not _ID.match(claims[name]):
             raise IngestRefused(401, f"invalid_{name}", f"The {name} claim is not valid.")
     return claims
+
+
+def _shopper_ip(claims: Mapping[str, Any]) -> str | None:
+    """The ``cip`` claim when it is an IP address (the checkout's own view of the shopper)."""
+    value = claims.get("cip")
+    if not isinstance(value, str) or len(value) > 45:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def _merchant(claims: Mapping[str, Any]) -> Merchant:

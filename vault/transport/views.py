@@ -7,6 +7,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
+from monitoring.anomaly import cooloff_enforce
+from monitoring.clientip import client_ip
 from payments_site.problems import ProblemError, problem_response
 from vault.keys import KeyPurpose, get_key_service
 
@@ -48,6 +50,8 @@ def cards(request: HttpRequest) -> HttpResponse:
     """``POST /vault/v1/cards`` with a sealed card JWT → 201 with the token's metadata."""
     try:
         try:
+            # The caller who sent too many bad JWTs waits, before any parsing.
+            cooloff_enforce(ip=client_ip(request))
             if request.content_type != JWT_CONTENT_TYPE:
                 raise IngestRefused(
                     415, "unsupported_media_type", "Send Content-Type: application/jwt."
@@ -55,7 +59,7 @@ def cards(request: HttpRequest) -> HttpResponse:
             declared = request.META.get("CONTENT_LENGTH") or "0"
             if not declared.isdigit() or int(declared) > MAX_TOKEN_BYTES:
                 raise IngestRefused(413, "payload_too_large", "A card token is at most 8 KiB.")
-        except IngestRefused as exc:
+        except ProblemError as exc:
             ingest_refusal_record(exc)
             raise
         # Read at most one byte past the cap, whatever the client declared.
