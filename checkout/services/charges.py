@@ -22,12 +22,12 @@ from checkout.events import event_emit
 from checkout.idempotency import idempotency_key_at_rest
 from checkout.models import Charge, Refund
 from checkout.processors import (
-    ProcessorCard,
     ProcessorCharge,
     ProcessorTimeout,
     ProcessorUnreachable,
     get_processor,
 )
+from checkout.processors.adapter import TokenRefused, processor_charge_token
 from checkout.services.errors import (
     ChargeIdempotencyConflict,
     ChargeNotFound,
@@ -39,13 +39,10 @@ from checkout.services.validation import amount_validate, text_validate
 from monitoring.anomaly import Signal, signal_record
 from payments_site.problems import FieldError
 from vault.models import Merchant, Token
-from vault.services import TokenExpired, TokenNotFound, TokenRevoked, token_reveal
 
 logger = logging.getLogger(__name__)
 
 PROCESSOR_UNAVAILABLE = "processor_unavailable"
-# Who reveals cards, in the vault's audit trail: only the processor adapter ever does.
-PROCESSOR_ACTOR = "checkout:processor-adapter"
 FAILURE_MESSAGES = {
     PROCESSOR_UNAVAILABLE: "The payment processor could not be reached. Nothing was charged.",
     "token_revoked": "The token was revoked; nothing was charged.",
@@ -154,42 +151,27 @@ def charge_execute(
     """Send a committed ``pending`` charge to the processor and record the answer. Safe to call
     again for the same charge: the processor deduplicates on the charge id. Never call it
     inside a transaction: the processor's side effect cannot be rolled back with ours."""
-    processor = get_processor()
     refusal = token_refusal(token=token, now=clock_now(now))
     if refusal:
         return charge_fail(charge=charge, failure_code=refusal, now=now)
     try:
-        revealed = token_reveal(token=token, purpose=f"charge:{charge.id}", actor=PROCESSOR_ACTOR)
-    except (TokenRevoked, TokenExpired, TokenNotFound) as exc:
-        # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
-        code = "token_expired" if isinstance(exc, TokenExpired) else "token_revoked"
-        return charge_fail(charge=charge, failure_code=code, now=now)
-    card = ProcessorCard(
-        number=revealed.number,
-        exp_month=revealed.exp_month,
-        exp_year=revealed.exp_year,
-        name=revealed.name or "",
-        cvc=cvc,
-    )
-    del revealed
-    try:
-        result = processor.charge(
-            idempotency_key=charge.id,
-            card=card,
+        result = processor_charge_token(
+            charge_id=charge.id,
+            token=token,
             amount=charge.amount,
             currency=charge.currency,
             description=charge.description,
+            cvc=cvc,
         )
+    except TokenRefused as refused:
+        # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
+        return charge_fail(charge=charge, failure_code=refused.code, now=now)
     except ProcessorTimeout:
         logger.warning("charge_processor_timeout", extra={"charge": charge.id})
         return charge
     except ProcessorUnreachable:
         logger.warning("charge_processor_unreachable", extra={"charge": charge.id})
         return charge_fail(charge=charge, failure_code=PROCESSOR_UNAVAILABLE, now=now)
-    finally:
-        # The only reference to the revealed card goes now (Python strings cannot be wiped,
-        # but nothing keeps it alive past this call).
-        del card
     return charge_settle(charge=charge, result=result, now=now)
 
 
