@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
@@ -177,6 +178,17 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE while DRF parses it: the
+        # client's mistake, so a 413 problem rather than a 500.
+        body = problem_body(
+            status=413,
+            code="request_too_large",
+            title="Request body too large",
+            detail="The request body is larger than this API accepts.",
+            request=django_request,
+        )
+        return _response(body, 413)
 
     if isinstance(exc, drf_exceptions.ValidationError):
         errors = _flatten(exc.detail)
