@@ -2,6 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from checkout.api.schema import ApiDocsView
 
 from monitoring import views as monitoring_views
 
@@ -11,6 +14,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("vault.urls")),
     path("", include("vault.transport.urls")),
+    # --- checkout (issue 5): charges, subscriptions, OpenAPI schema and docs ---
+    path("api/v1/", include("checkout.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 handler400 = "payments_site.problems.handler400"

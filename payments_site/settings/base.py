@@ -261,3 +261,75 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},
     },
 }
+
+# --- Checkout: charges, subscriptions, billing (issue 5) -------------------------------------
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["checkout.api.throttling.ApiKeyRateThrottle"]
+# Per API key, counted on the shared cache (Redis when REDIS_URL is set): "N/second|minute|hour".
+API_THROTTLE_RATE: str = env.str("API_THROTTLE_RATE", default="100/second")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera API",
+    "DESCRIPTION": (
+        "Charge stored card tokens now or on a schedule. Authenticate with "
+        "`Authorization: Bearer sk_test_…`. Every POST accepts an `Idempotency-Key` header. "
+        "Errors are RFC 9457 `application/problem+json`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Docs assets come from drf-spectacular-sidecar's static files: no CDN, CSP 'self' suffices.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentStatusEnum": "checkout.models.charges.Charge.Status",
+        "SubscriptionStatusEnum": "checkout.models.subscriptions.Subscription.Status",
+    },
+}
+
+# Payment processor adapter (checkout/processors/): resolved once per process.
+PROCESSOR_BACKEND: str = env.str(
+    "PROCESSOR_BACKEND", default="checkout.processors.sandbox.SandboxProcessor"
+)
+PROCESSOR_OPTIONS: dict[str, object] = {
+    # Simulated network latency of the sandbox, milliseconds.
+    "latency_ms": env.int("PROCESSOR_SANDBOX_LATENCY_MS", default=0),
+    # Injected fault: "", "timeout_before", "timeout_after" (charged, answer lost),
+    # "connection_error".
+    "fault": env.str("PROCESSOR_SANDBOX_FAULT", default=""),
+}
+# Pending charges older than this are settled by the reconcile job (must exceed the processor
+# request timeout, so no original request can still be in flight).
+CHARGE_RECONCILE_AFTER_SECONDS: int = env.int("CHARGE_RECONCILE_AFTER_SECONDS", default=300)
+CHARGE_MAX_AMOUNT: int = 99_999_999
+# Idempotency keys are kept at least this long, then purged by `purge_idempotency_keys`.
+IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A request holding a key longer than this is presumed dead (> gunicorn's timeout).
+IDEMPOTENCY_LOCK_SECONDS: int = env.int("IDEMPOTENCY_LOCK_SECONDS", default=90)
+# Failed renewal retries, in days after the period's first failed attempt; then canceled.
+SUBSCRIPTION_DUNNING_DAYS: list[int] = [int(d) for d in env.list("DUNNING_DAYS", default=[1, 3, 5])]
+# Injectable clock (dotted path to a zero-argument callable returning an aware datetime).
+CHECKOUT_CLOCK: str = env.str("CHECKOUT_CLOCK", default="django.utils.timezone.now")
+
+# Celery (payments_site/celery.py): Redis broker; no broker → tasks run inline.
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER: bool = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="tessera")
+# At-least-once: a task is acknowledged after it ran, and redelivered if its worker died.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "billing-enqueue-due": {"task": "checkout.tasks.billing_enqueue_due", "schedule": 60.0},
+    "charges-reconcile": {"task": "checkout.tasks.charges_reconcile", "schedule": 300.0},
+    "idempotency-purge": {"task": "checkout.tasks.idempotency_purge", "schedule": 3600.0},
+}
+# The vault calls these inside the token revocation transaction: hook(token=..., reason=...).
+TOKEN_REVOKED_HOOKS += ["checkout.services.subscriptions.subscriptions_on_token_revoked"]

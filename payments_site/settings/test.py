@@ -51,3 +51,7 @@ LOCAL_KEYRING_PATH = Path(
 
 # Benches mount extra baseline views next to the application's (tests/bench/urls.py).
 ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")
+
+# --- checkout (issue 5): Celery tasks run inline in tests; suites that start real workers
+# switch this off for themselves (and the workers) explicitly.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

@@ -1,0 +1,161 @@
+"""Pieces shared by the checkout API views: pagination, problem schema, common parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
+
+from checkout.idempotency import HEADER, MAX_KEY_LENGTH
+from payments_site.problems import PROBLEM_CONTENT_TYPE
+
+
+class CreatedCursorPagination(CursorPagination):
+    """Newest first, opaque ``cursor``; stable while new rows arrive (unlike offsets)."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 20
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        # DRF answers a bad cursor with 404; it is a bad parameter, so 400.
+        try:
+            return super().decode_cursor(request)
+        except Exception as exc:
+            raise ValidationError({"cursor": ["This cursor is not valid."]}) from exc
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({"limit": [f"Use an integer from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+
+class FieldErrorSerializer(serializers.Serializer[Any]):
+    field = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer[Any]):
+    """RFC 9457 problem details, as every error leaves the API."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = FieldErrorSerializer(many=True, required=False)
+    instance = serializers.CharField(required=False)
+    request_id = serializers.CharField(required=False)
+
+
+def problem(description: str, *examples: OpenApiExample) -> OpenApiResponse:
+    return OpenApiResponse(ProblemSerializer, description=description, examples=list(examples))
+
+
+def problem_example(code: str, status: int, title: str, detail: str, **extra: Any) -> OpenApiExample:
+    value = {
+        "type": f"{settings.PROBLEM_TYPE_BASE}{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return OpenApiExample(code, value=value, response_only=True, status_codes=[str(status)])
+
+
+def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
+    """Documented error answers, in the problem+json media type."""
+    catalogue = {
+        400: problem(
+            "Invalid input (`validation_error`, `invalid_idempotency_key`, `invalid_currency`…).",
+            problem_example(
+                "validation_error",
+                400,
+                "The request is not valid",
+                "Ensure this value is greater than or equal to 1.",
+                errors=[{"field": "amount", "code": "min_value", "message": "Ensure this value is greater than or equal to 1."}],
+            ),
+        ),
+        401: problem("Missing or invalid API key."),
+        404: problem("No such object for this merchant."),
+        409: problem(
+            "A request with the same Idempotency-Key is still running (`idempotency_key_in_use`).",
+            problem_example(
+                "idempotency_key_in_use",
+                409,
+                "A request with this idempotency key is still in progress",
+                "Another request with this Idempotency-Key is still running. Retry shortly.",
+            ),
+        ),
+        422: problem(
+            "Understood but refused: `token_not_found`, `token_revoked`, `token_expired`, "
+            "`idempotency_key_reused`, `refund_amount_too_large`…",
+            problem_example(
+                "token_revoked",
+                422,
+                "The token cannot be charged",
+                "This token has been revoked and can no longer be charged.",
+                errors=[{"field": "token", "code": "token_revoked", "message": "This token has been revoked and can no longer be charged."}],
+            ),
+        ),
+        429: problem("Too many requests for this API key; see Retry-After."),
+    }
+    return {(status, PROBLEM_CONTENT_TYPE): catalogue[status] for status in statuses}
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID. Retrying with the same "
+        "key and body replays the first answer (`Idempotent-Replayed: true`); a different body "
+        "is refused with 422; a retry while the first is still running gets 409. Keys are kept "
+        "at least 24 hours."
+    ),
+    examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
+)
+
+PAGINATION_PARAMETERS = [
+    OpenApiParameter("cursor", str, OpenApiParameter.QUERY, description="Opaque, from `next`."),
+    OpenApiParameter("limit", int, OpenApiParameter.QUERY, description="1 to 100 (default 20)."),
+]
+
+
+class MetadataField(serializers.DictField):
+    """Up to 50 string pairs (keys ≤ 40 characters, values ≤ 500) for the merchant's own use."""
+
+    child = serializers.CharField(max_length=500, allow_blank=True)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        value: dict[str, str] = super().to_internal_value(data)
+        if len(value) > 50:
+            raise ValidationError("At most 50 keys.")
+        if any(not key or len(key) > 40 for key in value):
+            raise ValidationError("Keys must be 1 to 40 characters.")
+        return value
+
+
+def page_serializer(name: str, item: type[serializers.Serializer[Any]]) -> type[serializers.Serializer[Any]]:
+    """The schema of a cursor page of ``item``."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )

@@ -1,0 +1,16 @@
+"""``manage.py reconcile_charges``: settle charges and refunds left pending by lost answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from checkout.services.charges import charges_reconcile
+
+
+class Command(BaseCommand):
+    help = "Settle pending charges and refunds through the processor's idempotency."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(f"reconciled {charges_reconcile()}")

@@ -1,0 +1,70 @@
+"""OpenAPI schema, local docs assets under the strict CSP, per-key throttling."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from checkout.models import Charge
+from vault.merchants import api_key_create
+from vault.models import Merchant, Token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_documents_every_checkout_operation(client) -> None:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    assert {
+        "charges_create", "charges_list", "charges_retrieve", "charges_refunds_create",
+        "subscriptions_create", "subscriptions_list", "subscriptions_retrieve",
+        "subscriptions_cancel", "merchant_retrieve",
+    } <= operations
+    create = schema["paths"]["/api/v1/charges"]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}
+    assert "application/problem+json" in create["responses"]["422"]["content"]
+    assert create["requestBody"]["content"]["application/json"]["examples"]
+    assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+
+
+def test_docs_page_uses_only_local_assets_and_no_inline_script(client) -> None:
+    response = client.get("/api/docs/")
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    assert all("drf_spectacular_sidecar" in s or s.startswith("/api/") for s in sources)
+    assert "<script>" not in html  # every script has a src: CSP script-src 'self' holds
+    nonce = re.search(r'<style nonce="([^"]+)"', html)
+    assert nonce and f"'nonce-{nonce.group(1)}'" in response["Content-Security-Policy"]
+    for asset in (s for s in sources if s.startswith("/static/")):
+        assert client.get(asset).status_code == 200, asset
+    script = client.get(next(s for s in sources if "script" in s and s.startswith("/api/")))
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.content.decode()
+
+
+def test_throttle_is_per_api_key(merchant: Merchant, token: Token, settings) -> None:
+    settings.API_THROTTLE_RATE = "3/minute"
+    cache.clear()
+    first, second = APIClient(), APIClient()
+    first.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(merchant=merchant).secret}")
+    second.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(merchant=merchant).secret}")
+    body = {"token": token.id, "amount": 100, "currency": "EUR"}
+
+    answers = [first.post("/api/v1/charges", body, format="json").status_code for _ in range(4)]
+    other_key = second.post("/api/v1/charges", body, format="json")
+
+    assert answers == [201, 201, 201, 429]
+    assert other_key.status_code == 201
+    assert Charge.objects.count() == 4
+    throttled = first.get("/api/v1/charges")
+    assert throttled.json()["code"] == "rate_limited"
+    assert 1 <= int(throttled["Retry-After"]) <= 60

@@ -1,0 +1,109 @@
+"""50 concurrent POST /api/v1/charges with one Idempotency-Key against real gunicorn servers:
+exactly one charge; every other answer is the replay or a 409."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from checkout.models import Charge, SandboxLedgerEntry
+from tests.checkout.conftest import make_token
+from tests.support.servers import gunicorn
+from vault.merchants import api_key_create
+from vault.models import Merchant
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CONCURRENCY = 50
+# Enough latency at the processor that many requests arrive while the first is still running.
+SERVER_ENV = {"PROCESSOR_SANDBOX_LATENCY_MS": "300", "API_THROTTLE_RATE": "100000/second"}
+
+
+def fire(urls: list[str], cafile: Path, secret: str, body: dict[str, object]) -> list[tuple[int, dict[str, str], dict]]:
+    """POST ``body`` CONCURRENCY times at once, spread over ``urls``; all answers."""
+    barrier = threading.Barrier(CONCURRENCY)
+    answers: list[tuple[int, dict[str, str], dict]] = []
+    lock = threading.Lock()
+    context = ssl.create_default_context(cafile=str(cafile))
+    payload = json.dumps(body)
+
+    def one(index: int) -> None:
+        target = urlsplit(urls[index % len(urls)])
+        connection = http.client.HTTPSConnection(target.hostname, target.port, context=context, timeout=60)
+        # Sync workers accept one connection each: connecting first would hold them idle.
+        barrier.wait()
+        connection.request(
+            "POST",
+            "/api/v1/charges",
+            body=payload,
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": "order-42",
+            },
+        )
+        response = connection.getresponse()
+        answer = (response.status, dict(response.getheaders()), json.loads(response.read()))
+        connection.close()
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers
+
+
+def check(answers: list[tuple[int, dict[str, str], dict]]) -> None:
+    assert len(answers) == CONCURRENCY
+    charge = Charge.objects.get()  # exactly one
+    assert charge.status == "succeeded"
+    assert SandboxLedgerEntry.objects.filter(idempotency_key=charge.id).count() == 1
+    assert SandboxLedgerEntry.objects.count() == 1
+    originals = [a for a in answers if a[0] == 201 and "Idempotent-Replayed" not in a[1]]
+    replays = [a for a in answers if a[0] == 201 and a[1].get("Idempotent-Replayed") == "true"]
+    in_use = [a for a in answers if a[0] == 409]
+    assert len(originals) == 1
+    assert len(originals) + len(replays) + len(in_use) == CONCURRENCY
+    assert {a[2]["id"] for a in originals + replays} == {charge.id}
+    assert all(a[2]["code"] == "idempotency_key_in_use" for a in in_use)
+    # The race is real: some requests overlapped the first one.
+    assert in_use
+
+
+def test_fifty_concurrent_posts_one_server(merchant: Merchant, tls_cert: tuple[Path, Path]) -> None:
+    secret = api_key_create(merchant=merchant).secret
+    token = make_token(merchant=merchant)
+
+    with gunicorn(cert=tls_cert, workers=4, env=SERVER_ENV) as server:
+        answers = fire([server.url], tls_cert[0], secret, {"token": token.id, "amount": 2500, "currency": "EUR"})
+
+    check(answers)
+
+
+def test_fifty_concurrent_posts_two_servers_one_database(
+    merchant: Merchant, tls_cert: tuple[Path, Path]
+) -> None:
+    secret = api_key_create(merchant=merchant).secret
+    token = make_token(merchant=merchant)
+
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(gunicorn(cert=tls_cert, workers=3, env=SERVER_ENV)) for _ in range(2)
+        ]
+        answers = fire(
+            [s.url for s in servers], tls_cert[0], secret, {"token": token.id, "amount": 2500, "currency": "EUR"}
+        )
+
+    check(answers)
+    # Both servers answered.
+    assert len({a[1].get("X-Request-ID") for a in answers}) == CONCURRENCY
