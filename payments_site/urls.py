@@ -5,7 +5,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from checkout.api.schema import ApiDocsView
-
 from monitoring import views as monitoring_views
 
 urlpatterns = [
@@ -18,6 +17,8 @@ urlpatterns = [
     path("api/v1/", include("checkout.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # --- checkout sessions (issue 6): the hosted page ---
+    path("checkout/", include("checkout.page_urls")),
 ]
 
 handler400 = "payments_site.problems.handler400"

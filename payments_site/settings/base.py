@@ -333,3 +333,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The vault calls these inside the token revocation transaction: hook(token=..., reason=...).
 TOKEN_REVOKED_HOOKS += ["checkout.services.subscriptions.subscriptions_on_token_revoked"]
+
+# --- Checkout sessions and the hosted page (issue 6) ------------------------------------------
+# A session's page lives this long unless the merchant asks for 5 min … 24 h (`expires_in`).
+CHECKOUT_SESSION_TTL_SECONDS: int = env.int("CHECKOUT_SESSION_TTL_SECONDS", default=30 * 60)
+# success_url / cancel_url must be https; development and tests also allow http (localhost).
+CHECKOUT_REDIRECT_HTTP_ALLOWED = False
+# An attempt that holds a session longer than this is presumed dead (> gunicorn's timeout) and
+# the session reopens for the shopper.
+CHECKOUT_ATTEMPT_LOCK_SECONDS: int = env.int("CHECKOUT_ATTEMPT_LOCK_SECONDS", default=90)
