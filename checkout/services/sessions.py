@@ -90,11 +90,12 @@ def redirect_url_validate(value: object, *, field: str) -> str:
         )
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
+    if not scheme:
+        raise fail("invalid_url", "Give an absolute https:// URL.")
     if scheme not in schemes:
-        raise fail(
-            "insecure_url" if scheme == "http" else "invalid_url_scheme",
-            "Use an https:// URL." if scheme in ("http", "") else "Only https:// URLs are allowed.",
-        )
+        if scheme == "http":
+            raise fail("insecure_url", "Use an https:// URL.")
+        raise fail("invalid_url_scheme", "Only https:// URLs are allowed.")
     try:
         parts.port  # noqa: B018  (raises on a malformed port)
     except ValueError as exc:
