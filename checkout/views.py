@@ -121,6 +121,7 @@ def _page(
     form_error: str = "",
     name: str = "",
     exp: str = "",
+    focus: str = "",
 ) -> HttpResponse:
     errors = errors or {}
     jwe_key = current_key(KeyPurpose.JWE)
@@ -133,7 +134,7 @@ def _page(
         "today": {"year": today.year, "month": today.month},
         "messages": {key: str(value) for key, value in SCRIPT_MESSAGES.items()},
     }
-    first_invalid = next((f for f in ("name", *CARD_FIELDS) if f in errors), "")
+    first_invalid = focus or next((f for f in ("name", *CARD_FIELDS) if f in errors), "")
     context = {
         "session": session,
         "merchant_name": session.merchant.name,
@@ -150,7 +151,9 @@ def _page(
     # A browser applies form-action to the redirect after the POST too: allow the merchant's
     # success page, and nothing else.
     response._csp_update = {"form-action": [_origin(session.success_url)]}  # type: ignore[attr-defined]
-    response["Referrer-Policy"] = "no-referrer"
+    # No Referer (with the session id) to the merchant or anyone else; "no-referrer" would
+    # also make the browser send "Origin: null" with the form, which CSRF checks refuse.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -164,7 +167,7 @@ def _state(request: HttpRequest, session: CheckoutSession | None, *, status: int
         context["success_url"] = checkout_session_success_url(session)
         context["cancel_url"] = session.cancel_url
     response = render(request, "checkout/state.html", context, status=status)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -281,6 +284,7 @@ def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
         form_error=message,
         name=name,
         exp=exp,
+        focus=field or "number",  # ready for the next card
     )
 
 
