@@ -63,7 +63,7 @@ class Shop:
 class _ShopHandler(BaseHTTPRequestHandler):
     visits: list[str]
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.visits.append(self.path)
         query = parse_qs(urlsplit(self.path).query)
         session = query.get("session_id", [""])[0]

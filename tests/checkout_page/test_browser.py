@@ -191,7 +191,10 @@ def test_pay_with_a_visa_and_land_on_the_success_url(
     assert len(shopper.posts()) == 1
     assert_only_jwe_posted(shopper, session)
     assert_card_never_sent(shopper.sent, number=VISA, cvc=VISA_CVC)
-    assert shopper.hosts() == {urlsplit(shopper.server.url).netloc, urlsplit(shopper.shop.url).netloc}
+    assert shopper.hosts() == {
+        urlsplit(shopper.server.url).netloc,
+        urlsplit(shopper.shop.url).netloc,
+    }
 
     # Back on the page later: it says the payment is done and takes no card.
     shopper.open(session)

@@ -22,7 +22,7 @@ from vault.keys import KeyPurpose, KeyService
 from vault.models import Token
 
 from .conftest import AMEX, DECLINED, LUHN_WRONG, NEXT_YEAR, VISA, jwe_for
-from .html import Element, by_id, parse
+from .html import by_id, parse
 
 pytestmark = pytest.mark.django_db
 
@@ -92,11 +92,20 @@ def test_the_amount_follows_the_shoppers_locale(
     session = session_factory(amount=123456, currency="EUR")
     yen = session_factory(amount=5000, currency="JPY")
 
-    french = by_id(parse(client.get(page_url(session), HTTP_ACCEPT_LANGUAGE="fr").content.decode()), "amount")
-    german = by_id(parse(client.get(page_url(session), HTTP_ACCEPT_LANGUAGE="de").content.decode()), "amount")
-    japanese = by_id(parse(client.get(page_url(yen), HTTP_ACCEPT_LANGUAGE="en").content.decode()), "amount")
+    french = by_id(
+        parse(client.get(page_url(session), HTTP_ACCEPT_LANGUAGE="fr").content.decode()), "amount"
+    )
+    german = by_id(
+        parse(client.get(page_url(session), HTTP_ACCEPT_LANGUAGE="de").content.decode()), "amount"
+    )
+    japanese = by_id(
+        parse(client.get(page_url(yen), HTTP_ACCEPT_LANGUAGE="en").content.decode()), "amount"
+    )
 
-    assert french.text.replace("\N{NO-BREAK SPACE}", " ").replace("\N{NARROW NO-BREAK SPACE}", " ") == "1 234,56 EUR"
+    assert (
+        french.text.replace("\N{NO-BREAK SPACE}", " ").replace("\N{NARROW NO-BREAK SPACE}", " ")
+        == "1 234,56 EUR"
+    )
     assert german.text == "1.234,56\N{NO-BREAK SPACE}EUR"
     assert japanese.text == "5,000\N{NO-BREAK SPACE}JPY"
 
@@ -114,17 +123,21 @@ def test_no_inline_script_only_integrity_checked_files_and_data_blocks(
     module, data = scripts
     assert module.text.strip() == "" and module.attrs["src"] and module.attrs["integrity"]
     checked = [module.attrs] + [
-        e.attrs for e in elements if e.tag == "link" and e.attrs.get("rel") in ("modulepreload", "stylesheet")
+        e.attrs
+        for e in elements
+        if e.tag == "link" and e.attrs.get("rel") in ("modulepreload", "stylesheet")
     ]
     assert len(checked) == 4  # checkout.js, card.js, jwe.js, checkout.css
     for attrs in checked:
-        url = attrs.get("src") or attrs["href"]
-        served = b"".join(client.get(url).streaming_content)
+        url = str(attrs.get("src") or attrs["href"])
+        served = b"".join(client.get(url).streaming_content)  # type: ignore[attr-defined]
         digest = base64.b64encode(hashlib.sha384(served).digest()).decode()
         assert attrs["integrity"] == f"sha384-{digest}", url
     config = json.loads(data.text)
     assert config["session"] == session.pk and config["nonce"] == session.nonce
-    assert config["jwk"]["kid"] == next(k.kid for k in keys.public_keys() if k.purpose == KeyPurpose.JWE)
+    assert config["jwk"]["kid"] == next(
+        k.kid for k in keys.public_keys() if k.purpose == KeyPurpose.JWE
+    )
     assert config["jwk"]["kty"] == "RSA" and "d" not in config["jwk"]
     assert config["rules"]["brands"][0]["brand"] == "visa"
     policy = csp(response)
@@ -162,7 +175,8 @@ def test_a_jwe_from_the_page_completes_the_payment(
 
     session.refresh_from_db()
     assert response.status_code == 303
-    assert session.status == "complete" and session.token.last4 == AMEX[-4:]
+    assert session.status == "complete"
+    assert session.token is not None and session.token.last4 == AMEX[-4:]
 
 
 @pytest.mark.parametrize(
@@ -176,7 +190,12 @@ def test_a_jwe_from_the_page_completes_the_payment(
     ],
 )
 def test_field_errors_re_render_without_echoing_the_card(
-    keys: KeyService, client: Client, session_factory: Factory, fields: dict, field: str, message: str
+    keys: KeyService,
+    client: Client,
+    session_factory: Factory,
+    fields: dict,
+    field: str,
+    message: str,
 ) -> None:
     session = session_factory()
     posted = raw_post(session, **fields)
@@ -216,7 +235,8 @@ def test_a_declined_card_says_so_plainly_and_the_next_card_pays(
     assert DECLINED not in declined.content.decode()
     assert approved.status_code == 303
     session.refresh_from_db()
-    assert session.status == "complete" and session.token.last4 == VISA[-4:]
+    assert session.status == "complete"
+    assert session.token is not None and session.token.last4 == VISA[-4:]
 
 
 def test_a_stale_page_asks_for_the_card_again(

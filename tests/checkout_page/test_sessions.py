@@ -125,9 +125,7 @@ def test_a_payment_session_charges_the_card_once_and_ends_on_the_success_url(
     assert session.charge is not None and session.charge.status == Charge.Status.SUCCEEDED
     assert session.charge.amount == 1999 and session.charge.currency == "EUR"
     assert session.charge.metadata["checkout_session"] == session.pk
-    assert attempt.redirect_url == (
-        f"https://shop.example/thanks?order=42&session_id={session.pk}"
-    )
+    assert attempt.redirect_url == (f"https://shop.example/thanks?order=42&session_id={session.pk}")
     assert AuditEvent.objects.filter(
         action="checkout.attempt", object_id=session.pk, outcome="success"
     ).exists()
@@ -255,6 +253,7 @@ def test_a_subscription_session_pays_the_first_period_and_schedules_the_next(
     assert subscription.token_id == session.token_id and subscription.amount == 900
     assert subscription.status == "active" and subscription.interval == "month"
     assert subscription.next_billing_at is not None
+    assert session.completed_at is not None
     assert subscription.next_billing_at.date() > session.completed_at.date() + timedelta(days=27)
     assert Charge.objects.filter(subscription=subscription).count() == 0
 

@@ -45,12 +45,13 @@ def test_creating_a_session_answers_its_id_url_and_expiry(api_client: APIClient)
 def test_the_same_idempotency_key_replays_the_first_session(
     api_client: APIClient, merchant: Merchant
 ) -> None:
-    headers = {"HTTP_IDEMPOTENCY_KEY": "order-42"}
+    url = "/api/v1/checkout/sessions"
+    key = "order-42"
 
-    first = api_client.post("/api/v1/checkout/sessions", BODY, format="json", **headers)
-    again = api_client.post("/api/v1/checkout/sessions", BODY, format="json", **headers)
+    first = api_client.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    again = api_client.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY=key)
     changed = api_client.post(
-        "/api/v1/checkout/sessions", {**BODY, "amount": 2999}, format="json", **headers
+        url, {**BODY, "amount": 2999}, format="json", HTTP_IDEMPOTENCY_KEY=key
     )
 
     assert first.status_code == again.status_code == 201
@@ -84,7 +85,9 @@ def test_bad_input_is_a_problem_naming_the_field(
 def test_a_setup_session_needs_no_amount(api_client: APIClient) -> None:
     body = {k: v for k, v in BODY.items() if k not in ("amount", "currency")}
 
-    response = api_client.post("/api/v1/checkout/sessions", {**body, "mode": "setup"}, format="json")
+    response = api_client.post(
+        "/api/v1/checkout/sessions", {**body, "mode": "setup"}, format="json"
+    )
 
     assert response.status_code == 201
     assert response.json()["payment_status"] == "no_payment_required"
