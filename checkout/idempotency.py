@@ -146,9 +146,8 @@ def idempotency_begin(
                 "Use a new key for a new request."
             )
         if existing.status == existing.Status.COMPLETED:
-            assert existing.response_status is not None  # enforced by a check constraint
             return StoredResponse(
-                status=existing.response_status,
+                status=existing.response_status or 500,  # never None: a check constraint
                 body=existing.response_body,
                 headers=dict(existing.response_headers or {}),
             )

@@ -53,7 +53,9 @@ def period_bounds(
     *, anchor: datetime, interval: str, interval_count: int, index: int
 ) -> tuple[datetime, datetime]:
     """``(start, end)`` of period ``index``; ``end`` is the next period's start."""
-    start = period_start(anchor=anchor, interval=interval, interval_count=interval_count, index=index)
+    start = period_start(
+        anchor=anchor, interval=interval, interval_count=interval_count, index=index
+    )
     end = period_start(
         anchor=anchor, interval=interval, interval_count=interval_count, index=index + 1
     )

@@ -13,9 +13,10 @@ from rest_framework.views import APIView
 
 from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
-    PAGINATION_PARAMETERS,
-    CreatedCursorPagination,
     MetadataField,
+    PageParamsSerializer,
+    keyset_page,
+    page_response,
     page_serializer,
     problem_responses,
 )
@@ -96,7 +97,7 @@ class ChargeListCreateApi(APIView):
         metadata = MetadataField(required=False)
 
     @extend_schema_serializer(component_name="ChargeFilter")
-    class FilterSerializer(serializers.Serializer[Any]):
+    class FilterSerializer(PageParamsSerializer):
         token = serializers.CharField(max_length=40, required=False)
         status = serializers.ChoiceField(choices=Charge.Status.choices, required=False)
         subscription = serializers.CharField(max_length=40, required=False)
@@ -106,16 +107,17 @@ class ChargeListCreateApi(APIView):
     @extend_schema(
         operation_id="charges_list",
         summary="List charges",
-        parameters=[FilterSerializer, *PAGINATION_PARAMETERS],
+        parameters=[FilterSerializer],
         responses={200: ChargePageSerializer, **problem_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        charges = charge_list(merchant=request_merchant(request), **filters.validated_data)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(charges, request, view=self)
-        return paginator.get_paginated_response(ChargeOutputSerializer(page, many=True).data)
+        params = dict(filters.validated_data)
+        limit, starting_after = params.pop("limit"), params.pop("starting_after", None)
+        charges = charge_list(merchant=request_merchant(request), **params)
+        page = keyset_page(charges, limit=limit, starting_after=starting_after)
+        return Response(page_response(page, ChargeOutputSerializer))
 
     @extend_schema(
         operation_id="charges_create",
@@ -136,11 +138,18 @@ class ChargeListCreateApi(APIView):
         examples=[
             OpenApiExample(
                 "charge",
-                value={"token": CHARGE_EXAMPLE["token"], "amount": 1999, "currency": "EUR",
-                       "description": "Order #1042", "metadata": {"order_id": "1042"}},
+                value={
+                    "token": CHARGE_EXAMPLE["token"],
+                    "amount": 1999,
+                    "currency": "EUR",
+                    "description": "Order #1042",
+                    "metadata": {"order_id": "1042"},
+                },
                 request_only=True,
             ),
-            OpenApiExample("succeeded", value=CHARGE_EXAMPLE, response_only=True, status_codes=["201"]),
+            OpenApiExample(
+                "succeeded", value=CHARGE_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
         ],
     )
     @idempotent

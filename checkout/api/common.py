@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import Cursor, CursorPagination
-from rest_framework.request import Request
 
 from checkout.idempotency import HEADER, MAX_KEY_LENGTH
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
+MAX_PAGE = 100
 
-class CreatedCursorPagination(CursorPagination):
-    """Newest first, opaque ``cursor``; stable while new rows arrive (unlike offsets)."""
 
-    ordering = ("-created_at", "-id")
-    page_size = 20
-    page_size_query_param = "limit"
-    max_page_size = 100
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    has_more: bool
 
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        # DRF answers a bad cursor with 404; it is a bad parameter, so 400.
-        try:
-            return super().decode_cursor(request)
-        except Exception as exc:
-            raise ValidationError({"cursor": ["This cursor is not valid."]}) from exc
 
-    def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({"limit": [f"Use an integer from 1 to {self.max_page_size}."]})
-        return int(raw)
+def keyset_page(
+    queryset: QuerySet[Any], *, limit: int = 20, starting_after: str | None = None
+) -> Page:
+    """Newest first; ``starting_after`` is the last id of the previous page (the same cursor
+    style as ``GET /api/v1/tokens``). Keyset, not offset: stable while new rows arrive, and as
+    fast on page 1,000 as on page 1."""
+    queryset = queryset.order_by("-created_at", "-id")
+    if starting_after:
+        cursor = queryset.filter(pk=starting_after).values("created_at", "pk").first()
+        if cursor is None:
+            raise ValidationError({"starting_after": ["No such object in this list."]})
+        queryset = queryset.filter(
+            Q(created_at__lt=cursor["created_at"])
+            | Q(created_at=cursor["created_at"], pk__lt=cursor["pk"])
+        )
+    rows = list(queryset[: limit + 1])
+    return Page(items=rows[:limit], has_more=len(rows) > limit)
+
+
+class PageParamsSerializer(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_PAGE, default=20, help_text="1 to 100 (default 20)."
+    )
+    starting_after = serializers.RegexField(
+        r"^[a-z]{2,4}_[0-9A-Za-z]{16,36}$",
+        required=False,
+        help_text="The last id of the previous page.",
+    )
 
 
 class FieldErrorSerializer(serializers.Serializer[Any]):
@@ -53,7 +67,7 @@ class ProblemSerializer(serializers.Serializer[Any]):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = FieldErrorSerializer(many=True, required=False)
+    errors = FieldErrorSerializer(many=True, required=False)  # type: ignore[assignment]
     instance = serializers.CharField(required=False)
     request_id = serializers.CharField(required=False)
 
@@ -62,7 +76,9 @@ def problem(description: str, *examples: OpenApiExample) -> OpenApiResponse:
     return OpenApiResponse(ProblemSerializer, description=description, examples=list(examples))
 
 
-def problem_example(code: str, status: int, title: str, detail: str, **extra: Any) -> OpenApiExample:
+def problem_example(
+    code: str, status: int, title: str, detail: str, **extra: Any
+) -> OpenApiExample:
     value = {
         "type": f"{settings.PROBLEM_TYPE_BASE}{code}",
         "title": title,
@@ -84,7 +100,13 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
                 400,
                 "The request is not valid",
                 "Ensure this value is greater than or equal to 1.",
-                errors=[{"field": "amount", "code": "min_value", "message": "Ensure this value is greater than or equal to 1."}],
+                errors=[
+                    {
+                        "field": "amount",
+                        "code": "min_value",
+                        "message": "Ensure this value is greater than or equal to 1.",
+                    }
+                ],
             ),
         ),
         401: problem("Missing or invalid API key."),
@@ -106,7 +128,13 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
                 422,
                 "The token cannot be charged",
                 "This token has been revoked and can no longer be charged.",
-                errors=[{"field": "token", "code": "token_revoked", "message": "This token has been revoked and can no longer be charged."}],
+                errors=[
+                    {
+                        "field": "token",
+                        "code": "token_revoked",
+                        "message": "This token has been revoked and can no longer be charged.",
+                    }
+                ],
             ),
         ),
         429: problem("Too many requests for this API key; see Retry-After."),
@@ -128,11 +156,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
 )
 
-PAGINATION_PARAMETERS = [
-    OpenApiParameter("cursor", str, OpenApiParameter.QUERY, description="Opaque, from `next`."),
-    OpenApiParameter("limit", int, OpenApiParameter.QUERY, description="1 to 100 (default 20)."),
-]
-
 
 class MetadataField(serializers.DictField):
     """Up to 50 string pairs (keys ≤ 40 characters, values ≤ 500) for the merchant's own use."""
@@ -148,14 +171,20 @@ class MetadataField(serializers.DictField):
         return value
 
 
-def page_serializer(name: str, item: type[serializers.Serializer[Any]]) -> type[serializers.Serializer[Any]]:
-    """The schema of a cursor page of ``item``."""
+def page_serializer(
+    name: str, item: type[serializers.Serializer[Any]]
+) -> type[serializers.Serializer[Any]]:
+    """The schema of a list page of ``item``: ``{"object": "list", "data": [...], "has_more"}``."""
     return type(
         name,
         (serializers.Serializer,),
         {
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": item(many=True),
+            "object": serializers.ChoiceField(choices=["list"]),
+            "data": item(many=True),
+            "has_more": serializers.BooleanField(),
         },
     )
+
+
+def page_response(page: Page, item: type[serializers.Serializer[Any]]) -> dict[str, Any]:
+    return {"object": "list", "data": item(page.items, many=True).data, "has_more": page.has_more}

@@ -20,9 +20,10 @@ from rest_framework.views import APIView
 from checkout.api.charges import ChargeOutputSerializer
 from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
-    PAGINATION_PARAMETERS,
-    CreatedCursorPagination,
     MetadataField,
+    PageParamsSerializer,
+    keyset_page,
+    page_response,
     page_serializer,
     problem_responses,
 )
@@ -79,9 +80,9 @@ class SubscriptionDetailOutputSerializer(SubscriptionOutputSerializer):
 
     @extend_schema_field(ChargeOutputSerializer(many=True))
     def get_charges(self, subscription: Subscription) -> list[dict[str, Any]]:
-        return ChargeOutputSerializer(  # type: ignore[return-value]
-            subscription_charges(subscription=subscription), many=True
-        ).data
+        charges: Any = subscription_charges(subscription=subscription)
+        data: Any = ChargeOutputSerializer(charges, many=True).data
+        return list(data)
 
 
 SubscriptionPageSerializer = page_serializer("SubscriptionPage", SubscriptionOutputSerializer)
@@ -102,7 +103,7 @@ class SubscriptionListCreateApi(APIView):
         metadata = MetadataField(required=False)
 
     @extend_schema_serializer(component_name="SubscriptionFilter")
-    class FilterSerializer(serializers.Serializer[Any]):
+    class FilterSerializer(PageParamsSerializer):
         token = serializers.CharField(max_length=40, required=False)
         status = serializers.ChoiceField(choices=Subscription.Status.choices, required=False)
         created_gte = serializers.DateTimeField(required=False)
@@ -111,20 +112,17 @@ class SubscriptionListCreateApi(APIView):
     @extend_schema(
         operation_id="subscriptions_list",
         summary="List subscriptions",
-        parameters=[FilterSerializer, *PAGINATION_PARAMETERS],
+        parameters=[FilterSerializer],
         responses={200: SubscriptionPageSerializer, **problem_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        subscriptions = subscription_list(
-            merchant=request_merchant(request), **filters.validated_data
-        )
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(subscriptions, request, view=self)
-        return paginator.get_paginated_response(
-            SubscriptionOutputSerializer(page, many=True).data
-        )
+        params = dict(filters.validated_data)
+        limit, starting_after = params.pop("limit"), params.pop("starting_after", None)
+        subscriptions = subscription_list(merchant=request_merchant(request), **params)
+        page = keyset_page(subscriptions, limit=limit, starting_after=starting_after)
+        return Response(page_response(page, SubscriptionOutputSerializer))
 
     @extend_schema(
         operation_id="subscriptions_create",

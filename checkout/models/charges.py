@@ -38,7 +38,7 @@ class Charge(models.Model):
     processor = models.CharField(max_length=40)
     processor_id = models.CharField(max_length=100, blank=True)
     # The merchant's Idempotency-Key: one charge per key, whatever the HTTP layer does.
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
     # Recurring billing: which subscription period, which dunning attempt.
     subscription = models.ForeignKey(
         "checkout.Subscription",
@@ -69,7 +69,7 @@ class Charge(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["merchant", "idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
+                condition=~Q(idempotency_key=""),
                 name="charge_one_per_idempotency_key",
             ),
             # Exactly one charge per (subscription, period, attempt)…

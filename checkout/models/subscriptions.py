@@ -32,9 +32,7 @@ class Subscription(models.Model):
         MONTH = "month", "Month"
         YEAR = "year", "Year"
 
-    id = models.CharField(
-        primary_key=True, max_length=40, default=_subscription_id, editable=False
-    )
+    id = models.CharField(primary_key=True, max_length=40, default=_subscription_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="subscriptions")
     token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="subscriptions")
     amount = models.PositiveBigIntegerField()

@@ -83,7 +83,7 @@ def charge_create(
             "description": description,
             "metadata": metadata,
         }
-        if idempotency_key is not None:
+        if idempotency_key:
             existing = Charge.objects.filter(
                 merchant=merchant, idempotency_key=idempotency_key
             ).first()
@@ -93,7 +93,7 @@ def charge_create(
             with transaction.atomic():
                 charge = Charge.objects.create(
                     **fields,
-                    idempotency_key=idempotency_key,
+                    idempotency_key=idempotency_key or "",
                     processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
                     created_at=now,
                 )
@@ -123,9 +123,7 @@ def charge_execute(
     if refusal:
         return charge_fail(charge_id=charge.id, failure_code=refusal, now=now)
     try:
-        revealed = token_reveal(
-            token=token, purpose=f"charge:{charge.id}", actor=PROCESSOR_ACTOR
-        )
+        revealed = token_reveal(token=token, purpose=f"charge:{charge.id}", actor=PROCESSOR_ACTOR)
     except (TokenRevoked, TokenExpired, TokenNotFound) as exc:
         # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
         code = "token_expired" if isinstance(exc, TokenExpired) else "token_revoked"
@@ -191,7 +189,13 @@ def charge_settle(
         charge.processor_id = result.processor_id
         charge.settled_at = now
         charge.save(
-            update_fields=["status", "failure_code", "failure_message", "processor_id", "settled_at"]
+            update_fields=[
+                "status",
+                "failure_code",
+                "failure_message",
+                "processor_id",
+                "settled_at",
+            ]
         )
         if charge.subscription_id:
             subscription_charge_settled(charge=charge, now=now)
@@ -271,9 +275,7 @@ def refund_create(
             raise RefundNotAllowed(
                 f"The refund must be between 1 and {remaining}, what is left of the charge.",
                 code="refund_amount_too_large" if amount > remaining else "invalid_amount",
-                errors=[
-                    FieldError("amount", "refund_amount_too_large", f"At most {remaining}.")
-                ],
+                errors=[FieldError("amount", "refund_amount_too_large", f"At most {remaining}.")],
             )
         refund = Refund.objects.create(
             merchant=merchant,
@@ -298,7 +300,9 @@ def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
     except ProcessorTimeout:
         return refund
     except ProcessorUnreachable:
-        return _refund_settle(refund_id=refund.id, succeeded=False, code=PROCESSOR_UNAVAILABLE, now=now)
+        return _refund_settle(
+            refund_id=refund.id, succeeded=False, code=PROCESSOR_UNAVAILABLE, now=now
+        )
     return _refund_settle(
         refund_id=refund.id,
         succeeded=result.succeeded,

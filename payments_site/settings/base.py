@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "monitoring.middleware.RequestIdMiddleware",
+    "payments_site.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -284,6 +285,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "checkout.api.schema.add_problem_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatusEnum": "checkout.models.charges.Charge.Status",
         "SubscriptionStatusEnum": "checkout.models.subscriptions.Subscription.Status",
@@ -301,6 +306,8 @@ PROCESSOR_OPTIONS: dict[str, object] = {
     # "connection_error".
     "fault": env.str("PROCESSOR_SANDBOX_FAULT", default=""),
 }
+# Public test cards for `manage.py sandbox_token` (numbers never leave tests/).
+SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # Pending charges older than this are settled by the reconcile job (must exceed the processor
 # request timeout, so no original request can still be in flight).
 CHARGE_RECONCILE_AFTER_SECONDS: int = env.int("CHARGE_RECONCILE_AFTER_SECONDS", default=300)

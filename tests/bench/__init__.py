@@ -9,5 +9,6 @@ never as absolute targets: this machine is shared and small.
 MODULES = [
     "tests.bench.vault_tokens",
     "tests.bench.transport_ingest",
+    "tests.bench.checkout",
     "tests.bench.checkout_page",  # issue 6
 ]

@@ -10,10 +10,10 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import load_cards
-from vault.merchants import merchant_create
-from vault.models import Merchant, Token
 from vault.cards import card_validate
 from vault.envelope import data_keys
+from vault.merchants import merchant_create
+from vault.models import Merchant, Token
 from vault.services import token_create
 
 CARDS = load_cards()

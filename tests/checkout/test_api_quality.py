@@ -22,9 +22,15 @@ def test_schema_documents_every_checkout_operation(client) -> None:
     schema = response.json()
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert {
-        "charges_create", "charges_list", "charges_retrieve", "charges_refunds_create",
-        "subscriptions_create", "subscriptions_list", "subscriptions_retrieve",
-        "subscriptions_cancel", "merchant_retrieve",
+        "charges_create",
+        "charges_list",
+        "charges_retrieve",
+        "charges_refunds_create",
+        "subscriptions_create",
+        "subscriptions_list",
+        "subscriptions_retrieve",
+        "subscriptions_cancel",
+        "merchant_retrieve",
     } <= operations
     create = schema["paths"]["/api/v1/charges"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}

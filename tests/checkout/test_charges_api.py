@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -10,7 +11,6 @@ from rest_framework.test import APIClient
 from checkout.models import Charge, SandboxLedgerEntry
 from monitoring.models import AuditEvent
 from tests.checkout.conftest import CARDS, DECLINES, make_token
-from vault.merchants import IssuedKey
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
@@ -20,14 +20,20 @@ URL = "/api/v1/charges"
 
 
 def post(client: APIClient, body: dict[str, object], key: str | None = None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client.post(URL, body, format="json", **headers)
 
 
 def test_charge_succeeds_and_reads_back(api_client: APIClient, token: Token) -> None:
     response = post(
         api_client,
-        {"token": token.id, "amount": 1999, "currency": "eur", "description": "Order 1", "metadata": {"order": "1"}},
+        {
+            "token": token.id,
+            "amount": 1999,
+            "currency": "eur",
+            "description": "Order 1",
+            "metadata": {"order": "1"},
+        },
     )
 
     assert response.status_code == 201
@@ -56,13 +62,17 @@ def test_declines_are_failed_charges_with_the_processor_code(
 
 
 @pytest.mark.parametrize("entry", CARDS["approve"], ids=lambda e: e["brand"] + e["number"][-4:])
-def test_every_approval_card_is_charged(api_client: APIClient, merchant: Merchant, entry: dict[str, str]) -> None:
+def test_every_approval_card_is_charged(
+    api_client: APIClient, merchant: Merchant, entry: dict[str, str]
+) -> None:
     token = make_token(merchant=merchant, number=entry["number"])
     response = post(api_client, {"token": token.id, "amount": 100, "currency": "JPY"})
     assert response.json()["status"] == "succeeded"
 
 
-def test_the_card_is_revealed_once_per_charge_and_audited(api_client: APIClient, token: Token) -> None:
+def test_the_card_is_revealed_once_per_charge_and_audited(
+    api_client: APIClient, token: Token
+) -> None:
     charge_id = post(api_client, {"token": token.id, "amount": 100, "currency": "EUR"}).json()["id"]
 
     reveals = AuditEvent.objects.filter(action="token.reveal", object_id=token.id)
@@ -81,9 +91,21 @@ def test_the_card_is_revealed_once_per_charge_and_audited(api_client: APIClient,
         ({"amount": 100, "currency": "EURO"}, "currency", "invalid"),
         ({"amount": 100, "currency": "XAU"}, "currency", "invalid_currency"),
         ({"amount": 100}, "currency", "required"),
-        ({"amount": 100, "currency": "EUR", "metadata": {"k": {"nested": 1}}}, "metadata.k", "invalid"),
-        ({"amount": 100, "currency": "EUR", "description": "card 4242 4242 4242 4242"}, "description", "card_data_not_allowed"),
-        ({"amount": 100, "currency": "EUR", "metadata": {"note": "4000056655665556"}}, "metadata", "card_data_not_allowed"),
+        (
+            {"amount": 100, "currency": "EUR", "metadata": {"k": {"nested": 1}}},
+            "metadata.k",
+            "invalid",
+        ),
+        (
+            {"amount": 100, "currency": "EUR", "description": "card 4242 4242 4242 4242"},
+            "description",
+            "card_data_not_allowed",
+        ),
+        (
+            {"amount": 100, "currency": "EUR", "metadata": {"note": "4000056655665556"}},
+            "metadata",
+            "card_data_not_allowed",
+        ),
     ],
 )
 def test_bad_input_is_a_field_problem_and_charges_nothing(
@@ -128,29 +150,38 @@ def test_another_merchants_token_looks_like_a_missing_one(
     foreign = make_token(merchant=other_merchant)
 
     foreign_answer = post(api_client, {"token": foreign.id, "amount": 100, "currency": "EUR"})
-    missing_answer = post(api_client, {"token": "tok_doesnotexist", "amount": 100, "currency": "EUR"})
+    missing_answer = post(
+        api_client, {"token": "tok_doesnotexist", "amount": 100, "currency": "EUR"}
+    )
 
     assert foreign_answer.status_code == missing_answer.status_code == 422
     assert foreign_answer.json()["code"] == missing_answer.json()["code"] == "token_not_found"
     assert Charge.objects.count() == 0
 
 
-def test_another_merchants_charge_is_not_found(api_client: APIClient, other_merchant: Merchant) -> None:
+def test_another_merchants_charge_is_not_found(
+    api_client: APIClient, other_merchant: Merchant
+) -> None:
     from checkout.services.charges import charge_create
 
     theirs = charge_create(
-        merchant=other_merchant, token_id=make_token(merchant=other_merchant).id, amount=100, currency="EUR"
+        merchant=other_merchant,
+        token_id=make_token(merchant=other_merchant).id,
+        amount=100,
+        currency="EUR",
     )
 
     response = api_client.get(f"{URL}/{theirs.id}")
 
     assert response.status_code == 404
     assert response.json()["code"] == "charge_not_found"
-    assert api_client.get(URL).json()["results"] == []
+    assert api_client.get(URL).json()["data"] == []
 
 
 def test_unauthenticated_requests_are_refused(token: Token) -> None:
-    response = APIClient().post(URL, {"token": token.id, "amount": 100, "currency": "EUR"}, format="json")
+    response = APIClient().post(
+        URL, {"token": token.id, "amount": 100, "currency": "EUR"}, format="json"
+    )
 
     assert response.status_code == 401
     assert Charge.objects.count() == 0
@@ -165,22 +196,30 @@ def test_list_is_cursor_paginated_and_filtered(
     post(api_client, {"token": declined.id, "amount": 99, "currency": "EUR"})
 
     first = api_client.get(URL, {"limit": 4}).json()
-    second = api_client.get(first["next"]).json()
+    second = api_client.get(URL, {"limit": 4, "starting_after": first["data"][-1]["id"]}).json()
     failed = api_client.get(URL, {"status": "failed"}).json()
     by_token = api_client.get(URL, {"token": declined.id}).json()
 
-    amounts = [c["amount"] for c in first["results"] + second["results"]]
+    amounts = [c["amount"] for c in first["data"] + second["data"]]
     assert amounts == [99, 5, 4, 3, 2, 1]
-    assert second["next"] is None
-    assert [c["amount"] for c in failed["results"]] == [99]
-    assert [c["amount"] for c in by_token["results"]] == [99]
+    assert (first["object"], first["has_more"], second["has_more"]) == ("list", True, False)
+    assert [c["amount"] for c in failed["data"]] == [99]
+    assert [c["amount"] for c in by_token["data"]] == [99]
 
 
 @pytest.mark.parametrize(
     "query",
-    [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "garbage"}, {"status": "nope"}, {"created_gte": "yesterday"}],
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "x"},
+        {"starting_after": "garbage"},
+        {"starting_after": "ch_0000000000000000000000"},
+        {"status": "nope"},
+        {"created_gte": "yesterday"},
+    ],
 )
-def test_bad_list_parameters_are_400(api_client: APIClient, query: dict[str, object]) -> None:
+def test_bad_list_parameters_are_400(api_client: APIClient, query: dict[str, Any]) -> None:
     response = api_client.get(URL, query)
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
@@ -189,5 +228,5 @@ def test_bad_list_parameters_are_400(api_client: APIClient, query: dict[str, obj
 def test_created_filters(api_client: APIClient, token: Token) -> None:
     post(api_client, {"token": token.id, "amount": 7, "currency": "EUR"})
 
-    assert len(api_client.get(URL, {"created_gte": "2000-01-01T00:00:00Z"}).json()["results"]) == 1
-    assert api_client.get(URL, {"created_lte": "2000-01-01T00:00:00Z"}).json()["results"] == []
+    assert len(api_client.get(URL, {"created_gte": "2000-01-01T00:00:00Z"}).json()["data"]) == 1
+    assert api_client.get(URL, {"created_lte": "2000-01-01T00:00:00Z"}).json()["data"] == []

@@ -26,7 +26,9 @@ CONCURRENCY = 50
 SERVER_ENV = {"PROCESSOR_SANDBOX_LATENCY_MS": "300", "API_THROTTLE_RATE": "100000/second"}
 
 
-def fire(urls: list[str], cafile: Path, secret: str, body: dict[str, object]) -> list[tuple[int, dict[str, str], dict]]:
+def fire(
+    urls: list[str], cafile: Path, secret: str, body: dict[str, object]
+) -> list[tuple[int, dict[str, str], dict]]:
     """POST ``body`` CONCURRENCY times at once, spread over ``urls``; all answers."""
     barrier = threading.Barrier(CONCURRENCY)
     answers: list[tuple[int, dict[str, str], dict]] = []
@@ -36,7 +38,9 @@ def fire(urls: list[str], cafile: Path, secret: str, body: dict[str, object]) ->
 
     def one(index: int) -> None:
         target = urlsplit(urls[index % len(urls)])
-        connection = http.client.HTTPSConnection(target.hostname, target.port, context=context, timeout=60)
+        connection = http.client.HTTPSConnection(
+            str(target.hostname), target.port, context=context, timeout=60
+        )
         # Sync workers accept one connection each: connecting first would hold them idle.
         barrier.wait()
         connection.request(
@@ -85,7 +89,12 @@ def test_fifty_concurrent_posts_one_server(merchant: Merchant, tls_cert: tuple[P
     token = make_token(merchant=merchant)
 
     with gunicorn(cert=tls_cert, workers=4, env=SERVER_ENV) as server:
-        answers = fire([server.url], tls_cert[0], secret, {"token": token.id, "amount": 2500, "currency": "EUR"})
+        answers = fire(
+            [server.url],
+            tls_cert[0],
+            secret,
+            {"token": token.id, "amount": 2500, "currency": "EUR"},
+        )
 
     check(answers)
 
@@ -98,12 +107,64 @@ def test_fifty_concurrent_posts_two_servers_one_database(
 
     with ExitStack() as stack:
         servers = [
-            stack.enter_context(gunicorn(cert=tls_cert, workers=3, env=SERVER_ENV)) for _ in range(2)
+            stack.enter_context(gunicorn(cert=tls_cert, workers=3, env=SERVER_ENV))
+            for _ in range(2)
         ]
         answers = fire(
-            [s.url for s in servers], tls_cert[0], secret, {"token": token.id, "amount": 2500, "currency": "EUR"}
+            [s.url for s in servers],
+            tls_cert[0],
+            secret,
+            {"token": token.id, "amount": 2500, "currency": "EUR"},
         )
 
     check(answers)
     # Both servers answered.
     assert len({a[1].get("X-Request-ID") for a in answers}) == CONCURRENCY
+
+
+def test_processor_timeout_on_a_real_server_then_reconcile_gives_one_charge(
+    merchant: Merchant, tls_cert: tuple[Path, Path]
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.servers import ROOT, server_env
+
+    secret = api_key_create(merchant=merchant).secret
+    token = make_token(merchant=merchant)
+    body = json.dumps({"token": token.id, "amount": 4200, "currency": "EUR"})
+    headers = {
+        "Authorization": f"Bearer {secret}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": "order-timeout",
+    }
+    context = ssl.create_default_context(cafile=str(tls_cert[0]))
+
+    def post(url: str) -> tuple[int, dict]:
+        target = urlsplit(url)
+        connection = http.client.HTTPSConnection(str(target.hostname), target.port, context=context)
+        connection.request("POST", "/api/v1/charges", body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+
+    # The processor records the charge but its answer is lost.
+    with gunicorn(cert=tls_cert, env={"PROCESSOR_SANDBOX_FAULT": "timeout_after"}) as server:
+        first = post(server.url)
+        retry = post(server.url)
+
+    reconcile = subprocess.run(
+        [sys.executable, "manage.py", "reconcile_charges"],
+        cwd=ROOT,
+        env=server_env({"CHARGE_RECONCILE_AFTER_SECONDS": "0"}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert first[0] == 202 and first[1]["status"] == "pending"
+    assert retry == first  # the retry replays the first answer, it does not charge again
+    assert reconcile.returncode == 0, reconcile.stderr
+    assert "reconciled 1" in reconcile.stdout
+    charge = Charge.objects.get()
+    assert charge.status == "succeeded"
+    assert SandboxLedgerEntry.objects.get().idempotency_key == charge.id

@@ -13,7 +13,16 @@ from payments_site.problems import ValidationProblem
 
 @pytest.mark.parametrize(
     ("code", "digits"),
-    [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("CLP", 0), ("KWD", 3), ("BHD", 3), ("TND", 3)],
+    [
+        ("EUR", 2),
+        ("USD", 2),
+        ("JPY", 0),
+        ("KRW", 0),
+        ("CLP", 0),
+        ("KWD", 3),
+        ("BHD", 3),
+        ("TND", 3),
+    ],
 )
 def test_minor_units_follow_iso_4217(code: str, digits: int) -> None:
     assert currency_minor_units(code) == digits
@@ -40,7 +49,12 @@ def test_every_code_is_three_uppercase_letters() -> None:
 
 @pytest.mark.parametrize(
     ("amount", "currency", "text"),
-    [(1050, "EUR", "10.50 EUR"), (5, "USD", "0.05 USD"), (500, "JPY", "500 JPY"), (1, "KWD", "0.001 KWD")],
+    [
+        (1050, "EUR", "10.50 EUR"),
+        (5, "USD", "0.05 USD"),
+        (500, "JPY", "500 JPY"),
+        (1, "KWD", "0.001 KWD"),
+    ],
 )
 def test_amount_format_places_the_decimal_point_per_currency(
     amount: int, currency: str, text: str

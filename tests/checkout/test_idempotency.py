@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from checkout.idempotency import idempotency_begin, request_fingerprint
 from checkout.models import Charge, IdempotencyKey, SandboxLedgerEntry
 from checkout.services.charges import charge_create
-from vault.merchants import IssuedKey, api_key_create
+from vault.merchants import api_key_create
 from vault.models import Merchant, Token
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,9 @@ def test_key_still_running_is_409(api_client: APIClient, merchant: Merchant, tok
         path=URL,
     )
 
-    response = api_client.post(URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="order-3")
+    response = api_client.post(
+        URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="order-3"
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_key_in_use"
@@ -89,17 +91,26 @@ def test_a_dead_holder_is_taken_over_after_the_lock_expires(
         method="POST",
         path=URL,
     )
-    IdempotencyKey.objects.filter(pk=record.pk).update(locked_at=timezone.now() - timedelta(minutes=5))
+    assert isinstance(record, IdempotencyKey)
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        locked_at=timezone.now() - timedelta(minutes=5)
+    )
 
-    response = api_client.post(URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="order-4")
+    response = api_client.post(
+        URL, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="order-4"
+    )
 
     assert response.status_code == 201
     assert IdempotencyKey.objects.get(pk=record.pk).status == "completed"
 
 
 def test_a_taken_over_key_never_creates_a_second_charge(merchant: Merchant, token: Token) -> None:
-    first = charge_create(merchant=merchant, token_id=token.id, amount=500, currency="EUR", idempotency_key="k")
-    again = charge_create(merchant=merchant, token_id=token.id, amount=500, currency="EUR", idempotency_key="k")
+    first = charge_create(
+        merchant=merchant, token_id=token.id, amount=500, currency="EUR", idempotency_key="k"
+    )
+    again = charge_create(
+        merchant=merchant, token_id=token.id, amount=500, currency="EUR", idempotency_key="k"
+    )
 
     assert again.pk == first.pk
     assert Charge.objects.count() == 1
@@ -143,7 +154,9 @@ def test_a_server_error_is_not_stored_so_the_retry_runs(
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
 def test_invalid_keys_are_400(api_client: APIClient, token: Token, key: str) -> None:
     response = api_client.post(
-        URL, {"token": token.id, "amount": 100, "currency": "EUR"}, format="json",
+        URL,
+        {"token": token.id, "amount": 100, "currency": "EUR"},
+        format="json",
         HTTP_IDEMPOTENCY_KEY=key,
     )
 
@@ -162,7 +175,9 @@ def test_purge_keeps_keys_for_24_hours(api_client: APIClient, token: Token, sett
     post(api_client, {"token": token.id, "amount": 100, "currency": "EUR"}, "old")
     post(api_client, {"token": token.id, "amount": 200, "currency": "EUR"}, "young")
     IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
-    IdempotencyKey.objects.filter(key="young").update(created_at=timezone.now() - timedelta(hours=23))
+    IdempotencyKey.objects.filter(key="young").update(
+        created_at=timezone.now() - timedelta(hours=23)
+    )
 
     call_command("purge_idempotency_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -26,7 +27,7 @@ def charged(api_client: APIClient, token: Token, amount: int = 1000) -> str:
 
 
 def refund(api_client: APIClient, charge_id: str, body: dict[str, object], key: str | None = None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return api_client.post(f"/api/v1/charges/{charge_id}/refunds", body, format="json", **headers)
 
 
@@ -167,3 +168,51 @@ def test_pending_refund_is_reconciled_once(
     assert Refund.objects.get().status == "succeeded"
     assert SandboxLedgerEntry.objects.filter(kind="refund").count() == 1
     assert Charge.objects.get(pk=charge_id).amount_refunded == 250
+
+
+def test_cvc_reaches_the_processor_for_the_first_charge_and_is_stored_nowhere(
+    merchant: Merchant, token: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from checkout.processors.sandbox import SandboxProcessor
+
+    seen: list[str | None] = []
+    original = SandboxProcessor.charge
+
+    def spy(self: SandboxProcessor, **kwargs: Any) -> Any:
+        seen.append(kwargs["card"].cvc)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(SandboxProcessor, "charge", spy)
+
+    charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR", cvc="987")
+    charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
+
+    assert seen == ["987", None]
+    with connection.cursor() as cursor:
+        for model in (Charge, SandboxLedgerEntry):
+            cursor.execute(f"SELECT * FROM {model._meta.db_table}")  # noqa: S608
+            assert "987" not in repr(cursor.fetchall())
+
+
+def test_token_revoked_after_the_check_fails_the_charge_without_the_processor(
+    merchant: Merchant, token: Token
+) -> None:
+    from checkout.services.charges import charge_execute
+    from vault.services import token_revoke
+
+    charge = Charge.objects.create(
+        merchant=merchant,
+        token=token,
+        amount=100,
+        currency="EUR",
+        processor="sandbox",
+        created_at=timezone.now(),
+    )
+    token_revoke(token=token, actor="test", reason="lost")
+
+    settled = charge_execute(charge=charge, token=Token.objects.get(pk=token.pk))
+
+    assert (settled.status, settled.failure_code) == ("failed", "token_revoked")
+    assert SandboxLedgerEntry.objects.count() == 0

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 def bill_until(subscription: Subscription, until: datetime) -> list[Charge]:
     """Run billing passes at each due time up to ``until``; the charges made, in order."""
-    made = []
+    made: list[Charge] = []
     while True:
         subscription.refresh_from_db()
         due = subscription.next_billing_at
@@ -41,7 +41,12 @@ def bill_until(subscription: Subscription, until: datetime) -> list[Charge]:
 
 
 def new(merchant: Merchant, token: Token, **kwargs: object) -> Subscription:
-    fields: dict[str, object] = {"amount": 900, "currency": "EUR", "interval": "month", "start": at("2027-01-31")}
+    fields: dict[str, object] = {
+        "amount": 900,
+        "currency": "EUR",
+        "interval": "month",
+        "start": at("2027-01-31"),
+    }
     fields.update(kwargs)
     return subscription_create(merchant=merchant, token_id=token.id, now=at("2027-01-30"), **fields)  # type: ignore[arg-type]
 
@@ -52,7 +57,11 @@ def test_monthly_billing_keeps_the_31st_through_february(merchant: Merchant, tok
     charges = bill_until(subscription, at("2027-06-01"))
 
     assert [c.created_at.date().isoformat() for c in charges] == [
-        "2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31",
+        "2027-01-31",
+        "2027-02-28",
+        "2027-03-31",
+        "2027-04-30",
+        "2027-05-31",
     ]
     assert [c.period for c in charges] == [0, 1, 2, 3, 4]
     assert all(c.status == "succeeded" and c.attempt == 1 for c in charges)
@@ -86,7 +95,10 @@ def test_failed_renewal_runs_dunning_then_cancels(
     charges = bill_until(subscription, at("2027-03-01"))
 
     assert [(c.created_at.date().isoformat(), c.attempt) for c in charges] == [
-        ("2027-01-31", 1), ("2027-02-01", 2), ("2027-02-03", 3), ("2027-02-05", 4),
+        ("2027-01-31", 1),
+        ("2027-02-01", 2),
+        ("2027-02-03", 3),
+        ("2027-02-05", 4),
     ]
     assert {c.failure_code for c in charges} == {"insufficient_funds"}
     subscription.refresh_from_db()
@@ -102,7 +114,10 @@ def test_past_due_while_retrying_and_active_again_after_a_successful_retry(
     processor_fault("connection_error")
     subscription_bill(subscription_id=subscription.id, now=at("2027-01-31"))
     subscription.refresh_from_db()
-    assert (subscription.status, subscription.status_reason) == ("past_due", "processor_unavailable")
+    assert (subscription.status, subscription.status_reason) == (
+        "past_due",
+        "processor_unavailable",
+    )
     assert subscription.next_billing_at == at("2027-02-01")
 
     processor_fault("")
@@ -154,7 +169,7 @@ def test_run_billing_command_bills_what_is_due(merchant: Merchant, token: Token)
     assert Charge.objects.filter(subscription=subscription).count() == 1
     call_command("run_billing", "--now=2027-02-14T00:00:00+00:00", stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("run_billing", "--now=2027-02-14T00:00:00+00:00", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    assert sorted(Charge.objects.values_list("period", flat=True)) == [0, 1, 2]
+    assert sorted(p or 0 for p in Charge.objects.values_list("period", flat=True)) == [0, 1, 2]
 
 
 def test_enqueue_task_runs_inline_without_a_broker(merchant: Merchant, token: Token) -> None:
@@ -175,17 +190,30 @@ def test_enqueue_task_runs_inline_without_a_broker(merchant: Merchant, token: To
 def test_api_create_list_detail_cancel(api_client: APIClient, token: Token) -> None:
     created = api_client.post(
         "/api/v1/subscriptions",
-        {"token": token.id, "amount": 1500, "currency": "usd", "interval": "month", "start": "2031-01-31T00:00:00Z"},
+        {
+            "token": token.id,
+            "amount": 1500,
+            "currency": "usd",
+            "interval": "month",
+            "start": "2031-01-31T00:00:00Z",
+        },
         format="json",
         HTTP_IDEMPOTENCY_KEY="sub-1",
     )
     assert created.status_code == 201
     body = created.json()
     assert body["id"].startswith("sub_")
-    assert (body["status"], body["currency"], body["next_billing_at"]) == ("active", "USD", "2031-01-31T00:00:00Z")
-    assert (body["current_period_start"], body["current_period_end"]) == ("2031-01-31T00:00:00Z", "2031-02-28T00:00:00Z")
+    assert (body["status"], body["currency"], body["next_billing_at"]) == (
+        "active",
+        "USD",
+        "2031-01-31T00:00:00Z",
+    )
+    assert (body["current_period_start"], body["current_period_end"]) == (
+        "2031-01-31T00:00:00Z",
+        "2031-02-28T00:00:00Z",
+    )
 
-    listed = api_client.get("/api/v1/subscriptions").json()["results"]
+    listed = api_client.get("/api/v1/subscriptions").json()["data"]
     detail = api_client.get(f"/api/v1/subscriptions/{body['id']}").json()
     canceled = api_client.delete(f"/api/v1/subscriptions/{body['id']}?at_period_end=true").json()
     now_canceled = api_client.delete(f"/api/v1/subscriptions/{body['id']}").json()
@@ -224,7 +252,9 @@ def test_api_bad_schedules_are_400(
     api_client: APIClient, token: Token, body: dict[str, object], field: str, code: str
 ) -> None:
     response = api_client.post(
-        "/api/v1/subscriptions", {"token": token.id, "amount": 100, "currency": "EUR", **body}, format="json"
+        "/api/v1/subscriptions",
+        {"token": token.id, "amount": 100, "currency": "EUR", **body},
+        format="json",
     )
 
     assert response.status_code == 400
@@ -235,7 +265,9 @@ def test_api_bad_schedules_are_400(
 def test_api_subscription_on_revoked_token_is_refused(api_client: APIClient, token: Token) -> None:
     token_revoke(token=token, actor="test", reason="x")
     response = api_client.post(
-        "/api/v1/subscriptions", {"token": token.id, "amount": 100, "currency": "EUR", "interval": "year"}, format="json"
+        "/api/v1/subscriptions",
+        {"token": token.id, "amount": 100, "currency": "EUR", "interval": "year"},
+        format="json",
     )
     assert response.status_code == 422
     assert response.json()["code"] == "token_revoked"
@@ -247,8 +279,12 @@ def test_api_other_merchants_subscription_is_404(
     from tests.checkout.conftest import make_token
 
     theirs = subscription_create(
-        merchant=other_merchant, token_id=make_token(merchant=other_merchant).id, amount=1,
-        currency="EUR", interval="day", start=at("2031-01-01"),
+        merchant=other_merchant,
+        token_id=make_token(merchant=other_merchant).id,
+        amount=1,
+        currency="EUR",
+        interval="day",
+        start=at("2031-01-01"),
     )
     assert api_client.get(f"/api/v1/subscriptions/{theirs.id}").status_code == 404
     assert api_client.delete(f"/api/v1/subscriptions/{theirs.id}").status_code == 404
@@ -260,3 +296,18 @@ def test_schedule_start_in_the_future_is_not_billed_now(merchant: Merchant, toke
     subscription = new(merchant, token, start=at("2027-03-01") + timedelta(hours=5))
     assert subscription.next_billing_at == at("2027-03-01T05:00:00")
     assert Charge.objects.count() == 0
+
+
+def test_sandbox_token_command_picks_a_test_card_by_outcome(merchant: Merchant, settings) -> None:
+    import io
+
+    from django.core.management.base import CommandError
+
+    out = io.StringIO()
+    call_command("sandbox_token", "--merchant", merchant.id, "--outcome", "lost_card", stdout=out)
+    token = Token.objects.get(pk=out.getvalue().strip())
+    assert (token.merchant_id, token.last4) == (merchant.id, DECLINES["lost_card"][-4:])
+
+    settings.PROCESSOR_BACKEND = "some.live.Processor"
+    with pytest.raises(CommandError, match="sandbox processor only"):
+        call_command("sandbox_token", "--merchant", merchant.id, stdout=out)

@@ -77,3 +77,18 @@ def test_csp_header_is_strict_with_a_nonce() -> None:
     assert "frame-ancestors 'none'" in policy
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/tokens/tok_%00x", "/api/v1/tokens?status=%00", "/api/v1/merchant?x=a%00b"]
+)
+def test_nul_in_the_url_is_a_400_problem(api_client: APIClient, url: str) -> None:
+    response = api_client.get(url)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "malformed_request"
+
+
+def test_nul_in_a_page_url_is_a_plain_400() -> None:
+    assert Client().get("/admin/login/?next=%00").status_code == 400

@@ -7,7 +7,7 @@ import http.client
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -37,9 +37,15 @@ class LoadResult:
 
 
 def run_load(
-    url: str, bodies: Sequence[bytes], *, connections: int, content_type: str
+    url: str,
+    bodies: Sequence[bytes],
+    *,
+    connections: int,
+    content_type: str,
+    headers: Callable[[], Mapping[str, str]] | None = None,
 ) -> LoadResult:
-    """POST every body once to ``url`` over ``connections`` parallel plain-HTTP clients."""
+    """POST every body once to ``url`` over ``connections`` parallel plain-HTTP clients.
+    ``headers`` is called per request for extra headers (an API key, a fresh Idempotency-Key)."""
     parts = urlsplit(url)
     host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
     latencies: list[float] = []
@@ -52,7 +58,8 @@ def run_load(
         for body in share:
             conn = http.client.HTTPConnection(host, port, timeout=30)
             started = time.perf_counter()
-            conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+            sent = {"Content-Type": content_type, **(headers() if headers else {})}
+            conn.request("POST", path, body=body, headers=sent)
             response = conn.getresponse()
             response.read()
             local.append((time.perf_counter() - started, response.status))
