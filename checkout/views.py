@@ -260,6 +260,18 @@ def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
         )
     except ProblemError as exc:
         logger.warning("checkout_attempt_failed", extra={"session": session.pk, "code": exc.code})
+        if exc.status == 429:  # a card-testing cool-off (monitoring) refused the attempt
+            response = _page(
+                request,
+                _fresh(session),
+                status=429,
+                form_error=_("Too many attempts. Wait a few minutes, then try again."),
+                name=name,
+                exp=exp,
+            )
+            for header, value in exc.headers.items():
+                response[header] = value
+            return response
         return _page(
             request,
             _fresh(session),

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from checkout.api.common import IDEMPOTENCY_PARAMETER, problem_responses
 from checkout.idempotency import idempotent
-from checkout.models import CheckoutSession
+from checkout.models import CheckoutSession, Subscription
 from checkout.services.sessions import (
     MAX_TTL_SECONDS,
     MAX_URL_LENGTH,
@@ -104,7 +104,7 @@ class CheckoutSessionCreateApi(APIView):
             r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, e.g. EUR."
         )
         interval = serializers.ChoiceField(
-            choices=["day", "week", "month", "year"],
+            choices=Subscription.Interval.choices,
             required=False,
             help_text="Subscriptions only: how often to charge.",
         )

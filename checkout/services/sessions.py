@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db.models import F
+from django.views.decorators.debug import sensitive_variables
 
 from checkout.clock import clock_now
 from checkout.models import Charge, CheckoutSession, Subscription
@@ -294,6 +295,7 @@ class CheckoutAttempt:
         return checkout_session_success_url(self.session)
 
 
+@sensitive_variables("card_jwe", "sealed", "ingested")
 def checkout_session_complete(
     *, session_id: str, nonce: str, card_jwe: str, now: datetime | None = None
 ) -> CheckoutAttempt:
