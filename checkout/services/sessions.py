@@ -409,6 +409,9 @@ def _after_charge(
         )
     subscription = None
     if session.mode == CheckoutSession.Mode.SUBSCRIPTION:
+        # Paid: recorded on the session first, so that if creating the subscription fails the
+        # next sync retries it instead of reopening a paid session.
+        CheckoutSession.objects.filter(pk=session.pk).update(token=token, charge=charge)
         # The first period is the charge just made; the subscription bills from the next one.
         subscription = subscription_create(
             merchant=session.merchant,
