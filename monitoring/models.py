@@ -32,3 +32,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.outcome}"
+
+
+class SecurityAlert(models.Model):
+    """A rule over recent activity fired for one source (an address, a checkout session, a
+    merchant or a card fingerprint). One per rule, source and window: the database refuses a
+    second, so a burst on several app servers still raises one alert."""
+
+    class Scope(models.TextChoices):
+        IP = "ip", "Source address"
+        SESSION = "session", "Checkout session"
+        MERCHANT = "merchant", "Merchant"
+        FINGERPRINT = "fingerprint", "Card fingerprint"
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+    rule = models.CharField(max_length=80, db_index=True)
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    source = models.CharField(max_length=200, db_index=True)
+    window_start = models.DateTimeField()
+    raised_at = models.DateTimeField(db_index=True)
+    observed = models.FloatField(help_text="The value that crossed the threshold.")
+    threshold = models.FloatField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    cooloff_until = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "scope", "source", "window_start"],
+                name="securityalert_one_per_rule_source_window",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="open", acknowledged_at__isnull=True)
+                | models.Q(status="acknowledged", acknowledged_at__isnull=False),
+                name="securityalert_acknowledged_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.scope}={self.source} ({self.status})"

@@ -17,6 +17,12 @@ PAN_MASK = "[REDACTED-PAN]"
 # Any run of 13-19 digits, optionally separated by single spaces or dashes.
 _PAN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 
+# A card security code named in free text: "cvc 123", "CVV2=1234", '"cvc": "123"'. A bare
+# three-digit number cannot be told from any other, but one right after its name can.
+_CVC_IN_TEXT = re.compile(
+    r"(?i)(?<![a-z0-9])(cvc2?|cvv2?|cvn|csc|security[ _-]?code)([\"' :=]{1,4})([0-9]{3,4})(?![0-9])"
+)
+
 # Key words that make a value sensitive wherever they appear as a word of the key:
 # "card_number", "cardNumber", "cvc", "card_jwe", "X-Card-PAN"...
 _SENSITIVE_WORDS = frozenset(
@@ -63,10 +69,11 @@ def _mask_match(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask every Luhn-valid 13–19 digit run in ``text``."""
+    """Mask every Luhn-valid 13–19 digit run in ``text``, and a security code after its name."""
     if not any(c.isdigit() for c in text):
         return text
-    return _PAN_CANDIDATE.sub(_mask_match, text)
+    text = _PAN_CANDIDATE.sub(_mask_match, text)
+    return _CVC_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 
 
 def is_sensitive_key(key: object) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from .audit import chain_append
 from .context import current_request_id, current_source_ip
-from .models import AuditEvent
+from .models import AuditEvent, SecurityAlert
 from .redaction import redact
 
 
@@ -22,10 +24,12 @@ def audit_record(
     reason: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event; request id and source IP come from the current request, if any."""
-    return AuditEvent.objects.create(
+    """Append one event to the hash chain; request id and source IP come from the current
+    request, if any. Runs inside the caller's transaction: the event commits (or not) with
+    the change it records."""
+    return chain_append(
         occurred_at=timezone.now(),
-        actor=actor[:200],
+        actor=actor,
         action=action,
         object_type=object_type,
         object_id=object_id,
@@ -35,3 +39,24 @@ def audit_record(
         request_id=current_request_id() or "",
         data=redact(dict(data or {})),
     )
+
+
+def alert_acknowledge(*, alert: SecurityAlert, actor: str, note: str = "") -> SecurityAlert:
+    """Mark an open alert as seen by an operator (idempotent) and record who did it."""
+    if alert.status == SecurityAlert.Status.ACKNOWLEDGED:
+        return alert
+    alert.status = SecurityAlert.Status.ACKNOWLEDGED
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledged_by = actor[:200]
+    if note:
+        alert.note = note
+    with transaction.atomic():
+        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "note"])
+        audit_record(
+            action="security_alert.acknowledge",
+            actor=actor,
+            object_type="security_alert",
+            object_id=str(alert.pk),
+            reason=alert.rule[:100],
+        )
+    return alert

@@ -17,3 +17,24 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn ≥ 24's control socket sits at one fixed path per user, so a second server on the same
 # machine (tests, benchmarks, a blue/green pair) would clash with the first; we do not use it.
 control_socket_disable = True
+
+
+# --- Prometheus multi-process mode (monitoring/metrics.py) ------------------------------------
+# Each worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR; /metrics merges them.
+
+
+def on_starting(server: object) -> None:
+    """Start from an empty directory: files of a previous run would be counted again."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and os.path.isdir(directory):
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Forget an exited worker's live gauges (its counters stay in the totals)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

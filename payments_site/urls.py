@@ -10,6 +10,7 @@ from monitoring import views as monitoring_views
 urlpatterns = [
     path("healthz", monitoring_views.healthz, name="healthz"),
     path("readyz", monitoring_views.readyz, name="readyz"),
+    path("metrics", monitoring_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("vault.urls")),
     path("", include("vault.transport.urls")),

@@ -10,10 +10,32 @@ import pytest
 from rest_framework.test import APIClient
 
 from payments_site.devtools import write_cert
+from tests.monitoring.support import (
+    allow_test_flush,
+    monitoring_counters_reset,
+    otp_verified_login,
+)
 from vault.merchants import IssuedKey, api_key_create, merchant_create
 from vault.models import Merchant
 
 DATA = Path(__file__).parent / "data"
+
+# --- monitoring: the audit trail is append-only; lift its guard for the test flush only ------
+allow_test_flush()
+
+
+@pytest.fixture(autouse=True)
+def _monitoring_counters_reset() -> None:
+    """Lockout and anomaly counters start from zero in every test."""
+    monitoring_counters_reset()
+
+
+@pytest.fixture
+def admin_client(db: None, admin_user: Any) -> Any:
+    """pytest-django's ``admin_client``, but with the second factor the admin site requires."""
+    from django.test import Client
+
+    return otp_verified_login(Client(), admin_user)
 
 
 def load_cards() -> dict[str, Any]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from monitoring.clientip import client_ip
+from monitoring.lockout import credential_failure_record, credential_lockout_check
+
 from .merchants import api_key_lookup
 from .models import ApiKey, Merchant
 
@@ -16,13 +19,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
+        # Lockout (monitoring): a locked-out source gets 429 before any key is looked up.
+        ip = client_ip(request._request)
+        credential_lockout_check(kind="api_key", ip=ip)
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
+            credential_failure_record(kind="api_key", ip=ip)
             raise exceptions.AuthenticationFailed(
                 "Use 'Authorization: Bearer sk_…' with one of your API keys."
             )
         api_key = api_key_lookup(secret=secret.strip())
         if api_key is None:
+            credential_failure_record(kind="api_key", ip=ip)
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
         return api_key.merchant, api_key
 

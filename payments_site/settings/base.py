@@ -32,7 +32,8 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the two-factor admin site (monitoring/admin_site.py).
+    "monitoring.apps.TesseraAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +43,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "monitoring",
     "vault",
     "checkout",
@@ -49,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "monitoring.middleware.RequestIdMiddleware",
+    "monitoring.middleware.MetricsMiddleware",
     "payments_site.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -58,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # axes last: it inspects the outcome of authentication for the admin login.
@@ -145,7 +151,11 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# Client address for axes, the API-key lockout, anomaly rules and logs alike: the socket
+# address, or with N trusted proxies the Nth X-Forwarded-For entry from the right; anything a
+# client writes further left is ignored (monitoring/clientip.py).
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "monitoring.clientip.client_ip"
 
 # --- Browser security -------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -349,3 +359,37 @@ CHECKOUT_REDIRECT_HTTP_ALLOWED = False
 # An attempt that holds a session longer than this is presumed dead (> gunicorn's timeout) and
 # the session reopens for the shopper.
 CHECKOUT_ATTEMPT_LOCK_SECONDS: int = env.int("CHECKOUT_ATTEMPT_LOCK_SECONDS", default=90)
+
+# --- Admin second factor (PCI DSS 8.4.2): TOTP or a recovery code on every staff login ------
+# Production refuses to turn it off.
+ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
+MFA_ENROLMENT_MAX_AGE = 72 * 3600
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tessera")
+# The admin never shows an existing device's TOTP key or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# --- Monitoring (monitoring/) ---------------------------------------------------------------------
+# Cache alias holding lockout/anomaly counters and cool-offs: Redis when REDIS_URL is set.
+MONITORING_CACHE = "default"
+# Failed API-key attempts per source address: the same limits as the admin login (axes).
+API_KEY_LOCKOUT = {
+    "failure_limit": AXES_FAILURE_LIMIT,
+    "window_seconds": round(AXES_COOLOFF_TIME * 3600),
+    "cooloff_seconds": round(AXES_COOLOFF_TIME * 3600),
+}
+# Prometheus at /metrics, only with this bearer token (unset: 404). Multi-process under
+# gunicorn when PROMETHEUS_MULTIPROC_DIR names an empty writable directory.
+METRICS_BEARER_TOKEN: str = env.str("METRICS_BEARER_TOKEN", default="")
+# Sentry: on when SENTRY_DSN is set; sends no PII and scrubs card data (monitoring/telemetry).
+SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT: str = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE: str = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE: float = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+# Thresholds of the unusual-pattern rules; partial overrides merge over
+# monitoring.anomaly.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
+ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
+# Payment-page script inventory (PCI DSS 6.4.3/11.6.1) for `manage.py check_payment_page`;
+# the checkout app fills it when its hosted page exists.
+PAYMENT_PAGE_INVENTORY = env.str(
+    "PAYMENT_PAGE_INVENTORY", default=str(BASE_DIR / "checkout" / "payment_page_inventory.json")
+)

@@ -56,3 +56,8 @@ if KEY_BACKENDS["local"] == KEYS_BACKEND and not LOCAL_KEYS_ALLOWED:
         "KEYS_BACKEND=local keeps keys on disk and is refused in production: use "
         "KEYS_BACKEND=aws, or set LOCAL_KEYS_ALLOWED_IN_PRODUCTION=true on purpose."
     )
+
+# --- Monitoring: the admin's second factor cannot be switched off here ----------------------
+if not env.bool("ADMIN_MFA_REQUIRED", default=True):
+    raise ImproperlyConfigured("ADMIN_MFA_REQUIRED cannot be false in production (PCI DSS 8.4).")
+ADMIN_MFA_REQUIRED = True

@@ -83,20 +83,29 @@ def test_list_tokens_paginates_and_filters(
 def test_bad_list_parameters_are_a_400_problem(
     key_service: KeyService, api_client: APIClient
 ) -> None:
-    url = "/api/v1/tokens?limit=0&status=x&fingerprint=%00&starting_after=tok_%00"
+    url = "/api/v1/tokens?limit=0&status=x&fingerprint=a+b&starting_after=tok_$"
     body = _problem(api_client.get(url), 400, "validation_error")
 
     errors: list[dict[str, str]] = body["errors"]  # type: ignore[assignment]
     assert {e["field"] for e in errors} == {"limit", "status", "fingerprint", "starting_after"}
+    # A NUL anywhere in the URL is refused before the view (payments_site.middleware).
+    _problem(api_client.get("/api/v1/tokens?fingerprint=%00"), 400, "malformed_request")
 
 
 @pytest.mark.parametrize(
-    "token_id", ["tok_doesnotexist", "nope", "tok_" + "x" * 100, "tok_%00", "tok_%00" + "a" * 20]
+    "token_id", ["tok_doesnotexist", "nope", "tok_" + "x" * 100, "tok_$$", "tok_" + "é" * 20]
 )
 def test_unknown_token_is_404(
     key_service: KeyService, api_client: APIClient, token_id: str
 ) -> None:
     _problem(api_client.get(f"/api/v1/tokens/{token_id}"), 404, "token_not_found")
+
+
+@pytest.mark.parametrize("token_id", ["tok_%00", "tok_%00" + "a" * 20])
+def test_nul_in_a_token_id_is_refused_before_the_view(
+    key_service: KeyService, api_client: APIClient, token_id: str
+) -> None:
+    _problem(api_client.get(f"/api/v1/tokens/{token_id}"), 400, "malformed_request")
 
 
 def test_another_merchants_token_is_404_and_cannot_be_revoked(
@@ -138,7 +147,7 @@ def test_delete_with_an_unprintable_reason_is_a_400(
 ) -> None:
     token = _token(merchant)
 
-    _problem(api_client.delete(f"/api/v1/tokens/{token.id}?reason=%00"), 400, "validation_error")
+    _problem(api_client.delete(f"/api/v1/tokens/{token.id}?reason=%00"), 400, "malformed_request")
     _problem(api_client.delete(f"/api/v1/tokens/{token.id}?reason=%01%02"), 400, "invalid_reason")
     assert Token.objects.get(pk=token.pk).status == "active"
 

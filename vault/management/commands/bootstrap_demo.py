@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from monitoring.mfa import mfa_enrolment_url, mfa_has_device
 from vault.merchants import api_key_create, merchant_create
 from vault.models import Merchant
 
@@ -32,6 +33,11 @@ class Command(BaseCommand):
             lines.append(
                 f"admin:    https://localhost:8443/admin/  user={DEMO_ADMIN}  password={password}"
             )
+        # Monitoring: the admin needs a second factor; the link still asks for the password.
+        admin_user = User.objects.get(username=DEMO_ADMIN)
+        if not mfa_has_device(user=admin_user):
+            enrol = f"https://localhost:8443{mfa_enrolment_url(user=admin_user)}"
+            lines.append(f"2FA:      {enrol}  (open it, then scan the QR code)")
         if not Merchant.objects.filter(name=DEMO_MERCHANT).exists():
             merchant = merchant_create(name=DEMO_MERCHANT, actor="cli:bootstrap_demo")
             issued = api_key_create(merchant=merchant, actor="cli:bootstrap_demo")

@@ -1,0 +1,188 @@
+"""The audit trail's hash chain and its append-only guard (PCI DSS 10.2, 10.3.2, 10.5).
+
+Each ``AuditEvent`` stores ``prev_hash`` (the previous row's ``hash``) and ``hash`` = SHA-256
+over the canonical JSON of its own content plus ``prev_hash``. Changing, removing or inserting
+a row therefore breaks the link at that row, and ``chain_verify`` names it.
+
+Writers are serialised so the chain never forks: on PostgreSQL a transaction-scoped advisory
+lock (released at commit, so the order of rows is the order of commits); on SQLite the
+database-wide write lock that ``BEGIN IMMEDIATE`` (our ``transaction_mode``) takes up front.
+
+The database refuses UPDATE and DELETE (and TRUNCATE on PostgreSQL) with triggers (migration
+0002). The guard can be lifted only by ``audit_guard_lifted()``, and on PostgreSQL only by the
+table's owner, who could drop the triggers anyway: lifting it is explicit and never happens in
+the application. The test harness lifts it around Django's flush between transactional tests
+(see ``tests/monitoring/support.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection as default_connection
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .chain import (
+    ADVISORY_LOCK_KEY,
+    FIELD_LIMITS,
+    GENESIS,
+    PG_GUARD_SETTING,
+    SQLITE_GUARD_FUNCTION,
+    canonical_ip,
+    canonical_json,
+    event_digest,
+)
+from .models import AuditEvent
+
+
+def row_digest(event: AuditEvent) -> str:
+    """The hash ``event`` should carry, recomputed from what the database holds now."""
+    return event_digest(
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        outcome=event.outcome,
+        reason=event.reason,
+        source_ip=event.source_ip,
+        request_id=event.request_id,
+        data=event.data,
+        prev_hash=event.prev_hash,
+    )
+
+
+def _lock_chain_head() -> None:
+    if default_connection.vendor == "postgresql":
+        with default_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+    # SQLite: the transaction already holds the database write lock (BEGIN IMMEDIATE). Should a
+    # deployment ever use deferred transactions, WAL turns a racing write into SQLITE_BUSY
+    # rather than a forked chain, so the chain stays linear either way.
+
+
+def chain_head_hash() -> str:
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    return last or GENESIS
+
+
+def chain_append(
+    *,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    outcome: str,
+    reason: str,
+    source_ip: str | None,
+    request_id: str,
+    data: Mapping[str, Any],
+) -> AuditEvent:
+    """Insert one event at the head of the chain (inside the caller's transaction, if any)."""
+    fields: dict[str, Any] = {
+        "occurred_at": occurred_at.astimezone(UTC),
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "outcome": outcome,
+        "reason": reason,
+        "request_id": request_id,
+    }
+    for name, limit in FIELD_LIMITS.items():
+        fields[name] = str(fields[name])[:limit]
+    fields["source_ip"] = canonical_ip(source_ip)
+    # What we hash must be exactly what JSON storage gives back (tuples become lists...).
+    fields["data"] = json.loads(canonical_json(dict(data)))
+    with transaction.atomic():
+        _lock_chain_head()
+        prev_hash = chain_head_hash()
+        digest = event_digest(**fields, prev_hash=prev_hash)
+        return AuditEvent.objects.create(**fields, prev_hash=prev_hash, hash=digest)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Outcome of a verification: ``broken_at`` is the id of the first bad row, if any."""
+
+    checked: int
+    head_hash: str
+    broken_at: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def chain_verify(*, chunk_size: int = 2000) -> ChainReport:
+    """Walk the whole chain in id order and stop at the first row that does not fit."""
+    expected_prev = GENESIS
+    checked = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
+        if event.prev_hash != expected_prev:
+            return ChainReport(
+                checked=checked,
+                head_hash=expected_prev,
+                broken_at=event.id,
+                problem="prev_hash does not match the previous row: a row before it was "
+                "removed, inserted or rewritten",
+            )
+        if row_digest(event) != event.hash:
+            return ChainReport(
+                checked=checked,
+                head_hash=expected_prev,
+                broken_at=event.id,
+                problem="content does not match its hash: this row was altered",
+            )
+        expected_prev = event.hash
+        checked += 1
+    return ChainReport(checked=checked, head_hash=expected_prev)
+
+
+# --- The append-only guard -----------------------------------------------------------------
+
+
+def sqlite_register_guard(wrapper: BaseDatabaseWrapper) -> None:
+    """Give a new SQLite connection the function its triggers consult.
+
+    A connection without it (the ``sqlite3`` shell, another program) cannot delete rows at
+    all: the trigger fails with "no such function", so the guard fails closed.
+    """
+    wrapper.connection.create_function(
+        SQLITE_GUARD_FUNCTION,
+        0,
+        lambda: 1 if getattr(wrapper, "_tessera_audit_guard_lifted", False) else 0,
+    )
+
+
+@contextmanager
+def audit_guard_lifted(using: BaseDatabaseWrapper | None = None) -> Iterator[None]:
+    """Allow DELETE/TRUNCATE of audit rows on this connection while the block runs.
+
+    For maintenance that a person decides on (a test database flush; a purge of rows older
+    than the retention period after they were exported). UPDATE stays refused.
+    """
+    conn = using or default_connection
+    conn.ensure_connection()
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'lifted', false)", [PG_GUARD_SETTING])
+        try:
+            yield
+        finally:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, '', false)", [PG_GUARD_SETTING])
+    else:
+        conn._tessera_audit_guard_lifted = True  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            conn._tessera_audit_guard_lifted = False  # type: ignore[attr-defined]

@@ -1,0 +1,26 @@
+"""``manage.py mfa_enrolment_link USER [--origin https://pay.example.com]``: a new staff
+member's enrolment link. The page still asks for the password; the link stops working once
+a device is confirmed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from monitoring.mfa import mfa_enrolment_url
+
+
+class Command(BaseCommand):
+    help = "Print a staff user's two-factor enrolment link."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--origin", default="https://localhost:8443")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = get_user_model().objects.filter(username=options["username"]).first()
+        if user is None or not user.is_staff or not user.is_active:
+            raise CommandError("No active staff user with that name.")
+        self.stdout.write(options["origin"].rstrip("/") + mfa_enrolment_url(user=user))

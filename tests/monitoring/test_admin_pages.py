@@ -1,0 +1,111 @@
+"""What operators see: the read-only audit trail, alerts they acknowledge, the 24-hour
+overview. Pages work under the strict CSP (no inline script or style)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from monitoring.anomaly import Signal, signal_record
+from monitoring.models import AuditEvent, SecurityAlert
+from monitoring.services import audit_record
+
+pytestmark = pytest.mark.django_db
+
+
+def _assert_csp_clean(content: bytes) -> None:
+    assert b" style=" not in content
+    for tag in re.findall(rb"<script[^>]*>", content):
+        assert b"src=" in tag
+
+
+def test_audit_trail_lists_with_filters_and_cannot_be_changed(admin_client: Client) -> None:
+    event = audit_record(action="token.create", object_type="token", object_id="tok_1")
+
+    listing = admin_client.get(
+        reverse("admin:monitoring_auditevent_changelist") + "?outcome__exact=success"
+    )
+    detail = admin_client.get(reverse("admin:monitoring_auditevent_change", args=[event.pk]))
+    delete = admin_client.post(
+        reverse("admin:monitoring_auditevent_delete", args=[event.pk]), {"post": "yes"}
+    )
+    add = admin_client.get(reverse("admin:monitoring_auditevent_add"))
+
+    assert listing.status_code == 200
+    assert b"tok_1" in listing.content
+    assert detail.status_code == 200
+    assert b'name="actor"' not in detail.content  # rendered read-only, not as an input
+    assert event.hash.encode() in detail.content
+    assert delete.status_code == 403
+    assert add.status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_alerts_are_acknowledged_from_the_admin(admin_client: Client) -> None:
+    (alert,) = signal_record(Signal.JTI_REPLAYED, ip="203.0.113.9")
+
+    response = admin_client.post(
+        reverse("admin:monitoring_securityalert_changelist"),
+        {"action": "acknowledge", "_selected_action": [alert.pk]},
+    )
+
+    alert.refresh_from_db()
+    assert response.status_code == 302
+    assert alert.status == "acknowledged"
+    assert alert.acknowledged_by == "admin:admin"
+    assert alert.acknowledged_at is not None
+    assert AuditEvent.objects.filter(
+        action="security_alert.acknowledge", object_id=str(alert.pk), actor="admin:admin"
+    ).exists()
+
+
+def test_alerts_cannot_be_added_or_deleted(admin_client: Client) -> None:
+    (alert,) = signal_record(Signal.JTI_REPLAYED, ip="203.0.113.9")
+
+    assert admin_client.get(reverse("admin:monitoring_securityalert_add")).status_code == 403
+    delete_url = reverse("admin:monitoring_securityalert_delete", args=[alert.pk])
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert SecurityAlert.objects.filter(pk=alert.pk).exists()
+
+
+def test_overview_shows_the_last_24_hours_with_an_svg_chart(admin_client: Client) -> None:
+    # given some activity
+    for _ in range(3):
+        signal_record(Signal.TOKENIZED, ip="198.51.100.1")
+    signal_record(Signal.CARD_INVALID, ip="198.51.100.1", reason="invalid_number")
+    signal_record(Signal.CHARGE_DECLINED, fingerprint="fp_1", reason="insufficient_funds")
+    signal_record(Signal.JTI_REPLAYED, ip="203.0.113.9")
+
+    response = admin_client.get(reverse("admin:monitoring-overview"))
+
+    assert response.status_code == 200
+    o = response.context["o"]
+    assert o.tokenized == 3
+    assert dict(o.refusals) == {"invalid_number": 1, "jti_replayed": 1}
+    assert dict(o.declines) == {"insufficient_funds": 1}
+    assert o.alerts_by_rule == [("jwt.replay", 1)]
+    assert o.open_alerts == 1
+    assert b"<svg" in response.content
+    assert response.content.count(b"<rect") >= 24 * 3
+    _assert_csp_clean(response.content)
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+
+
+def test_the_alert_list_links_to_the_overview(admin_client: Client) -> None:
+    response = admin_client.get(reverse("admin:monitoring_securityalert_changelist"))
+
+    assert reverse("admin:monitoring-overview").encode() in response.content
+    _assert_csp_clean(response.content)
+
+
+def test_overview_needs_permission_to_see_alerts(django_user_model: Any, client: Client) -> None:
+    from tests.monitoring.support import otp_verified_login
+
+    clerk = django_user_model.objects.create_user("clerk", password="x" * 20, is_staff=True)
+    otp_verified_login(client, clerk)
+
+    assert client.get(reverse("admin:monitoring-overview")).status_code == 403
