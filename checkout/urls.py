@@ -15,3 +15,17 @@ urlpatterns = [
         name="subscription-detail",
     ),
 ]
+
+# --- checkout sessions (issue 6) ---
+from checkout.api import sessions  # noqa: E402
+
+urlpatterns += [
+    path(
+        "checkout/sessions", sessions.CheckoutSessionCreateApi.as_view(), name="checkout-sessions"
+    ),
+    path(
+        "checkout/sessions/<str:session_id>",
+        sessions.CheckoutSessionDetailApi.as_view(),
+        name="checkout-session-detail",
+    ),
+]

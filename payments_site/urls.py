@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/v1/", include("checkout.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # --- checkout sessions (issue 6): the hosted page ---
+    path("checkout/", include("checkout.page_urls")),
 ]
 
 handler400 = "payments_site.problems.handler400"

@@ -1,6 +1,16 @@
 from .charges import Charge, Refund
 from .idempotency import IdempotencyKey
 from .sandbox import SandboxLedgerEntry
+
+# --- checkout sessions (issue 6) ---
+from .sessions import CheckoutSession
 from .subscriptions import Subscription
 
-__all__ = ["Charge", "IdempotencyKey", "Refund", "SandboxLedgerEntry", "Subscription"]
+__all__ = [
+    "Charge",
+    "CheckoutSession",
+    "IdempotencyKey",
+    "Refund",
+    "SandboxLedgerEntry",
+    "Subscription",
+]

@@ -273,40 +273,6 @@ LOGGING = {
     },
 }
 
-# --- Admin second factor (PCI DSS 8.4.2): TOTP or a recovery code on every staff login ------
-# Production refuses to turn it off.
-ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
-MFA_ENROLMENT_MAX_AGE = 72 * 3600
-OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tessera")
-# The admin never shows an existing device's TOTP key or recovery codes.
-OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-
-# --- Monitoring (monitoring/) ---------------------------------------------------------------------
-# Cache alias holding lockout/anomaly counters and cool-offs: Redis when REDIS_URL is set.
-MONITORING_CACHE = "default"
-# Failed API-key attempts per source address: the same limits as the admin login (axes).
-API_KEY_LOCKOUT = {
-    "failure_limit": AXES_FAILURE_LIMIT,
-    "window_seconds": round(AXES_COOLOFF_TIME * 3600),
-    "cooloff_seconds": round(AXES_COOLOFF_TIME * 3600),
-}
-# Prometheus at /metrics, only with this bearer token (unset: 404). Multi-process under
-# gunicorn when PROMETHEUS_MULTIPROC_DIR names an empty writable directory.
-METRICS_BEARER_TOKEN: str = env.str("METRICS_BEARER_TOKEN", default="")
-# Sentry: on when SENTRY_DSN is set; sends no PII and scrubs card data (monitoring/telemetry).
-SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
-SENTRY_ENVIRONMENT: str = env.str("SENTRY_ENVIRONMENT", default="production")
-SENTRY_RELEASE: str = env.str("SENTRY_RELEASE", default="")
-SENTRY_TRACES_SAMPLE_RATE: float = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
-# Thresholds of the unusual-pattern rules; partial overrides merge over
-# monitoring.anomaly.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
-ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
-# Payment-page script inventory (PCI DSS 6.4.3/11.6.1) for `manage.py check_payment_page`;
-# the checkout app fills it when its hosted page exists.
-PAYMENT_PAGE_INVENTORY = env.str(
-    "PAYMENT_PAGE_INVENTORY", default=str(BASE_DIR / "checkout" / "payment_page_inventory.json")
-)
-
 # --- Checkout: charges, subscriptions, billing (issue 5) -------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
@@ -390,3 +356,46 @@ CELERY_BEAT_SCHEDULE = {
 TOKEN_REVOKED_HOOKS += ["checkout.services.subscriptions.subscriptions_on_token_revoked"]
 # Outer apps (webhooks) register hook(event_type=..., obj=...) here; see checkout/events.py.
 CHECKOUT_EVENT_HOOKS: list[str] = []
+
+# --- Checkout sessions and the hosted page (issue 6) ------------------------------------------
+# A session's page lives this long unless the merchant asks for 5 min … 24 h (`expires_in`).
+CHECKOUT_SESSION_TTL_SECONDS: int = env.int("CHECKOUT_SESSION_TTL_SECONDS", default=30 * 60)
+# success_url / cancel_url must be https; development and tests also allow http (localhost).
+CHECKOUT_REDIRECT_HTTP_ALLOWED = False
+# An attempt that holds a session longer than this is presumed dead (> gunicorn's timeout) and
+# the session reopens for the shopper.
+CHECKOUT_ATTEMPT_LOCK_SECONDS: int = env.int("CHECKOUT_ATTEMPT_LOCK_SECONDS", default=90)
+
+# --- Admin second factor (PCI DSS 8.4.2): TOTP or a recovery code on every staff login ------
+# Production refuses to turn it off.
+ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
+MFA_ENROLMENT_MAX_AGE = 72 * 3600
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tessera")
+# The admin never shows an existing device's TOTP key or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# --- Monitoring (monitoring/) ---------------------------------------------------------------------
+# Cache alias holding lockout/anomaly counters and cool-offs: Redis when REDIS_URL is set.
+MONITORING_CACHE = "default"
+# Failed API-key attempts per source address: the same limits as the admin login (axes).
+API_KEY_LOCKOUT = {
+    "failure_limit": AXES_FAILURE_LIMIT,
+    "window_seconds": round(AXES_COOLOFF_TIME * 3600),
+    "cooloff_seconds": round(AXES_COOLOFF_TIME * 3600),
+}
+# Prometheus at /metrics, only with this bearer token (unset: 404). Multi-process under
+# gunicorn when PROMETHEUS_MULTIPROC_DIR names an empty writable directory.
+METRICS_BEARER_TOKEN: str = env.str("METRICS_BEARER_TOKEN", default="")
+# Sentry: on when SENTRY_DSN is set; sends no PII and scrubs card data (monitoring/telemetry).
+SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT: str = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE: str = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE: float = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+# Thresholds of the unusual-pattern rules; partial overrides merge over
+# monitoring.anomaly.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
+ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
+# Payment-page script inventory (PCI DSS 6.4.3/11.6.1) for `manage.py check_payment_page`;
+# the checkout app fills it when its hosted page exists.
+PAYMENT_PAGE_INVENTORY = env.str(
+    "PAYMENT_PAGE_INVENTORY", default=str(BASE_DIR / "checkout" / "payment_page_inventory.json")
+)

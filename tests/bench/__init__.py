@@ -6,4 +6,9 @@ throwaway database, runs them in order and prints what each returns. Add a modul
 never as absolute targets: this machine is shared and small.
 """
 
-MODULES = ["tests.bench.vault_tokens", "tests.bench.transport_ingest", "tests.bench.checkout"]
+MODULES = [
+    "tests.bench.vault_tokens",
+    "tests.bench.transport_ingest",
+    "tests.bench.checkout",
+    "tests.bench.checkout_page",  # issue 6
+]
