@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_s
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from checkout.api.common import IDEMPOTENCY_PARAMETER, problem_responses
@@ -22,6 +23,7 @@ from checkout.services.sessions import (
     checkout_session_create,
     checkout_session_get,
 )
+from monitoring.anomaly import CooloffWriteThrottle
 from vault.authentication import request_merchant
 
 
@@ -91,6 +93,9 @@ SESSION_EXAMPLE = {
 
 
 class CheckoutSessionCreateApi(APIView):
+    # A merchant's client (or address) cooling off after card testing opens no new pages.
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, CooloffWriteThrottle]
+
     @extend_schema_serializer(component_name="CheckoutSessionCreate")
     class InputSerializer(serializers.Serializer[Any]):
         mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices)
