@@ -235,6 +235,9 @@ def _submit(
                 status=409,
                 form_error=_("This page is out of date. Enter your card again."),
             )
+        # Posted, but not a card anyone could read (a malformed JWE, oversized fields): a
+        # refused card attempt all the same.
+        checkout_card_refused(session=session, reason="unreadable_card", shopper_ip=shopper_ip)
         return _page(
             request,
             session,
