@@ -121,7 +121,7 @@ def _session(merchant: Merchant) -> CheckoutSession:
     )
 
 
-def page_attempt(who: Caller, session: CheckoutSession, number: str) -> int:
+def page_attempt(who: Caller, session: CheckoutSession, number: str, *, cvc: str = "739") -> int:
     """One shopper's try without JavaScript: open the page, post the card fields."""
     page = who.request("GET", f"/checkout/{session.pk}/")
     if page.status_code != 200:
@@ -139,7 +139,7 @@ def page_attempt(who: Caller, session: CheckoutSession, number: str) -> int:
             "name": "Card Tester",
             "number": number,
             "exp": "12 / 34",
-            "cvc": "739",
+            "cvc": cvc,
         },
     )
     return posted.status_code
