@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_s
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from checkout.api.common import (
@@ -21,6 +20,7 @@ from checkout.api.common import (
     page_serializer,
     problem_responses,
 )
+from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.idempotency import HEADER, idempotent
 from checkout.models import Charge, Refund
 from checkout.selectors import charge_list
@@ -87,7 +87,7 @@ ChargePageSerializer = page_serializer("ChargePage", ChargeOutputSerializer)
 class ChargeListCreateApi(APIView):
     # A client that card-tests through the API cools off (429, Retry-After) before its next
     # charge is even read; the per-key rate limit stays in force too.
-    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, CooloffWriteThrottle]
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
 
     @extend_schema_serializer(component_name="ChargeCreate")
     class InputSerializer(serializers.Serializer[Any]):

@@ -10,10 +10,10 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_s
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from checkout.api.common import IDEMPOTENCY_PARAMETER, problem_responses
+from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.idempotency import idempotent
 from checkout.models import CheckoutSession, Subscription
 from checkout.services.sessions import (
@@ -94,7 +94,7 @@ SESSION_EXAMPLE = {
 
 class CheckoutSessionCreateApi(APIView):
     # A merchant's client (or address) cooling off after card testing opens no new pages.
-    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, CooloffWriteThrottle]
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
 
     @extend_schema_serializer(component_name="CheckoutSessionCreate")
     class InputSerializer(serializers.Serializer[Any]):

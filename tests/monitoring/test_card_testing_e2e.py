@@ -51,7 +51,7 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 def declined_numbers(count: int, *, seed: int = 0) -> list[str]:
     """Distinct Luhn-valid numbers the sandbox declines (BIN 400000, last four 0002, as the
     public ``card_declined`` test card): different cards, one outcome."""
-    out = []
+    out: list[str] = []
     middle = seed * 10_000
     while len(out) < count:
         number = f"400000{middle:06d}0002"
@@ -63,7 +63,7 @@ def declined_numbers(count: int, *, seed: int = 0) -> list[str]:
 
 def invalid_numbers(count: int) -> list[str]:
     """Distinct numbers that fail the Luhn check (refused before any token exists)."""
-    out = []
+    out: list[str] = []
     for i in range(count * 10):
         number = f"4242{i:012d}"
         if not luhn_valid(number):
