@@ -34,7 +34,13 @@ from checkout.services.charges import charge_create
 from checkout.services.subscriptions import subscription_create
 from checkout.services.validation import amount_validate, text_validate
 from checkout.transport import card_seal
-from monitoring.anomaly import Signal, cooloff_enforce, signal_record
+from monitoring.anomaly import (
+    Signal,
+    SourceCoolingOff,
+    cooloff_check,
+    cooloff_enforce,
+    signal_record,
+)
 from monitoring.models import AuditEvent
 from monitoring.services import audit_record
 from payments_site.ids import new_id
@@ -310,10 +316,11 @@ def checkout_session_complete(
     ``shopper_ip`` is the shopper's address as the page saw it (``monitoring.clientip``): it
     is signed into the card JWT and feeds the card-testing rules with the session id.
 
-    Raises ``SourceCoolingOff`` (429: the address or session tripped a card-testing rule;
-    nothing is claimed), ``CheckoutSessionUnavailable`` (complete, expired, busy, stale page),
+    Raises ``SourceCoolingOff`` (429: the address or session cools off after a card-testing
+    rule; nothing is claimed, or, when this card tripped the rule, it is revoked unused),
+    ``CheckoutSessionUnavailable`` (complete, expired, busy, stale page),
     ``CardValidationError`` (422, field errors) or ``IngestRefused`` (a JWE not made for this
-    session and page); the session is open again after any of the last two.
+    session and page); the session is open again after any of the last three.
     """
     now = clock_now(now)
     # Monitoring seam (issue 7): a source cooling off waits before anything is claimed or
@@ -349,6 +356,16 @@ def checkout_session_complete(
         )
         raise
     token = ingested.token
+    # Monitoring seam (issue 7): if this very card tripped a card-testing rule, it is never
+    # authorised, so the tester does not learn whether it works.
+    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
+    if cooloff is not None:
+        token_revoke(token=token, actor=f"checkout:{session.pk}", reason="card-testing cool-off")
+        _reopen(session, failure_code=SourceCoolingOff.code)
+        _attempt_record(
+            session, outcome=AuditEvent.Outcome.DENIED, reason=SourceCoolingOff.code, token=token
+        )
+        raise SourceCoolingOff(cooloff)
     if session.mode == CheckoutSession.Mode.SETUP:
         _finish(session, token=token, now=now)
         _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)

@@ -297,3 +297,25 @@ def test_no_card_digits_leak_into_the_cooloff_page(
     assert response.status_code == 429
     for secret in (VISA, posted["number"], posted["cvc"]):
         assert not re.search(rf"(?<![0-9]){re.escape(secret)}(?![0-9])", html)
+
+
+def test_the_card_that_trips_a_rule_is_never_authorised(
+    keys: KeyService, client: Client, session_factory: Factory, settings: SettingsWrapper
+) -> None:
+    # given a rule that fires on the first card an address submits
+    settings.ANOMALY_RULES = {"card_testing.distinct_cards.ip": {"threshold": 1}}
+    session = session_factory()
+
+    # when that address's card reaches the vault
+    response = _nojs(client, session, VISA, REMOTE_ADDR=ATTACKER)
+
+    # then the card is tokenized (and counted) but revoked unused: no charge, no answer
+    session.refresh_from_db()
+    token = Token.objects.get()
+    assert response.status_code == 429
+    assert by_id(parse(response.content.decode()), "state-title").text == "Please wait a moment"
+    assert not Charge.objects.exists()
+    assert token.status == Token.Status.REVOKED
+    assert (session.status, session.attempts, session.token_id) == ("open", 1, None)
+    assert session.last_failure_code == "too_many_attempts"
+    assert SecurityAlert.objects.get().source == ATTACKER
