@@ -320,7 +320,8 @@ def checkout_session_complete(
     rule; nothing is claimed, or, when this card tripped the rule, it is revoked unused),
     ``CheckoutSessionUnavailable`` (complete, expired, busy, stale page),
     ``CardValidationError`` (422, field errors) or ``IngestRefused`` (a JWE not made for this
-    session and page); the session is open again after any of the last three.
+    session and page); after a refused card, a foreign JWE or a card that tripped a rule
+    the session is open again.
     """
     now = clock_now(now)
     # Monitoring seam (issue 7): a source cooling off waits before anything is claimed or
