@@ -192,7 +192,7 @@ class WebhookAttempt(models.Model):
     delivery = models.ForeignKey(
         WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
     )
-    number = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField(help_text="1 for the first attempt, 2 for the next…")
     started_at = models.DateTimeField()
     latency_ms = models.PositiveIntegerField(default=0)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -206,15 +206,15 @@ class WebhookAttempt(models.Model):
     remote_address = models.CharField(max_length=45, blank=True)
 
     class Meta:
-        ordering = ["delivery", "number"]
+        ordering = ["delivery", "sequence"]
         constraints = [
             models.UniqueConstraint(
-                fields=["delivery", "number"], name="webhook_attempt_number_unique"
+                fields=["delivery", "sequence"], name="webhook_attempt_sequence_unique"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"attempt {self.number} of delivery {self.delivery_id}"
+        return f"attempt {self.sequence} of delivery {self.delivery_id}"
 
     @property
     def succeeded(self) -> bool:

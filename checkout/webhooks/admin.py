@@ -90,7 +90,7 @@ class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookDelivery])
     extra = 0
     can_delete = False
     fields = (
-        "number",
+        "sequence",
         "started_at",
         "status_code",
         "latency_ms",

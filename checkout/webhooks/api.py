@@ -44,7 +44,7 @@ class EventOutputSerializer(serializers.Serializer[Any]):
     """Schema only: an event is answered exactly as it was sent to endpoints."""
 
     id = serializers.CharField()
-    object = serializers.ChoiceField(choices=["event"])
+    object = serializers.CharField(help_text='Always "event".')
     type = serializers.ChoiceField(choices=EventType.choices)
     api_version = serializers.CharField()
     created = serializers.DateTimeField()

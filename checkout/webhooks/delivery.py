@@ -164,7 +164,7 @@ def _attempt_record(*, claim: Claim, outcome: HttpOutcome, now: datetime) -> Web
     with transaction.atomic():
         attempt = WebhookAttempt.objects.create(
             delivery_id=claim.delivery_id,
-            number=claim.number,
+            sequence=claim.number,
             started_at=now,
             latency_ms=outcome.latency_ms,
             status_code=outcome.status,

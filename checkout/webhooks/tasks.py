@@ -24,7 +24,7 @@ def deliver_webhook(delivery_id: int, now: str | None = None) -> int | None:
     from .delivery import delivery_attempt
 
     attempt = delivery_attempt(delivery_id=delivery_id, now=_parse(now))
-    return attempt.number if attempt else None
+    return attempt.sequence if attempt else None
 
 
 @shared_task(name="checkout.webhooks.enqueue_due")

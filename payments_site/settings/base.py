@@ -426,6 +426,10 @@ WEBHOOK_ALLOW_HTTP: bool = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ADDRESS_ALLOWLIST: list[str] = env.list("WEBHOOK_ADDRESS_ALLOWLIST", default=[])
 # PEM bundle that replaces the system trust store for endpoints' certificates (tests).
 WEBHOOK_CA_BUNDLE: str = env.str("WEBHOOK_CA_BUNDLE", default="")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {  # type: ignore[operator]
+    "WebhookEndpointStatusEnum": "checkout.models.webhooks.WebhookEndpoint.Status",
+    "EventTypeEnum": "checkout.models.webhooks.EventType",
+}
 CELERY_BEAT_SCHEDULE["webhooks-enqueue-due"] = {
     "task": "checkout.webhooks.enqueue_due",
     "schedule": 30.0,

@@ -96,8 +96,8 @@ def test_three_500s_then_a_200_make_four_attempts_and_one_acceptance(
     _run_until_settled(clock)
 
     # then four attempts are recorded, the event accepted once, with backoff in between
-    attempts = list(WebhookAttempt.objects.order_by("number"))
-    assert [(a.number, a.status_code, a.error) for a in attempts] == [
+    attempts = list(WebhookAttempt.objects.order_by("sequence"))
+    assert [(a.sequence, a.status_code, a.error) for a in attempts] == [
         (1, 500, "http_status"),
         (2, 500, "http_status"),
         (3, 500, "http_status"),
@@ -130,7 +130,7 @@ def test_a_receiver_that_never_answers_gets_its_endpoint_disabled_and_an_alert(
         times = _run_until_settled(clock)
 
     # then every attempt timed out, for about three days, then gave up
-    attempts = list(WebhookAttempt.objects.order_by("number"))
+    attempts = list(WebhookAttempt.objects.order_by("sequence"))
     assert {a.error for a in attempts} == {"timeout"}
     assert all(a.latency_ms < 2000 for a in attempts)
     span = attempts[-1].started_at - start
