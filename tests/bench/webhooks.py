@@ -52,8 +52,10 @@ def delivery_bench(ctx: BenchContext) -> None:
             merchant=merchant, url=receiver.url, enabled_events=["*"]
         )
         receiver.secrets.append(secret)
-        for _ in range(DELIVERIES):
-            event_record(event_type="token.revoked", obj=token)  # type: ignore[arg-type]
+        # Queued, not handed to Celery (which runs inline without a broker): the pass sends.
+        with mock.patch("checkout.webhooks.delivery.deliveries_enqueue"):
+            for _ in range(DELIVERIES):
+                event_record(event_type="token.revoked", obj=token)  # type: ignore[arg-type]
         body = Event.objects.first().payload.encode()  # type: ignore[union-attr]
         target = urlsplit(receiver.url)
 
@@ -69,13 +71,14 @@ def delivery_bench(ctx: BenchContext) -> None:
     ok = WebhookDelivery.objects.filter(status="succeeded").count()
     base = DELIVERIES / bare.seconds
     rate = made / delivered.seconds
-    ctx.row("path (local receiver, new connection each)", "per s", "× baseline", "ok")
-    ctx.row("bare http.client POST", f"{base:,.0f}", "1.00", f"{DELIVERIES}")
+    ctx.row("path (local receiver, new connection each)", "per s", "× baseline", "2xx", "verified")
+    ctx.row("bare http.client POST", f"{base:,.0f}", "1.00", f"{DELIVERIES}", "-")
     ctx.row(
         "deliveries_run (signed, pinned, recorded)",
         f"{rate:,.0f}",
         f"{rate / base:.2f}",
-        f"{ok}/{made} ({verified} verified)",
+        f"{ok}/{made}",
+        f"{verified}",
     )
 
 
