@@ -24,6 +24,7 @@ from vault.transport.ingest import card_ingest
 
 GOAL_RATIO = 0.60
 GOAL_KMS_CALLS = 2.0
+ROUNDS = 5  # bare/ingest alternations per measurement
 WORKERS = 2  # gunicorn sync workers, one per core (ARCHITECTURE.md §8)
 
 
@@ -67,19 +68,28 @@ def _http_runs(ctx: BenchContext, env: dict[str, str], label: str, count: int) -
         },
     ) as server:
         for connections in (1, 16):
-            bare = run_load(
-                f"{server.url}/bench/bare-insert",
-                [b"{}"] * count,
-                connections=connections,
-                content_type="application/json",
-            )
             sealed = _sealed(merchant.id, count)
-            ingest = run_load(
-                f"{server.url}/vault/v1/cards",
-                sealed,
-                connections=connections,
-                content_type="application/jwt",
-            )
+            # Interleave the two in rounds so a noisy neighbour slows both alike.
+            bare_parts, ingest_parts = [], []
+            step = max(1, count // ROUNDS)
+            for start in range(0, count, step):
+                bare_parts.append(
+                    run_load(
+                        f"{server.url}/bench/bare-insert",
+                        [b"{}"] * len(sealed[start : start + step]),
+                        connections=connections,
+                        content_type="application/json",
+                    )
+                )
+                ingest_parts.append(
+                    run_load(
+                        f"{server.url}/vault/v1/cards",
+                        sealed[start : start + step],
+                        connections=connections,
+                        content_type="application/jwt",
+                    )
+                )
+            bare, ingest = LoadResult.combine(bare_parts), LoadResult.combine(ingest_parts)
             _row(ctx, f"bare DRF insert, {connections} conn", bare, None)
             _row(ctx, f"ingest {label}, {connections} conn", ingest, bare.rate)
 

@@ -19,6 +19,20 @@ class LoadResult:
     latencies: list[float]
     statuses: dict[int, int]
 
+    @classmethod
+    def combine(cls, parts: Sequence[LoadResult]) -> LoadResult:
+        """Several runs of the same load as one (rates add up over their summed time)."""
+        statuses: dict[int, int] = {}
+        for part in parts:
+            for status, n in part.statuses.items():
+                statuses[status] = statuses.get(status, 0) + n
+        return cls(
+            requests=sum(p.requests for p in parts),
+            seconds=sum(p.seconds for p in parts),
+            latencies=[lat for p in parts for lat in p.latencies],
+            statuses=statuses,
+        )
+
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
