@@ -12,10 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from checkout.models import WebhookDelivery, WebhookSecret
-from checkout.webhooks.delivery import deliveries_run
+from checkout.webhooks.delivery import ALERT_RULE, deliveries_run
 from checkout.webhooks.events import event_record
-from checkout.webhooks.services import webhook_endpoint_secret_roll
+from checkout.webhooks.services import webhook_endpoint_create, webhook_endpoint_secret_roll
 from tests.webhooks.conftest import Hooked, SimClock
+from tests.webhooks.receiver import silent_listener
 from vault.models import Merchant, Token
 
 
@@ -130,3 +131,31 @@ def test_nothing_can_be_added_changed_or_deleted_in_the_webhook_admin(
     assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
     hooked.endpoint.refresh_from_db()
     assert hooked.endpoint.url == hooked.receiver.url
+
+
+def test_a_disabled_endpoint_alert_shows_in_security_alerts_and_the_overview(
+    admin_client: Client, merchant: Merchant, token: Token, clock: SimClock
+) -> None:
+    # given an endpoint whose port refuses every connection, retried until it is disabled
+    with silent_listener() as url:
+        pass  # closed again: nothing listens there now
+    endpoint, _ = webhook_endpoint_create(merchant=merchant, url=url, enabled_events=["*"])
+    event_record(event_type="token.revoked", obj=token)
+    for _ in range(40):
+        deliveries_run(now=clock.now)
+        due = WebhookDelivery.objects.get().next_attempt_at
+        if due is None:
+            break
+        clock.set(due)
+    endpoint.refresh_from_db()
+    assert endpoint.status == "disabled"
+
+    # when operators look at the security alerts
+    alerts = admin_client.get(reverse("admin:monitoring_securityalert_changelist"))
+    overview = admin_client.get(reverse("admin:monitoring-overview"))
+
+    # then the webhook alert is there, for the merchant
+    assert alerts.status_code == overview.status_code == 200
+    assert ALERT_RULE.encode() in alerts.content
+    assert merchant.pk.encode() in alerts.content
+    assert ALERT_RULE.encode() in overview.content
