@@ -11,4 +11,5 @@ MODULES = [
     "tests.bench.transport_ingest",
     "tests.bench.checkout",
     "tests.bench.checkout_page",  # issue 6
+    "tests.bench.webhooks",  # issue 8
 ]
