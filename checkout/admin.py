@@ -53,3 +53,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_filter = ("status", "interval", "status_reason")
     search_fields = ("id", "token__id")
     list_select_related = ("merchant",)
+
+
+# --- webhooks (issue 8) ---
+import checkout.webhooks.admin  # noqa: E402, F401

@@ -6,7 +6,7 @@ Hooks run inside the transaction of the state change they describe, so an event 
 and only if the change commits (a hook that raises rolls the change back). Event types:
 ``charge.succeeded``, ``charge.failed``, ``refund.succeeded``, ``refund.failed``,
 ``subscription.created``, ``subscription.updated``, ``subscription.renewed``,
-``subscription.past_due``, ``subscription.canceled``.
+``subscription.past_due``, ``subscription.canceled``, ``checkout.session.completed``.
 """
 
 from __future__ import annotations

@@ -245,8 +245,11 @@ def idempotent(handler: Handler) -> Handler:
             response.content_type == PROBLEM_CONTENT_TYPE
         ):
             headers["Content-Type"] = PROBLEM_CONTENT_TYPE
+        # A view may store a different body for replays than it answers now (webhooks: the
+        # signing secret is answered once and never stored in clear).
+        stored_body = getattr(response, "idempotency_replay_data", response.data)
         idempotency_complete(
-            record=outcome, status=response.status_code, body=response.data, headers=headers
+            record=outcome, status=response.status_code, body=stored_body, headers=headers
         )
         return response
 

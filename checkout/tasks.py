@@ -43,3 +43,16 @@ def charges_reconcile(now: str | None = None) -> int:
 @shared_task(name="checkout.tasks.idempotency_purge")
 def idempotency_purge() -> int:
     return _idempotency_purge()
+
+
+# --- webhooks (issue 8): registered with the worker through this module ---
+from checkout.webhooks.tasks import deliver_webhook, webhooks_enqueue_due  # noqa: E402
+
+__all__ = [
+    "bill_subscription",
+    "billing_enqueue_due",
+    "charges_reconcile",
+    "deliver_webhook",
+    "idempotency_purge",
+    "webhooks_enqueue_due",
+]

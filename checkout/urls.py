@@ -29,3 +29,8 @@ urlpatterns += [
         name="checkout-session-detail",
     ),
 ]
+
+# --- webhooks (issue 8): events and webhook endpoints ---
+from checkout.webhooks.urls import urlpatterns as webhook_urlpatterns  # noqa: E402
+
+urlpatterns += webhook_urlpatterns

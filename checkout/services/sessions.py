@@ -24,10 +24,12 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
+from django.db import transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
 from checkout.clock import clock_now
+from checkout.events import event_emit
 from checkout.models import Charge, CheckoutSession, Subscription
 from checkout.schedule import MAX_INTERVAL_COUNT, Interval, period_start
 from checkout.services.charges import charge_create
@@ -487,17 +489,20 @@ def _finish(
     charge: Charge | None = None,
     subscription: Subscription | None = None,
 ) -> None:
-    done = CheckoutSession.objects.filter(
-        pk=session.pk, status=CheckoutSession.Status.PROCESSING
-    ).update(
-        status=CheckoutSession.Status.COMPLETE,
-        token=token,
-        charge=charge,
-        subscription=subscription,
-        completed_at=now,
-        locked_at=None,
-        last_failure_code="",
-    )
+    with transaction.atomic():  # the completion and its event commit together
+        done = CheckoutSession.objects.filter(
+            pk=session.pk, status=CheckoutSession.Status.PROCESSING
+        ).update(
+            status=CheckoutSession.Status.COMPLETE,
+            token=token,
+            charge=charge,
+            subscription=subscription,
+            completed_at=now,
+            locked_at=None,
+            last_failure_code="",
+        )
+        if done:
+            event_emit(event_type="checkout.session.completed", obj=_reload(session))
     if not done:  # cannot happen while attempts end within CHECKOUT_ATTEMPT_LOCK_SECONDS
         logger.error("checkout_session_finish_lost", extra={"session": session.pk})
 

@@ -399,3 +399,38 @@ ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
 PAYMENT_PAGE_INVENTORY = env.str(
     "PAYMENT_PAGE_INVENTORY", default=str(BASE_DIR / "checkout" / "payment_page_inventory.json")
 )
+
+# --- Webhooks (issue 8): events pushed to merchants' endpoints (checkout/webhooks/) ------------
+# Events are recorded by these hooks inside the transaction of the change they report.
+CHECKOUT_EVENT_HOOKS += ["checkout.webhooks.events.events_on_checkout_event"]
+TOKEN_REVOKED_HOOKS += ["checkout.webhooks.events.events_on_token_revoked"]
+# One attempt: the whole exchange (connect, TLS, request, answer) within this deadline; at most
+# this much of the answer is read. No redirect is ever followed.
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+# A claimed attempt keeps other workers off for timeout + this margin (DNS, recording); after
+# that a delivery whose worker died is due again (at-least-once).
+WEBHOOK_LEASE_MARGIN_SECONDS: float = 60.0
+# Retries: base·2^(n-1) seconds (±20 % jitter), at most the max delay apart, for the window;
+# then the delivery fails and an endpoint failing all along is disabled with an alert.
+WEBHOOK_RETRY_BASE_SECONDS: float = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=60.0)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS: float = 8 * 3600.0
+WEBHOOK_RETRY_WINDOW_SECONDS: float = 3 * 86400.0
+# A rolled signing secret keeps signing next to its successor this long.
+WEBHOOK_SECRET_OVERLAP_SECONDS: int = 24 * 3600
+WEBHOOK_MAX_ENDPOINTS: int = env.int("WEBHOOK_MAX_ENDPOINTS", default=16)
+# Endpoint URLs must be https (production refuses to change this).
+WEBHOOK_ALLOW_HTTP: bool = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Non-public addresses webhooks may nevertheless reach ("127.0.0.1" or "127.0.0.1:8080"): for
+# test receivers only. Production refuses to start with any.
+WEBHOOK_ADDRESS_ALLOWLIST: list[str] = env.list("WEBHOOK_ADDRESS_ALLOWLIST", default=[])
+# PEM bundle that replaces the system trust store for endpoints' certificates (tests).
+WEBHOOK_CA_BUNDLE: str = env.str("WEBHOOK_CA_BUNDLE", default="")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {  # type: ignore[operator]
+    "WebhookEndpointStatusEnum": "checkout.models.webhooks.WebhookEndpoint.Status",
+    "EventTypeEnum": "checkout.models.webhooks.EventType",
+}
+CELERY_BEAT_SCHEDULE["webhooks-enqueue-due"] = {
+    "task": "checkout.webhooks.enqueue_due",
+    "schedule": 30.0,
+}

@@ -61,3 +61,14 @@ if KEY_BACKENDS["local"] == KEYS_BACKEND and not LOCAL_KEYS_ALLOWED:
 if not env.bool("ADMIN_MFA_REQUIRED", default=True):
     raise ImproperlyConfigured("ADMIN_MFA_REQUIRED cannot be false in production (PCI DSS 8.4).")
 ADMIN_MFA_REQUIRED = True
+
+# --- Webhooks (issue 8): only https, only public addresses ------------------------------------
+if env.list("WEBHOOK_ADDRESS_ALLOWLIST", default=[]):
+    raise ImproperlyConfigured(
+        "WEBHOOK_ADDRESS_ALLOWLIST lets webhooks reach private addresses and is for tests only; "
+        "unset it in production."
+    )
+if env.bool("WEBHOOK_ALLOW_HTTP", default=False):
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_HTTP cannot be true in production: use https.")
+WEBHOOK_ADDRESS_ALLOWLIST = []
+WEBHOOK_ALLOW_HTTP = False

@@ -58,3 +58,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 
 # --- checkout sessions (issue 6): test merchants' success pages may be plain http.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = True
+
+# --- webhooks (issue 8): receivers the tests start on 127.0.0.1 (plain http or their own CA).
+WEBHOOK_ADDRESS_ALLOWLIST = ["127.0.0.1"]
+WEBHOOK_ALLOW_HTTP = True

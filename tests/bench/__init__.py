@@ -12,4 +12,5 @@ MODULES = [
     "tests.bench.checkout",
     "tests.bench.checkout_page",  # issue 6
     "tests.bench.monitoring_signals",  # issue 7
+    "tests.bench.webhooks",  # issue 8
 ]

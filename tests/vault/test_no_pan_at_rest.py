@@ -33,6 +33,9 @@ BINARY_ALLOWED = {
     ("vault", "encryptedcard", "nonce"),
     ("vault", "encryptedcard", "ciphertext"),
     ("vault", "datakey", "wrapped"),
+    # webhooks (issue 8): signing secrets, AES-GCM under a vault data key
+    ("checkout", "webhooksecret", "nonce"),
+    ("checkout", "webhooksecret", "ciphertext"),
 }
 
 

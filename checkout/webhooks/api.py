@@ -1,0 +1,376 @@
+"""``/api/v1/events`` and ``/api/v1/webhook_endpoints``: thin views over the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout.api.common import (
+    IDEMPOTENCY_PARAMETER,
+    PageParamsSerializer,
+    keyset_page,
+    page_response,
+    page_serializer,
+    problem_responses,
+)
+from checkout.idempotency import idempotent
+from checkout.models import EventType, WebhookEndpoint
+from vault.authentication import request_merchant
+
+from .selectors import event_document, event_get, event_list, webhook_endpoint_list
+from .services import (
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_get,
+    webhook_endpoint_secret_roll,
+    webhook_endpoint_update,
+)
+
+EVENT_TYPES = [*EventType.values]
+
+
+class EventOutputSerializer(serializers.Serializer[Any]):
+    """Schema only: an event is answered exactly as it was sent to endpoints."""
+
+    id = serializers.CharField()
+    object = serializers.CharField(help_text='Always "event".')
+    type = serializers.ChoiceField(choices=EventType.choices)
+    api_version = serializers.CharField()
+    created = serializers.DateTimeField()
+    data = serializers.DictField(  # type: ignore[assignment]
+        help_text="`{object: …}`: the object as the API showed it then."
+    )
+
+
+EventPageSerializer = page_serializer("EventPage", EventOutputSerializer)
+
+EVENT_EXAMPLE = {
+    "id": "evt_1Rq2Wc8xTnM4pVb7Lr0sKd",
+    "object": "event",
+    "type": "charge.succeeded",
+    "api_version": "v1",
+    "created": "2030-01-31T10:00:00Z",
+    "data": {
+        "object": {
+            "id": "ch_3xq9ZbL0kq2rT8yWcN4vQa",
+            "object": "charge",
+            "amount": 1999,
+            "currency": "EUR",
+            "status": "succeeded",
+            "failure_code": None,
+            "failure_message": None,
+            "amount_refunded": 0,
+            "refunded": False,
+            "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+            "subscription": None,
+            "description": "Order #1042",
+            "metadata": {},
+            "created": "2030-01-31T10:00:00Z",
+        }
+    },
+}
+
+
+class EventListApi(APIView):
+    @extend_schema_serializer(component_name="EventFilter")
+    class FilterSerializer(PageParamsSerializer):
+        type = serializers.RegexField(
+            r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$",
+            max_length=40,
+            required=False,
+            help_text="An event type (`charge.succeeded`) or a group (`charge.*`).",
+        )
+        object = serializers.CharField(
+            max_length=40, required=False, help_text="Only events about this object id."
+        )
+        created_gte = serializers.DateTimeField(required=False)
+        created_lte = serializers.DateTimeField(required=False)
+
+        def validate_type(self, value: str) -> str:
+            known = value in EVENT_TYPES or (
+                value.endswith(".*") and any(t.startswith(value[:-1]) for t in EVENT_TYPES)
+            )
+            if not known:
+                raise serializers.ValidationError(
+                    f"Unknown event type. Known: {', '.join(EVENT_TYPES)}."
+                )
+            return value
+
+    @extend_schema(
+        operation_id="events_list",
+        summary="List events",
+        description="Newest first, kept for at least 30 days. Same shape as webhook payloads.",
+        parameters=[FilterSerializer],
+        responses={200: EventPageSerializer, **problem_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = dict(filters.validated_data)
+        limit, starting_after = params.pop("limit"), params.pop("starting_after", None)
+        events = event_list(
+            merchant=request_merchant(request),
+            type=params.get("type"),
+            object_id=params.get("object"),
+            created_gte=params.get("created_gte"),
+            created_lte=params.get("created_lte"),
+        )
+        page = keyset_page(events, limit=limit, starting_after=starting_after)
+        return Response(
+            {
+                "object": "list",
+                "data": [event_document(e) for e in page.items],
+                "has_more": page.has_more,
+            }
+        )
+
+
+class EventDetailApi(APIView):
+    @extend_schema(
+        operation_id="events_retrieve",
+        summary="Retrieve an event",
+        responses={200: EventOutputSerializer, **problem_responses(401, 404, 429)},
+        examples=[OpenApiExample("charge.succeeded", value=EVENT_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, event_id: str) -> Response:
+        event = event_get(merchant=request_merchant(request), event_id=event_id)
+        return Response(event_document(event))
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+class WebhookEndpointOutputSerializer(serializers.Serializer[WebhookEndpoint]):
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    url = serializers.CharField()
+    description = serializers.CharField()
+    enabled_events = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(choices=WebhookEndpoint.Status.choices)
+    disabled_reason = serializers.CharField(allow_null=True, source="disabled_reason_or_none")
+    created = serializers.DateTimeField(source="created_at")
+
+    def get_object(self, endpoint: WebhookEndpoint) -> str:
+        return "webhook_endpoint"
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointOutputSerializer):
+    secret = serializers.SerializerMethodField(
+        help_text="`whsec_…`: shown in this answer only. Store it now; roll it if lost."
+    )
+
+    def get_secret(self, endpoint: WebhookEndpoint) -> str | None:
+        secret: str | None = self.context.get("secret")
+        return secret
+
+
+ENDPOINT_EXAMPLE = {
+    "id": "we_7Gm2Qx0LrT9bVn3Kc8Wd1a",
+    "object": "webhook_endpoint",
+    "url": "https://shop.example.com/tessera/webhooks",
+    "description": "",
+    "enabled_events": ["charge.succeeded", "subscription.renewed", "subscription.past_due"],
+    "status": "enabled",
+    "disabled_reason": None,
+    "created": "2030-01-31T10:00:00Z",
+}
+WebhookEndpointPageSerializer = page_serializer(
+    "WebhookEndpointPage", WebhookEndpointOutputSerializer
+)
+
+
+def _with_secret(endpoint: WebhookEndpoint, secret: str, status: int) -> Response:
+    """The answer carrying the secret. Its idempotent replay (``@idempotent`` stores answers in
+    the database for 24 h) carries ``"secret": null`` instead: a secret is never stored in
+    clear, not even there. A client that lost the first answer rolls the secret."""
+    response = Response(
+        WebhookEndpointWithSecretSerializer(endpoint, context={"secret": secret}).data,
+        status=status,
+    )
+    response.idempotency_replay_data = WebhookEndpointWithSecretSerializer(  # type: ignore[attr-defined]
+        endpoint, context={"secret": None}
+    ).data
+    return response
+
+
+class WebhookEndpointListCreateApi(APIView):
+    @extend_schema_serializer(component_name="WebhookEndpointCreate")
+    class InputSerializer(serializers.Serializer[Any]):
+        url = serializers.CharField(
+            max_length=2000,
+            help_text="https URL on a public address (never private, loopback or link-local).",
+        )
+        enabled_events = serializers.ListField(
+            child=serializers.CharField(max_length=40),
+            allow_empty=False,
+            max_length=len(EVENT_TYPES) + 1,
+            help_text=f'Any of {", ".join(EVENT_TYPES)}; or ["*"] for every type.',
+        )
+        description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="webhook_endpoints_list",
+        summary="List webhook endpoints",
+        parameters=[PageParamsSerializer],
+        responses={200: WebhookEndpointPageSerializer, **problem_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        params = PageParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = keyset_page(
+            webhook_endpoint_list(merchant=request_merchant(request)),
+            limit=params.validated_data["limit"],
+            starting_after=params.validated_data.get("starting_after"),
+        )
+        return Response(page_response(page, WebhookEndpointOutputSerializer))
+
+    @extend_schema(
+        operation_id="webhook_endpoints_create",
+        summary="Create a webhook endpoint",
+        description=(
+            "Events of the listed types are POSTed to `url`, signed with the returned "
+            "`secret` (`Tessera-Signature`). The secret is shown in this answer only."
+        ),
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: WebhookEndpointWithSecretSerializer,
+            **problem_responses(400, 401, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "endpoint",
+                value={
+                    "url": ENDPOINT_EXAMPLE["url"],
+                    "enabled_events": ENDPOINT_EXAMPLE["enabled_events"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "created",
+                value={**ENDPOINT_EXAMPLE, "secret": "whsec_…"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint, secret = webhook_endpoint_create(
+            merchant=request_merchant(request),
+            url=data.validated_data["url"],
+            enabled_events=data.validated_data["enabled_events"],
+            description=data.validated_data.get("description", ""),
+        )
+        return _with_secret(endpoint, secret, 201)
+
+
+class WebhookEndpointDetailApi(APIView):
+    @extend_schema_serializer(component_name="WebhookEndpointUpdate")
+    class UpdateSerializer(serializers.Serializer[Any]):
+        url = serializers.CharField(max_length=2000, required=False)
+        enabled_events = serializers.ListField(
+            child=serializers.CharField(max_length=40),
+            allow_empty=False,
+            max_length=len(EVENT_TYPES) + 1,
+            required=False,
+        )
+        description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        disabled = serializers.BooleanField(
+            required=False,
+            help_text="false re-enables an endpoint (pending deliveries resume); true pauses it.",
+        )
+
+    @extend_schema(
+        operation_id="webhook_endpoints_retrieve",
+        summary="Retrieve a webhook endpoint",
+        responses={200: WebhookEndpointOutputSerializer, **problem_responses(401, 404, 429)},
+    )
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = webhook_endpoint_get(merchant=request_merchant(request), endpoint_id=endpoint_id)
+        return Response(WebhookEndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(
+        operation_id="webhook_endpoints_update",
+        summary="Update a webhook endpoint",
+        request=UpdateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            200: WebhookEndpointOutputSerializer,
+            **problem_responses(400, 401, 404, 409, 422, 429),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_update(
+            merchant=request_merchant(request),
+            endpoint_id=endpoint_id,
+            url=data.validated_data.get("url"),
+            enabled_events=data.validated_data.get("enabled_events"),
+            description=data.validated_data.get("description"),
+            disabled=data.validated_data.get("disabled"),
+        )
+        return Response(WebhookEndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(
+        operation_id="webhook_endpoints_delete",
+        summary="Delete a webhook endpoint",
+        description="Pending deliveries are canceled and the signing secrets destroyed.",
+        responses={
+            200: OpenApiTypes.OBJECT,
+            **problem_responses(401, 404, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "deleted",
+                value={"id": ENDPOINT_EXAMPLE["id"], "object": "webhook_endpoint", "deleted": True},
+                response_only=True,
+            )
+        ],
+    )
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = webhook_endpoint_delete(
+            merchant=request_merchant(request), endpoint_id=endpoint_id
+        )
+        return Response({"id": endpoint.pk, "object": "webhook_endpoint", "deleted": True})
+
+
+class WebhookEndpointRollSecretApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_roll_secret",
+        summary="Roll a webhook endpoint's signing secret",
+        description=(
+            "Returns a new `secret` (shown once). For 24 hours deliveries carry two `v1` "
+            "signatures, under the new and the previous secret; then only the new one."
+        ),
+        request=None,
+        parameters=[
+            IDEMPOTENCY_PARAMETER,
+            OpenApiParameter("endpoint_id", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        responses={
+            200: WebhookEndpointWithSecretSerializer,
+            **problem_responses(401, 404, 409, 422, 429),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint, secret = webhook_endpoint_secret_roll(
+            merchant=request_merchant(request), endpoint_id=endpoint_id
+        )
+        return _with_secret(endpoint, secret, 200)

@@ -1,0 +1,60 @@
+"""Read side of webhooks, scoped to one merchant and ready for ``keyset_page``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from checkout.models import Event, WebhookEndpoint
+from payments_site.problems import ProblemError
+from vault.models import Merchant
+
+
+class EventNotFound(ProblemError):
+    status = 404
+    code = "event_not_found"
+    title = "No such event"
+
+
+def event_list(
+    *,
+    merchant: Merchant,
+    type: str | None = None,
+    object_id: str | None = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+) -> QuerySet[Event]:
+    """``type`` is exact (``charge.succeeded``) or a prefix ending in ``.*`` (``charge.*``)."""
+    events = Event.objects.filter(merchant=merchant)
+    if type:
+        if type.endswith(".*"):
+            events = events.filter(type__startswith=type[:-1])
+        else:
+            events = events.filter(type=type)
+    if object_id:
+        events = events.filter(object_id=object_id)
+    if created_gte:
+        events = events.filter(created_at__gte=created_gte)
+    if created_lte:
+        events = events.filter(created_at__lte=created_lte)
+    return events
+
+
+def event_get(*, merchant: Merchant, event_id: str) -> Event:
+    event = Event.objects.filter(merchant=merchant, pk=event_id).first()
+    if event is None:
+        raise EventNotFound("No such event for this merchant.")
+    return event
+
+
+def event_document(event: Event) -> dict[str, Any]:
+    """The event as sent to endpoints (key order kept)."""
+    document: dict[str, Any] = json.loads(event.payload)
+    return document
+
+
+def webhook_endpoint_list(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(merchant=merchant, deleted_at__isnull=True)
