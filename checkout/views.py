@@ -31,11 +31,14 @@ from checkout.models import CheckoutSession
 from checkout.services.sessions import (
     CheckoutSessionNotFound,
     CheckoutSessionUnavailable,
+    checkout_card_refused,
     checkout_session_complete,
     checkout_session_for_page,
     checkout_session_success_url,
 )
 from checkout.transport import card_encrypt, current_key
+from monitoring.anomaly import Cooloff, SourceCoolingOff, cooloff_check, cooloff_message
+from monitoring.clientip import client_ip
 from payments_site.problems import ProblemError
 from vault.cards import CardValidationError, brand_rules_export, card_validate
 from vault.keys import KeyPurpose
@@ -171,6 +174,23 @@ def _state(request: HttpRequest, session: CheckoutSession | None, *, status: int
     return response
 
 
+def _cooling_off(request: HttpRequest, session: CheckoutSession, cooloff: Cooloff) -> HttpResponse:
+    """The friendly 429: the checkout's own page, no card form, and when to come back."""
+    context: dict[str, Any] = {
+        "state": "cooling_off",
+        "session": session,
+        "assets": page_assets(),
+        "merchant_name": session.merchant.name,
+        "summary": _summary(session),
+        "cancel_url": session.cancel_url,
+        "message": cooloff_message(cooloff),
+    }
+    response = render(request, "checkout/state.html", context, status=429)
+    response["Retry-After"] = str(cooloff.retry_after)
+    response["Referrer-Policy"] = "same-origin"
+    return response
+
+
 STATE_STATUS = {
     CheckoutSession.Status.COMPLETE: 200,
     CheckoutSession.Status.EXPIRED: 410,
@@ -191,13 +211,21 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
         if request.method == "POST" and session.status == CheckoutSession.Status.COMPLETE:
             status = 409
         return _state(request, session, status=status)
+    # A shopper address or session that tripped a card-testing rule gets no form until its
+    # cool-off ends (monitoring.anomaly); other shoppers are not affected.
+    shopper_ip = client_ip(request)
+    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
+    if cooloff is not None:
+        return _cooling_off(request, session, cooloff)
     if request.method == "POST":
-        return _submit(request, session)
+        return _submit(request, session, shopper_ip=shopper_ip)
     return _page(request, session)
 
 
 @sensitive_variables("form", "card", "validated", "card_jwe")
-def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
+def _submit(
+    request: HttpRequest, session: CheckoutSession, *, shopper_ip: str | None
+) -> HttpResponse:
     form = CheckoutForm(request.POST)
     if not form.is_valid():
         if "nonce" in form.errors:
@@ -207,6 +235,9 @@ def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
                 status=409,
                 form_error=_("This page is out of date. Enter your card again."),
             )
+        # Posted, but not a card anyone could read (a malformed JWE, oversized fields): a
+        # refused card attempt all the same.
+        checkout_card_refused(session=session, reason="unreadable_card", shopper_ip=shopper_ip)
         return _page(
             request,
             session,
@@ -224,6 +255,12 @@ def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
         try:
             validated = card_validate(**card)
         except CardValidationError as exc:
+            # Counted once, like a card the vault refuses on the JavaScript path.
+            checkout_card_refused(
+                session=session,
+                reason=exc.errors[0].code if exc.errors else exc.code,
+                shopper_ip=shopper_ip,
+            )
             return _card_errors(request, session, exc, name=name, exp=exp)
         card_jwe = card_encrypt(
             {
@@ -239,8 +276,10 @@ def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
         del card, validated
     try:
         attempt = checkout_session_complete(
-            session_id=session.pk, nonce=data["nonce"], card_jwe=card_jwe
+            session_id=session.pk, nonce=data["nonce"], card_jwe=card_jwe, shopper_ip=shopper_ip
         )
+    except SourceCoolingOff as exc:  # this attempt tripped (or met) a card-testing cool-off
+        return _cooling_off(request, _fresh(session), exc.cooloff)
     except CheckoutSessionUnavailable as exc:
         fresh = checkout_session_for_page(session_id=session.pk)
         if exc.code == "page_stale":
@@ -260,18 +299,6 @@ def _submit(request: HttpRequest, session: CheckoutSession) -> HttpResponse:
         )
     except ProblemError as exc:
         logger.warning("checkout_attempt_failed", extra={"session": session.pk, "code": exc.code})
-        if exc.status == 429:  # a card-testing cool-off (monitoring) refused the attempt
-            response = _page(
-                request,
-                _fresh(session),
-                status=429,
-                form_error=_("Too many attempts. Wait a few minutes, then try again."),
-                name=name,
-                exp=exp,
-            )
-            for header, value in exc.headers.items():
-                response[header] = value
-            return response
         return _page(
             request,
             _fresh(session),

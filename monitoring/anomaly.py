@@ -23,6 +23,7 @@ callers make that one call per event and nothing else.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
@@ -46,7 +47,7 @@ from payments_site.problems import ProblemError, problem_response
 
 from . import metrics
 from .clientip import client_ip
-from .counters import CounterStore, counter_store
+from .counters import CounterStore, Op, counter_store
 from .models import SecurityAlert
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,14 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "scope": Scope.MERCHANT, "measure": Measure.DECLINE_RATIO, "threshold": 0.5,
         "min_events": 20, "jump": 0.3, "window_seconds": 900, "cooloff_seconds": 0,
     },
+    # A merchant's API client (its server's address): a server legitimately charges many
+    # distinct cards, so only a decline ratio far above any real shop's marks card testing.
+    "card_testing.declines.client": {
+        "signals": frozenset({Signal.CHARGE_DECLINED, Signal.CHARGE_SUCCEEDED}),
+        "scope": Scope.CLIENT, "measure": Measure.DECLINE_RATIO, "threshold": 0.8,
+        "min_events": 20, "jump": 0.0, "window_seconds": 600, "cooloff_seconds": 1800,
+        "severity": "critical",
+    },
     "jwt.rejections.ip": {
         "signals": frozenset({Signal.JWT_REJECTED}), "scope": Scope.IP,
         "measure": Measure.COUNT, "threshold": 20, "window_seconds": 300,
@@ -140,10 +149,18 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+_rules_cache: tuple[dict[str, Any], dict[str, Any], list[Rule]] | None = None
+
+
 def rules() -> list[Rule]:
     """The rules in force: ``DEFAULT_RULES`` with ``settings.ANOMALY_RULES`` merged over them
-    (a rule set to ``None`` there is switched off)."""
+    (a rule set to ``None`` there is switched off). Built once and rebuilt when either
+    changes: this runs on every signal, on the card hot path."""
+    global _rules_cache
     overrides: dict[str, dict[str, Any] | None] = getattr(settings, "ANOMALY_RULES", {})
+    cached = _rules_cache
+    if cached is not None and cached[0] == overrides and cached[1] == DEFAULT_RULES:
+        return cached[2]
     out = []
     for name in {**DEFAULT_RULES, **overrides}:
         if name in overrides and overrides[name] is None:
@@ -154,6 +171,7 @@ def rules() -> list[Rule]:
         spec["measure"] = Measure(spec["measure"])
         spec["severity"] = SecurityAlert.Severity(spec.get("severity", "warning"))
         out.append(Rule(name=name, **spec))
+    _rules_cache = (copy.deepcopy(overrides), copy.deepcopy(DEFAULT_RULES), out)
     return out
 
 
@@ -172,15 +190,32 @@ class _Context:
 
 
 def _sources(
-    *, ip: str | None, merchant_id: str | None, session_id: str | None, fingerprint: str | None
+    *,
+    ip: str | None,
+    merchant_id: str | None,
+    session_id: str | None,
+    fingerprint: str | None,
+    client: str | None = None,
 ) -> dict[SecurityAlert.Scope, str]:
     pairs = {
         Scope.IP: ip,
         Scope.MERCHANT: merchant_id,
         Scope.SESSION: session_id,
         Scope.FINGERPRINT: fingerprint,
+        Scope.CLIENT: client,
     }
     return {scope: str(value)[:200] for scope, value in pairs.items() if value}
+
+
+def api_client_source(*, merchant_id: str, ip: str | None) -> str | None:
+    """The source id of a merchant's API client: the merchant and the address it calls from.
+
+    A merchant's server charges many shoppers' cards from one address, so API traffic is never
+    counted as a shopper's address (``ip``); it is a source of its own, with rules sized for a
+    server (decline ratio rather than distinct cards), and its cool-off stops only that server
+    of that merchant.
+    """
+    return f"{merchant_id}@{ip}" if ip else None
 
 
 def signal_record(
@@ -190,28 +225,46 @@ def signal_record(
     merchant_id: str | None = None,
     session_id: str | None = None,
     fingerprint: str | None = None,
+    client: str | None = None,
     reason: str = "",
 ) -> list[SecurityAlert]:
     """Record one event and run the rules it feeds. Returns the alerts this event raised.
 
-    Pass every id you have; a rule whose scope has no id in this call is skipped. Never pass
-    card data: ``fingerprint`` is the vault's keyed MAC, not a number.
+    Pass every id you have; a rule whose scope has no id in this call is skipped. ``ip`` is a
+    shopper's address; ``client`` an API client (``api_client_source``). Never pass card data:
+    ``fingerprint`` is the vault's keyed MAC, not a number.
+
+    Every counter update and every read the rules need go to the store as one batch (one
+    Redis round trip); only a rule that reaches its threshold costs more (its cool-off and
+    de-duplication), and that happens once per attack.
     """
     signal = Signal(kind)
     ctx = _Context(
         store=counter_store(),
         now=_now(),
         sources=_sources(
-            ip=ip, merchant_id=merchant_id, session_id=session_id, fingerprint=fingerprint
+            ip=ip,
+            merchant_id=merchant_id,
+            session_id=session_id,
+            fingerprint=fingerprint,
+            client=client,
         ),
     )
-    _count_for_dashboards(ctx, signal, reason)
-    raised: list[SecurityAlert] = []
+    ops = _dashboard_ops(ctx, signal, reason)
+    planned: list[tuple[Rule, str, int]] = []  # rule, source, index of its first answer
     for rule in rules():
         source = ctx.sources.get(rule.scope)
         if signal not in rule.signals or source is None:
             continue
-        observed = _observe(ctx, rule, signal, source, fingerprint)
+        rule_ops = _rule_ops(ctx, rule, signal, source, fingerprint)
+        if rule_ops:
+            planned.append((rule, source, len(ops)))
+            ops.extend(rule_ops)
+    answers = ctx.store.batch(ops)
+    _count_metrics(signal, reason)
+    raised: list[SecurityAlert] = []
+    for rule, source, first in planned:
+        observed = _measure(ctx, rule, signal, answers[first:])
         if observed is not None:
             alert = _fire(ctx, rule, source, observed)
             if alert is not None:
@@ -226,29 +279,38 @@ def _window(rule: Rule, now: float) -> tuple[int, float]:
     return index, 1.0 - elapsed
 
 
-def _observe(
+def _rule_ops(
     ctx: _Context, rule: Rule, signal: Signal, source: str, fingerprint: str | None
-) -> float | None:
-    """Update the rule's counters; return the measured value if it reaches the threshold."""
-    index, weight = _window(rule, ctx.now)
+) -> list[Op]:
+    """The counter updates and reads one rule needs for this event (``_measure`` reads the
+    answers in the same order)."""
+    index, _ = _window(rule, ctx.now)
     ttl = rule.window_seconds * 2 + 60
     base = f"r:{rule.name}:{source}"
-    store = ctx.store
     if rule.measure is Measure.COUNT:
-        current = store.incr(f"{base}:{index}", ttl=ttl)
-        value = current + store.get_int(f"{base}:{index - 1}") * weight
-    elif rule.measure is Measure.DISTINCT:
+        return [Op("incr", f"{base}:{index}", ttl=ttl), Op("get_int", f"{base}:{index - 1}")]
+    if rule.measure is Measure.DISTINCT:
         if not fingerprint:
-            return None
-        current = store.distinct_add(f"{base}:{index}", fingerprint, ttl=ttl)
-        value = current + store.distinct_count(f"{base}:{index - 1}") * weight
+            return []
+        return [
+            Op("distinct_add", f"{base}:{index}", member=fingerprint, ttl=ttl),
+            Op("distinct_count", f"{base}:{index - 1}"),
+        ]
+    outcome = "d" if signal is Signal.CHARGE_DECLINED else "s"
+    return [
+        Op("incr", f"{base}:{index}:{outcome}", ttl=ttl),
+        *(Op("get_int", f"{base}:{i}:{o}") for i in (index, index - 1) for o in ("d", "s")),
+    ]
+
+
+def _measure(ctx: _Context, rule: Rule, signal: Signal, answers: list[int]) -> float | None:
+    """The rule's value from its answers, if it reaches the threshold."""
+    _, weight = _window(rule, ctx.now)
+    if rule.measure in (Measure.COUNT, Measure.DISTINCT):
+        current, previous = answers[0], answers[1]
+        value = current + previous * weight
     else:
-        outcome = "d" if signal is Signal.CHARGE_DECLINED else "s"
-        store.incr(f"{base}:{index}:{outcome}", ttl=ttl)
-        d, s, pd, ps = store.get_many_int(
-            [f"{base}:{index}:d", f"{base}:{index}:s", f"{base}:{index - 1}:d",
-             f"{base}:{index - 1}:s"]
-        )  # fmt: skip
+        d, s, pd, ps = answers[1:5]
         # A ratio is compared window to window (no sliding mix, which would dilute the jump).
         if d + s < rule.min_events or signal is not Signal.CHARGE_DECLINED:
             return None
@@ -376,17 +438,24 @@ def cooloff_check(
     merchant_id: str | None = None,
     session_id: str | None = None,
     fingerprint: str | None = None,
+    client: str | None = None,
 ) -> Cooloff | None:
-    """The longest active cool-off among the given sources, or None: one or two cache reads,
+    """The longest active cool-off among the given sources, or None: one cache read (MGET),
     cheap enough to call before every card submission."""
     store = counter_store()
     now = _now()
     found: Cooloff | None = None
     sources = _sources(
-        ip=ip, merchant_id=merchant_id, session_id=session_id, fingerprint=fingerprint
+        ip=ip,
+        merchant_id=merchant_id,
+        session_id=session_id,
+        fingerprint=fingerprint,
+        client=client,
     )
-    for scope, source in sources.items():
-        until = store.get_float(_cooloff_key(scope, source))
+    untils = store.get_many_float(
+        [_cooloff_key(scope, source) for scope, source in sources.items()]
+    )
+    for (scope, source), until in zip(sources.items(), untils, strict=True):
         if until is not None and until > now:
             remaining = math.ceil(until - now)
             if found is None or remaining > found.retry_after:
@@ -422,10 +491,15 @@ def cooloff_enforce(
     merchant_id: str | None = None,
     session_id: str | None = None,
     fingerprint: str | None = None,
+    client: str | None = None,
 ) -> None:
     """Raise ``SourceCoolingOff`` (429 problem+json, Retry-After) if any source cools off."""
     cooloff = cooloff_check(
-        ip=ip, merchant_id=merchant_id, session_id=session_id, fingerprint=fingerprint
+        ip=ip,
+        merchant_id=merchant_id,
+        session_id=session_id,
+        fingerprint=fingerprint,
+        client=client,
     )
     if cooloff is not None:
         raise SourceCoolingOff(cooloff)
@@ -478,20 +552,37 @@ def cooloff_guard(
 
 
 class CooloffThrottle(BaseThrottle):
-    """DRF: ``throttle_classes = [CooloffThrottle]`` answers 429 + Retry-After (problem+json
-    through our exception handler) while the client's address or the authenticated merchant
-    cools off."""
+    """DRF: ``throttle_classes = [CooloffThrottle]`` answers 429 + Retry-After while the
+    client's address, the authenticated merchant or that merchant's client at this address
+    (``api_client_source``) cools off. It raises ``SourceCoolingOff`` itself, so the problem
+    says ``too_many_attempts`` with the cool-off's message, not a generic rate limit."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         merchant_id = getattr(request.user, "id", None) if request.auth is not None else None
+        ip = client_ip(request._request)
         self._cooloff = cooloff_check(
-            ip=client_ip(request._request), merchant_id=str(merchant_id) if merchant_id else None
+            ip=ip,
+            merchant_id=str(merchant_id) if merchant_id else None,
+            client=api_client_source(merchant_id=str(merchant_id), ip=ip) if merchant_id else None,
         )
-        return self._cooloff is None
+        if self._cooloff is not None:
+            raise SourceCoolingOff(self._cooloff)
+        return True
 
     def wait(self) -> float | None:
         cooloff = getattr(self, "_cooloff", None)
         return float(cooloff.retry_after) if cooloff else None
+
+
+class CooloffWriteThrottle(CooloffThrottle):
+    """``CooloffThrottle`` for writes only: a merchant's server cooling off still reads what
+    it already has (charges, sessions), it just cannot try more cards."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            self._cooloff = None
+            return True
+        return super().allow_request(request, view)
 
 
 # --- figures for the admin overview and Prometheus ------------------------------------------
@@ -503,13 +594,20 @@ def _hour(now: float) -> int:
     return math.floor(now / 3600)
 
 
-def _count_for_dashboards(ctx: _Context, signal: Signal, reason: str) -> None:
+def _dashboard_ops(ctx: _Context, signal: Signal, reason: str) -> list[Op]:
+    """Hourly figures for the admin overview: per signal, and per reason code."""
     hour = _hour(ctx.now)
-    ctx.store.incr(f"stat:{hour}:{signal.value}", ttl=STATS_TTL)
+    ops = [Op("incr", f"stat:{hour}:{signal.value}", ttl=STATS_TTL)]
     if reason:
         code = metrics.label(reason)
-        ctx.store.incr(f"stat:{hour}:{signal.value}:{code}", ttl=STATS_TTL)
-        ctx.store.distinct_add_raw(f"statreasons:{hour}:{signal.value}", code, ttl=STATS_TTL)
+        ops.append(Op("incr", f"stat:{hour}:{signal.value}:{code}", ttl=STATS_TTL))
+        ops.append(
+            Op("distinct_add_raw", f"statreasons:{hour}:{signal.value}", member=code, ttl=STATS_TTL)
+        )
+    return ops
+
+
+def _count_metrics(signal: Signal, reason: str) -> None:
     if signal is Signal.TOKENIZED:
         metrics.tokenization_inc()
     elif signal in (Signal.CARD_INVALID, Signal.JWT_REJECTED):

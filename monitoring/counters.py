@@ -15,15 +15,38 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 
+OpKind = Literal["incr", "distinct_add", "distinct_add_raw", "get_int", "distinct_count"]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of a ``CounterStore.batch``: the store method of the same name, as data.
+
+    ``incr`` and ``distinct_add`` answer the new count, ``get_int`` and ``distinct_count`` the
+    current one, ``distinct_add_raw`` answers 0.
+    """
+
+    kind: OpKind
+    key: str
+    member: str = ""
+    ttl: int = 0
+
 
 class CounterStore(Protocol):
+    def batch(self, ops: Sequence[Op]) -> list[int]:
+        """Run ``ops`` in order and answer one number each: on Redis one MULTI/EXEC round
+        trip, so the anomaly rules cost one network round trip per event, not one per rule."""
+        ...
+
     def incr(self, key: str, *, ttl: int) -> int: ...
 
     def distinct_add(self, key: str, member: str, *, ttl: int) -> int: ...
@@ -41,6 +64,8 @@ class CounterStore(Protocol):
     def set_float(self, key: str, value: float, *, ttl: int) -> None: ...
 
     def get_float(self, key: str) -> float | None: ...
+
+    def get_many_float(self, keys: list[str]) -> list[float | None]: ...
 
     def add_flag(self, key: str, *, ttl: int) -> bool: ...
 
@@ -61,6 +86,43 @@ class RedisCounterStore:
 
     def _key(self, key: str) -> str:
         return self._cache.make_key(f"mon:{key}")
+
+    def batch(self, ops: Sequence[Op]) -> list[int]:
+        if not ops:
+            return []
+        pipe = self._client().pipeline(transaction=True)
+        picks: list[int | None] = []  # per op: index of its answer in the pipeline's replies
+        queued = 0
+        for op in ops:
+            k = self._key(op.key)
+            if op.kind == "incr":
+                pipe.incr(k)
+                pipe.expire(k, op.ttl, nx=True)
+                picks.append(queued)
+                queued += 2
+            elif op.kind == "distinct_add":
+                pipe.sadd(k, member_digest(op.member))
+                pipe.expire(k, op.ttl, nx=True)
+                pipe.scard(k)
+                picks.append(queued + 2)
+                queued += 3
+            elif op.kind == "distinct_add_raw":
+                pipe.sadd(k, op.member)
+                pipe.expire(k, op.ttl, nx=True)
+                picks.append(None)
+                queued += 2
+            elif op.kind == "get_int":
+                pipe.get(k)
+                picks.append(queued)
+                queued += 1
+            elif op.kind == "distinct_count":
+                pipe.scard(k)
+                picks.append(queued)
+                queued += 1
+            else:  # pragma: no cover - OpKind is closed
+                raise ValueError(f"unknown counter op {op.kind!r}")
+        replies = pipe.execute()
+        return [int(replies[i] or 0) if i is not None else 0 for i in picks]
 
     def incr(self, key: str, *, ttl: int) -> int:
         k = self._key(key)
@@ -110,6 +172,12 @@ class RedisCounterStore:
         value = self._client().get(self._key(key))
         return float(value) if value is not None else None
 
+    def get_many_float(self, keys: list[str]) -> list[float | None]:
+        if not keys:
+            return []
+        values = self._client().mget([self._key(k) for k in keys])
+        return [float(v) if v is not None else None for v in values]
+
     def add_flag(self, key: str, *, ttl: int) -> bool:
         return bool(self._client().set(self._key(key), b"1", ex=max(1, ttl), nx=True))
 
@@ -128,6 +196,24 @@ class CacheCounterStore:
 
     def _key(self, key: str) -> str:
         return f"mon:{key}"
+
+    def batch(self, ops: Sequence[Op]) -> list[int]:
+        out = []
+        for op in ops:
+            if op.kind == "incr":
+                out.append(self.incr(op.key, ttl=op.ttl))
+            elif op.kind == "distinct_add":
+                out.append(self.distinct_add(op.key, op.member, ttl=op.ttl))
+            elif op.kind == "distinct_add_raw":
+                self.distinct_add_raw(op.key, op.member, ttl=op.ttl)
+                out.append(0)
+            elif op.kind == "get_int":
+                out.append(self.get_int(op.key))
+            elif op.kind == "distinct_count":
+                out.append(self.distinct_count(op.key))
+            else:  # pragma: no cover - OpKind is closed
+                raise ValueError(f"unknown counter op {op.kind!r}")
+        return out
 
     def incr(self, key: str, *, ttl: int) -> int:
         k = self._key(key)
@@ -176,6 +262,11 @@ class CacheCounterStore:
     def get_float(self, key: str) -> float | None:
         value = self._cache.get(self._key(key))
         return float(value) if value is not None else None
+
+    def get_many_float(self, keys: list[str]) -> list[float | None]:
+        found = self._cache.get_many([self._key(k) for k in keys])
+        values = [found.get(self._key(k)) for k in keys]
+        return [float(v) if v is not None else None for v in values]
 
     def add_flag(self, key: str, *, ttl: int) -> bool:
         return bool(self._cache.add(self._key(key), 1, max(1, ttl)))

@@ -36,14 +36,15 @@ class AuditEvent(models.Model):
 
 class SecurityAlert(models.Model):
     """A rule over recent activity fired for one source (an address, a checkout session, a
-    merchant or a card fingerprint). One per rule, source and window: the database refuses a
-    second, so a burst on several app servers still raises one alert."""
+    merchant, a card fingerprint or a merchant's API client). One per rule, source and window:
+    the database refuses a second, so a burst on several app servers still raises one alert."""
 
     class Scope(models.TextChoices):
         IP = "ip", "Source address"
         SESSION = "session", "Checkout session"
         MERCHANT = "merchant", "Merchant"
         FINGERPRINT = "fingerprint", "Card fingerprint"
+        CLIENT = "client", "API client (merchant at an address)"
 
     class Severity(models.TextChoices):
         WARNING = "warning", "Warning"

@@ -46,6 +46,10 @@ CARD_DENYLIST = [
     "jwt",
     "track",
     "pin",
+    # Not card data, but secrets of a page that takes cards: the form's CSRF token and the
+    # one-attempt page nonce.
+    "csrfmiddlewaretoken",
+    "nonce",
 ]
 
 

@@ -20,10 +20,13 @@ from checkout.api.common import (
     page_serializer,
     problem_responses,
 )
+from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.idempotency import HEADER, idempotent
 from checkout.models import Charge, Refund
 from checkout.selectors import charge_list
 from checkout.services.charges import charge_create, charge_get, refund_create
+from monitoring.anomaly import CooloffWriteThrottle, api_client_source
+from monitoring.clientip import client_ip
 from vault.authentication import request_merchant
 
 
@@ -82,6 +85,10 @@ ChargePageSerializer = page_serializer("ChargePage", ChargeOutputSerializer)
 
 
 class ChargeListCreateApi(APIView):
+    # A client that card-tests through the API cools off (429, Retry-After) before its next
+    # charge is even read; the per-key rate limit stays in force too.
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
+
     @extend_schema_serializer(component_name="ChargeCreate")
     class InputSerializer(serializers.Serializer[Any]):
         token = serializers.CharField(max_length=40, help_text="A `tok_…` id of this merchant.")
@@ -156,14 +163,16 @@ class ChargeListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        merchant = request_merchant(request)
         charge = charge_create(
-            merchant=request_merchant(request),
+            merchant=merchant,
             token_id=data.validated_data["token"],
             amount=data.validated_data["amount"],
             currency=data.validated_data["currency"],
             description=data.validated_data.get("description", ""),
             metadata=data.validated_data.get("metadata"),
             idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
+            api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
         code = status.HTTP_202_ACCEPTED if charge.status == Charge.Status.PENDING else 201
         return Response(ChargeOutputSerializer(charge).data, status=code)

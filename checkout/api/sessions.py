@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.api.common import IDEMPOTENCY_PARAMETER, problem_responses
+from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.idempotency import idempotent
 from checkout.models import CheckoutSession, Subscription
 from checkout.services.sessions import (
@@ -22,6 +23,7 @@ from checkout.services.sessions import (
     checkout_session_create,
     checkout_session_get,
 )
+from monitoring.anomaly import CooloffWriteThrottle
 from vault.authentication import request_merchant
 
 
@@ -91,6 +93,9 @@ SESSION_EXAMPLE = {
 
 
 class CheckoutSessionCreateApi(APIView):
+    # A merchant's client (or address) cooling off after card testing opens no new pages.
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
+
     @extend_schema_serializer(component_name="CheckoutSessionCreate")
     class InputSerializer(serializers.Serializer[Any]):
         mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices)

@@ -62,6 +62,7 @@ def charge_create(
     cvc: str | None = None,
     shopper_ip: str | None = None,
     session_id: str | None = None,
+    api_client: str | None = None,
     now: datetime | None = None,
 ) -> Charge:
     """Charge a token now. Returns the charge: ``succeeded``, ``failed`` (declined, with
@@ -71,7 +72,9 @@ def charge_create(
     the shopper's CVC in memory); it goes to the processor and nowhere else. With an
     ``idempotency_key`` at most one charge ever exists for it, whatever the HTTP layer does.
     ``shopper_ip`` / ``session_id`` (hosted checkout only) feed the card-testing rules; a
-    merchant's server calling the API is not a shopper, so API charges pass neither.
+    merchant's server calling the API is not a shopper, so API charges pass neither and give
+    ``api_client`` instead (``monitoring.anomaly.api_client_source``: merchant and address),
+    which only server-sized rules count.
     """
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
@@ -105,7 +108,11 @@ def charge_create(
             return _same_charge(existing, token=token, amount=amount, currency=currency)
     charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
     charge_report(
-        charge=charge, fingerprint=token.fingerprint, ip=shopper_ip, session_id=session_id
+        charge=charge,
+        fingerprint=token.fingerprint,
+        ip=shopper_ip,
+        session_id=session_id,
+        api_client=api_client,
     )
     return charge
 
@@ -120,6 +127,7 @@ def charge_report(
     fingerprint: str,
     ip: str | None = None,
     session_id: str | None = None,
+    api_client: str | None = None,
 ) -> None:
     """Tell monitoring's card-testing rules how the processor answered (after the commit, so
     a rolled-back charge never counts). Pending charges are reported once reconciled."""
@@ -133,6 +141,7 @@ def charge_report(
         merchant_id=charge.merchant_id,
         session_id=session_id,
         fingerprint=fingerprint,
+        client=api_client,
         reason=charge.failure_code,
     )
 

@@ -36,6 +36,13 @@ from checkout.services.charges import charge_create
 from checkout.services.subscriptions import subscription_create
 from checkout.services.validation import amount_validate, text_validate
 from checkout.transport import card_seal
+from monitoring.anomaly import (
+    Signal,
+    SourceCoolingOff,
+    cooloff_check,
+    cooloff_enforce,
+    signal_record,
+)
 from monitoring.models import AuditEvent
 from monitoring.services import audit_record
 from payments_site.ids import new_id
@@ -299,17 +306,29 @@ class CheckoutAttempt:
 
 @sensitive_variables("card_jwe", "sealed", "ingested")
 def checkout_session_complete(
-    *, session_id: str, nonce: str, card_jwe: str, now: datetime | None = None
+    *,
+    session_id: str,
+    nonce: str,
+    card_jwe: str,
+    shopper_ip: str | None = None,
+    now: datetime | None = None,
 ) -> CheckoutAttempt:
     """Turn the page's card JWE into the session's outcome, at most once per session.
 
-    Raises ``CheckoutSessionUnavailable`` (complete, expired, busy, stale page),
+    ``shopper_ip`` is the shopper's address as the page saw it (``monitoring.clientip``): it
+    is signed into the card JWT and feeds the card-testing rules with the session id.
+
+    Raises ``SourceCoolingOff`` (429: the address or session cools off after a card-testing
+    rule; nothing is claimed, or, when this card tripped the rule, it is revoked unused),
+    ``CheckoutSessionUnavailable`` (complete, expired, busy, stale page),
     ``CardValidationError`` (422, field errors) or ``IngestRefused`` (a JWE not made for this
-    session and page); the session is open again after any of the last two.
+    session and page); after a refused card, a foreign JWE or a card that tripped a rule
+    the session is open again.
     """
     now = clock_now(now)
-    # Monitoring seam (issue 7): a cool-off check for the shopper's source belongs here,
-    # before anything is claimed or decrypted.
+    # Monitoring seam (issue 7): a source cooling off waits before anything is claimed or
+    # decrypted, and this refusal changes nothing (it is not an attempt).
+    cooloff_enforce(ip=shopper_ip, session_id=session_id[:40])
     session = _claim(session_id=session_id, nonce=nonce, now=now)
     try:
         if not isinstance(card_jwe, str) or not 0 < len(card_jwe) <= MAX_JWE_LENGTH:
@@ -319,15 +338,37 @@ def checkout_session_complete(
                 errors=[FieldError("card_jwe", "invalid_card_jwe", "Enter your card again.")],
             )
         sealed = card_seal(
-            card_jwe, session_id=session.pk, nonce=nonce, merchant_id=session.merchant_id
+            card_jwe,
+            session_id=session.pk,
+            nonce=nonce,
+            merchant_id=session.merchant_id,
+            client_ip=shopper_ip,
         )
         ingested = card_ingest(sealed)
     except Exception as exc:
         code = exc.code if isinstance(exc, ProblemError) else "internal_error"
         _reopen(session, failure_code=code)
-        _attempt_record(session, outcome=AuditEvent.Outcome.DENIED, reason=code)
+        _attempt_record(
+            session,
+            outcome=AuditEvent.Outcome.DENIED,
+            reason=code,
+            shopper_ip=shopper_ip,
+            # The vault ingest reported every refusal it made (card rules, JWT checks); only a
+            # card JWE too broken to reach it is counted here.
+            signal=Signal.CARD_INVALID if code == "invalid_card_jwe" else None,
+        )
         raise
     token = ingested.token
+    # Monitoring seam (issue 7): if this very card tripped a card-testing rule, it is never
+    # authorised, so the tester does not learn whether it works.
+    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
+    if cooloff is not None:
+        token_revoke(token=token, actor=f"checkout:{session.pk}", reason="card-testing cool-off")
+        _reopen(session, failure_code=SourceCoolingOff.code)
+        _attempt_record(
+            session, outcome=AuditEvent.Outcome.DENIED, reason=SourceCoolingOff.code, token=token
+        )
+        raise SourceCoolingOff(cooloff)
     if session.mode == CheckoutSession.Mode.SETUP:
         _finish(session, token=token, now=now)
         _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)
@@ -348,6 +389,9 @@ def checkout_session_complete(
             idempotency_key=f"checkout:{session.pk}:{session.attempts}",
             # The CVC reaches the processor for this first authorisation only, from memory.
             cvc=ingested.cvc,
+            # The processor's answer feeds the card-testing rules for this shopper and session.
+            shopper_ip=shopper_ip,
+            session_id=session.pk,
             now=now,
         )
     except Exception as exc:
@@ -485,19 +529,47 @@ def _reload(session: CheckoutSession) -> CheckoutSession:
     return CheckoutSession.objects.select_related("merchant").get(pk=session.pk)
 
 
+def checkout_card_refused(
+    *, session: CheckoutSession, reason: str, shopper_ip: str | None = None
+) -> None:
+    """A card the page refused before it was encrypted (the no-JavaScript path checks the
+    fields first): audited, and counted by the card-testing rules exactly like a card the
+    vault refuses. The session is not claimed and its page stays valid."""
+    _attempt_record(
+        session,
+        outcome=AuditEvent.Outcome.DENIED,
+        reason=reason,
+        shopper_ip=shopper_ip,
+        signal=Signal.CARD_INVALID,
+    )
+
+
 def _attempt_record(
     session: CheckoutSession,
     *,
     outcome: str,
     reason: str = "",
     token: Token | None = None,
+    shopper_ip: str | None = None,
+    signal: Signal | None = None,
 ) -> None:
     """The one record of every card attempt on a hosted page, whatever its outcome.
 
-    Monitoring seam (issue 7): report the attempt to the card-testing rules here (source IP
-    from the request context, ``session.pk``, ``session.merchant_id``, ``token.fingerprint``,
-    ``reason`` = the decline or refusal code).
+    Card-testing signals (monitoring seam, issue 7) are counted once per attempt, where the
+    outcome is known: the vault ingest reports a card it refuses (``CARD_INVALID``) or
+    tokenizes (``CARD_SUBMITTED``, ``TOKENIZED``), ``charge_create`` reports the processor's
+    answer (``CHARGE_SUCCEEDED`` / ``CHARGE_DECLINED``). ``signal`` is given only for an
+    outcome neither of them saw, so nothing is counted twice.
     """
+    if signal is not None:
+        signal_record(
+            signal,
+            ip=shopper_ip,
+            session_id=session.pk,
+            merchant_id=session.merchant_id,
+            fingerprint=token.fingerprint if token else None,
+            reason=reason,
+        )
     audit_record(
         action="checkout.attempt",
         outcome=outcome,
@@ -517,6 +589,7 @@ __all__ = [
     "CheckoutAttempt",
     "CheckoutSessionNotFound",
     "CheckoutSessionUnavailable",
+    "checkout_card_refused",
     "checkout_session_complete",
     "checkout_session_create",
     "checkout_session_for_page",

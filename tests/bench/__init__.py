@@ -11,5 +11,6 @@ MODULES = [
     "tests.bench.transport_ingest",
     "tests.bench.checkout",
     "tests.bench.checkout_page",  # issue 6
+    "tests.bench.monitoring_signals",  # issue 7
     "tests.bench.webhooks",  # issue 8
 ]

@@ -6,6 +6,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -91,7 +92,7 @@ def test_admin_lists_checkout_objects_read_only(
     charge = charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
 
     listing = admin_client.get("/admin/checkout/charge/")
-    detail = admin_client.get(f"/admin/checkout/charge/{charge.id}/change/")
+    detail = admin_client.get(f"/admin/checkout/charge/{quote(charge.id)}/change/")
     add = admin_client.get("/admin/checkout/charge/add/")
 
     assert listing.status_code == 200 and charge.id in listing.content.decode()

@@ -7,9 +7,13 @@ flush, in the test process, runs with the guard lifted; the guard itself is unch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db.backends.base.operations import BaseDatabaseOperations
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
 
 from monitoring.audit import audit_guard_lifted
 
@@ -71,3 +75,58 @@ def otp_verified_login(client: Any, user: Any) -> Any:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+# --- Sentry capture ---------------------------------------------------------------------------
+
+
+class CapturingTransport(Transport):
+    """Keeps every envelope the SDK would have sent, as the JSON that would have left
+    (``sentry_sdk.init(transport=CapturingTransport)`` in the test process)."""
+
+    sent: list[dict[str, Any]] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        collect_envelope(envelope, CapturingTransport.sent)
+
+
+def collect_envelope(envelope: Envelope, into: list[dict[str, Any]]) -> None:
+    for item in envelope.items:
+        if item.payload.json is not None:
+            into.append(item.payload.json)
+
+
+@contextmanager
+def sentry_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local HTTP endpoint that Sentry SDKs in other processes (gunicorn) send to: yields a
+    DSN for it and the list of payloads received, decoded exactly as Sentry would read them
+    (gzip, then the SDK's own envelope parser). Plain HTTP on loopback only."""
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            collect_envelope(Envelope.deserialize(body), received)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://public@127.0.0.1:{server.server_address[1]}/1", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

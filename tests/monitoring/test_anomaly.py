@@ -400,5 +400,5 @@ def test_the_drf_throttle_answers_problem_json_429_with_retry_after(
 
     assert blocked.status_code == 429
     assert blocked["Retry-After"] == "3600"
-    assert blocked.data["code"] == "rate_limited"
+    assert blocked.data["code"] == "too_many_attempts"
     assert served.status_code == 200

@@ -13,13 +13,12 @@ import pytest
 import sentry_sdk
 from django.test import Client
 from prometheus_client import multiprocess
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
 
 from monitoring import metrics, telemetry
 from monitoring.anomaly import Signal, signal_record
 from payments_site import gunicorn_conf
 from tests.conftest import load_cards
+from tests.monitoring.support import CapturingTransport
 
 # sentry-sdk 2.x deprecates send_default_pii for data_collection, but data_collection turns the
 # EventScrubber off; we keep both the explicit opt-out and the scrubber.
@@ -28,17 +27,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:The send_default_pii option is d
 CARDS = load_cards()
 NUMBERS = [c["number"] for c in CARDS["approve"] + CARDS["decline"]]
 CVC = "9817"
-
-
-class CapturingTransport(Transport):
-    """Keeps every envelope the SDK would have sent, as the JSON that would have left."""
-
-    sent: list[dict[str, Any]] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        for item in envelope.items:
-            if item.payload.json is not None:
-                CapturingTransport.sent.append(item.payload.json)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -169,7 +170,7 @@ def test_admin_lists_masked_tokens_and_has_no_reveal(
     token = _token(merchant)
 
     listing = admin_client.get("/admin/vault/token/", {"status__exact": "active"})
-    detail = admin_client.get(f"/admin/vault/token/{token.id}/change/")
+    detail = admin_client.get(f"/admin/vault/token/{quote(token.id)}/change/")
 
     assert listing.status_code == detail.status_code == 200
     for page in (listing.content.decode(), detail.content.decode()):

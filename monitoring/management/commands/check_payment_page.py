@@ -2,7 +2,10 @@
 unchanged SRI hashes, and keeps its security headers (PCI DSS 6.4.3, 11.6.1).
 
 Run it after every deploy and at least weekly (cron/CI); exit status 1 on any finding.
-``--record FILE`` writes a first inventory from the live page instead, for review.
+``--record FILE`` writes an inventory from the live page instead, for review: scripts by
+logical static name and SRI of their content, loads (script, module, modulepreload), headers;
+justifications already in FILE are kept, a new script gets "TODO", which the check refuses
+until someone writes why the page needs it.
 """
 
 from __future__ import annotations
@@ -28,16 +31,26 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=10.0)
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument("--record", metavar="FILE", help="write an inventory and stop")
+        parser.add_argument("--static-url", help="default: settings.STATIC_URL")
 
     def handle(self, *args: Any, **options: Any) -> None:
         verify: bool | str = options["cafile"] or True
         try:
             if options["record"]:
+                target = Path(options["record"])
                 inventory = page_inventory_record(
-                    url=options["url"], verify=verify, timeout=options["timeout"]
+                    url=options["url"],
+                    verify=verify,
+                    timeout=options["timeout"],
+                    static_url=options["static_url"],
+                    previous=json.loads(target.read_text()) if target.is_file() else None,
                 )
-                Path(options["record"]).write_text(json.dumps(inventory, indent=2) + "\n")
-                self.stdout.write(f"wrote {options['record']}: add a justification per script")
+                target.write_text(json.dumps(inventory, indent=2, ensure_ascii=False) + "\n")
+                todo = sum(1 for s in inventory["scripts"] if s["justification"] == "TODO")
+                self.stdout.write(
+                    f"wrote {target}: {len(inventory['scripts'])} script(s), "
+                    f"{todo} without a justification yet"
+                )
                 return
             path = Path(options["inventory"] or settings.PAYMENT_PAGE_INVENTORY)
             if not path.is_file():
@@ -47,6 +60,7 @@ class Command(BaseCommand):
                 inventory=inventory_load(path),
                 verify=verify,
                 timeout=options["timeout"],
+                static_url=options["static_url"],
             )
         except (requests.RequestException, ValueError) as exc:
             raise CommandError(f"Could not check {options['url']}: {exc}") from exc
