@@ -311,13 +311,23 @@ def _measure(ctx: _Context, rule: Rule, signal: Signal, answers: list[int]) -> f
         value = current + previous * weight
     else:
         d, s, pd, ps = answers[1:5]
-        # A ratio is compared window to window (no sliding mix, which would dilute the jump).
-        if d + s < rule.min_events or signal is not Signal.CHARGE_DECLINED:
+        if signal is not Signal.CHARGE_DECLINED:
             return None
-        value = d / (d + s)
-        baseline = pd / (pd + ps) if pd + ps >= rule.min_events else 0.0
-        if value - baseline < rule.jump:
-            return None
+        if rule.jump:
+            # A jump is compared window to window: a sliding mix would dilute it.
+            if d + s < rule.min_events:
+                return None
+            value = d / (d + s)
+            baseline = pd / (pd + ps) if pd + ps >= rule.min_events else 0.0
+            if value - baseline < rule.jump:
+                return None
+        else:
+            # A plain ratio slides like the counts, so a run that straddles a window edge is
+            # still seen whole.
+            declines, events = d + pd * weight, d + s + (pd + ps) * weight
+            if events < rule.min_events:
+                return None
+            value = declines / events
     return value if value >= rule.threshold else None
 
 

@@ -402,3 +402,24 @@ def test_the_drf_throttle_answers_problem_json_429_with_retry_after(
     assert blocked["Retry-After"] == "3600"
     assert blocked.data["code"] == "too_many_attempts"
     assert served.status_code == 200
+
+
+def test_a_client_decline_run_straddling_a_window_edge_is_seen_whole(
+    clock: Callable[[float], None],
+) -> None:
+    # given an API client whose declines begin two seconds before a 10-minute window ends
+    source = anomaly.api_client_source(merchant_id=MERCHANT, ip="203.0.113.9")
+    clock(600 - T0 % 600 - 2)
+    for _ in range(12):
+        signal_record(Signal.CHARGE_DECLINED, merchant_id=MERCHANT, client=source)
+    clock(3)
+
+    # when nine more come in the first second of the next window
+    for _ in range(9):
+        signal_record(Signal.CHARGE_DECLINED, merchant_id=MERCHANT, client=source)
+
+    # then the run is seen whole (the previous window's twelve weigh 599/600 each, so 20.98
+    # attempts, all declined): the client cools off, though neither window alone has twenty
+    alert = SecurityAlert.objects.get(rule="card_testing.declines.client")
+    assert alert.source == source
+    assert cooloff_check(client=source) is not None

@@ -171,8 +171,10 @@ def test_card_testing_through_the_page_raises_one_alert_then_429s(
 
     # then the first ten were answered (declined or refused): the tenth failure from one
     # address fires card_testing.failures.ip; every later attempt got the friendly 429
+    # (one more is answered when the run straddles a window edge: the sliding estimate weighs
+    # the previous window's failures a hair under one)
     answered = [s for s in statuses if s != 429]
-    assert answered == [402, 402, 422] * 3 + [402], statuses
+    assert answered in ([402, 402, 422] * 3 + [402], [402, 402, 422] * 3 + [402, 402]), statuses
     assert statuses == answered + [429] * (ATTEMPTS - len(answered))
     assert blocked.status_code == 429
     assert 1700 < int(blocked.headers["Retry-After"]) <= 1800
@@ -213,10 +215,14 @@ def test_card_testing_through_the_api_raises_one_alert_then_429s(
     listing = attacker.request("GET", "/api/v1/charges?limit=1", headers=auth)
 
     # then the first twenty were declined, which is when the rule fired; the rest got 429
+    # (one more gets through when the run straddles a window edge: the sliding estimate
+    # weighs the previous window's attempts a hair under one)
     statuses = [a.status_code for a in answers]
-    assert statuses == [201] * 20 + [429] * (ATTEMPTS - 20)
-    assert {a.json()["failure_code"] for a in answers[:20]} == {"card_declined"}
-    refused = answers[20]
+    fired_after = statuses.index(429)
+    assert fired_after in (20, 21), statuses
+    assert statuses == [201] * fired_after + [429] * (ATTEMPTS - fired_after)
+    assert {a.json()["failure_code"] for a in answers[:fired_after]} == {"card_declined"}
+    refused = answers[fired_after]
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert refused.json()["code"] == "too_many_attempts"
     assert 1700 < int(refused.headers["Retry-After"]) <= 1800
