@@ -7,7 +7,13 @@ accepted: fund codes (CLF, UYW…), precious metals and the X-testing codes have
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
+
+from babel import Locale
+from babel.numbers import parse_pattern
+from django.conf import settings
+from django.utils import translation
 
 from payments_site.problems import FieldError, ValidationProblem
 
@@ -49,11 +55,17 @@ def currency_normalize(code: str, *, field: str = "currency") -> str:
     return upper
 
 
-def amount_format(*, amount: int, currency: str) -> str:
-    """A minor-unit amount for people: ``(1050, "EUR")`` → ``"10.50 EUR"``, ``(500, "JPY")`` →
-    ``"500 JPY"``."""
+def amount_format(*, amount: int, currency: str, locale: str | None = None) -> str:
+    """A minor-unit amount the way a shopper reads it in ``locale`` (default: the active
+    language): ``1050 EUR`` → "€10.50" (en), "10,50 €" (fr, de); ``500 JPY`` → "¥500".
+
+    Babel supplies the CLDR symbol, order and separators; the number of decimals is ISO
+    4217's (``MINOR_UNITS``), which is what the amount's minor unit means.
+    """
     digits = currency_minor_units(currency)
-    if digits == 0:
-        return f"{amount} {currency}"
-    whole, frac = divmod(amount, 10**digits)
-    return f"{whole}.{frac:0{digits}d} {currency}"
+    language = locale or translation.get_language() or settings.LANGUAGE_CODE
+    babel_locale = Locale.parse(translation.to_locale(language))
+    pattern = parse_pattern(babel_locale.currency_formats["standard"].pattern)
+    pattern.frac_prec = (digits, digits)
+    value = Decimal(amount).scaleb(-digits)
+    return pattern.apply(value, babel_locale, currency=currency, currency_digits=False)

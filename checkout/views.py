@@ -10,13 +10,11 @@ never show them either.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
@@ -25,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from checkout.assets import page_assets
 from checkout.clock import clock_now
-from checkout.currencies import currency_minor_units
+from checkout.currencies import amount_format
 from checkout.forms import FIELD_FOR_ERROR, CheckoutForm
 from checkout.models import CheckoutSession
 from checkout.services.sessions import (
@@ -79,15 +77,6 @@ SCRIPT_MESSAGES = {
 }
 
 
-def amount_display(*, amount: int, currency: str) -> str:
-    """Minor units for the shopper's locale: ``1234567, "EUR"`` → "12,345.67 EUR" (en),
-    "12 345,67 EUR" (fr), "12.345,67 EUR" (de)."""
-    digits = currency_minor_units(currency)
-    value = Decimal(amount).scaleb(-digits)
-    number = formats.number_format(value, decimal_pos=digits, use_l10n=True, force_grouping=True)
-    return f"{number}\N{NO-BREAK SPACE}{currency}"
-
-
 def _interval_display(session: CheckoutSession) -> str:
     count = session.interval_count or 1
     units = {
@@ -103,7 +92,7 @@ def _interval_display(session: CheckoutSession) -> str:
 def _summary(session: CheckoutSession) -> dict[str, str]:
     if session.mode == CheckoutSession.Mode.SETUP:
         return {"amount": "", "button": _("Save card"), "title": _("Save your card")}
-    amount = amount_display(amount=session.amount or 0, currency=session.currency)
+    amount = amount_format(amount=session.amount or 0, currency=session.currency)
     if session.mode == CheckoutSession.Mode.SUBSCRIPTION:
         amount = f"{amount} {_interval_display(session)}"
         return {"amount": amount, "button": _("Subscribe"), "title": _("Subscribe")}

@@ -50,13 +50,32 @@ def test_every_code_is_three_uppercase_letters() -> None:
 @pytest.mark.parametrize(
     ("amount", "currency", "text"),
     [
-        (1050, "EUR", "10.50 EUR"),
-        (5, "USD", "0.05 USD"),
-        (500, "JPY", "500 JPY"),
-        (1, "KWD", "0.001 KWD"),
+        (1050, "EUR", "€10.50"),
+        (5, "USD", "$0.05"),
+        (500, "JPY", "¥500"),
+        (1, "KWD", "KWD0.001"),
+        (123456789, "USD", "$1,234,567.89"),
     ],
 )
 def test_amount_format_places_the_decimal_point_per_currency(
     amount: int, currency: str, text: str
 ) -> None:
-    assert amount_format(amount=amount, currency=currency) == text
+    assert amount_format(amount=amount, currency=currency, locale="en") == text
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [("fr", "1 234,56 €"), ("de", "1.234,56 €"), ("en-gb", "€1,234.56")],
+)
+def test_amount_format_follows_the_locale(locale: str, text: str) -> None:
+    formatted = amount_format(amount=123456, currency="EUR", locale=locale)
+
+    assert (
+        formatted.replace("\N{NARROW NO-BREAK SPACE}", " ").replace("\N{NO-BREAK SPACE}", " ")
+        == text
+    )
+
+
+def test_amount_format_uses_iso_4217_decimals_not_cldr() -> None:
+    # CLDR gives the Iraqi dinar no decimals; ISO 4217 (our minor unit) gives it three.
+    assert amount_format(amount=1500, currency="IQD", locale="en").endswith("1.500")
