@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
     MetadataField,
     PageParamsSerializer,
-    keyset_page,
+    list_page,
     page_response,
     page_serializer,
     problem_responses,
@@ -118,12 +119,8 @@ class ChargeListCreateApi(APIView):
         responses={200: ChargePageSerializer, **problem_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        params = dict(filters.validated_data)
-        limit, starting_after = params.pop("limit"), params.pop("starting_after", None)
-        charges = charge_list(merchant=request_merchant(request), **params)
-        page = keyset_page(charges, limit=limit, starting_after=starting_after)
+        merchant = request_merchant(request)
+        page = list_page(request, self.FilterSerializer, partial(charge_list, merchant=merchant))
         return Response(page_response(page, ChargeOutputSerializer))
 
     @extend_schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 
 from checkout.idempotency import HEADER, MAX_KEY_LENGTH
 from payments_site.problems import PROBLEM_CONTENT_TYPE
@@ -51,6 +53,20 @@ class PageParamsSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="The last id of the previous page.",
     )
+
+
+def list_page(
+    request: Request,
+    filters: type[PageParamsSerializer],
+    query: Callable[..., QuerySet[Any]],
+) -> Page:
+    """One page of ``query(**filters)``: every list endpoint validates its query string the same
+    way (an unknown value is a 400 naming the parameter) and pages the same way."""
+    params = filters(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    values = dict(params.validated_data)
+    limit, starting_after = values.pop("limit"), values.pop("starting_after", None)
+    return keyset_page(query(**values), limit=limit, starting_after=starting_after)
 
 
 class FieldErrorSerializer(serializers.Serializer[Any]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
     MetadataField,
     PageParamsSerializer,
-    keyset_page,
+    list_page,
     page_response,
     page_serializer,
     problem_responses,
@@ -137,12 +138,8 @@ class SubscriptionListCreateApi(APIView):
         responses={200: SubscriptionPageSerializer, **problem_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        params = dict(filters.validated_data)
-        limit, starting_after = params.pop("limit"), params.pop("starting_after", None)
-        subscriptions = subscription_list(merchant=request_merchant(request), **params)
-        page = keyset_page(subscriptions, limit=limit, starting_after=starting_after)
+        query = partial(subscription_list, merchant=request_merchant(request))
+        page = list_page(request, self.FilterSerializer, query)
         return Response(page_response(page, SubscriptionOutputSerializer))
 
     @extend_schema(

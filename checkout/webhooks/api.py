@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -19,13 +21,13 @@ from rest_framework.views import APIView
 from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
     PageParamsSerializer,
-    keyset_page,
+    list_page,
     page_response,
     page_serializer,
     problem_responses,
 )
 from checkout.idempotency import idempotent
-from checkout.models import EventType, WebhookEndpoint
+from checkout.models import Event, EventType, WebhookEndpoint
 from vault.authentication import request_merchant
 
 from .selectors import event_document, event_get, event_list, webhook_endpoint_list
@@ -115,18 +117,12 @@ class EventListApi(APIView):
         responses={200: EventPageSerializer, **problem_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        params = dict(filters.validated_data)
-        limit, starting_after = params.pop("limit"), params.pop("starting_after", None)
-        events = event_list(
-            merchant=request_merchant(request),
-            type=params.get("type"),
-            object_id=params.get("object"),
-            created_gte=params.get("created_gte"),
-            created_lte=params.get("created_lte"),
-        )
-        page = keyset_page(events, limit=limit, starting_after=starting_after)
+        merchant = request_merchant(request)
+
+        def query(object: str | None = None, **filters: Any) -> QuerySet[Event]:
+            return event_list(merchant=merchant, object_id=object, **filters)
+
+        page = list_page(request, self.FilterSerializer, query)
         return Response(
             {
                 "object": "list",
@@ -226,13 +222,8 @@ class WebhookEndpointListCreateApi(APIView):
         responses={200: WebhookEndpointPageSerializer, **problem_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
-        params = PageParamsSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page = keyset_page(
-            webhook_endpoint_list(merchant=request_merchant(request)),
-            limit=params.validated_data["limit"],
-            starting_after=params.validated_data.get("starting_after"),
-        )
+        query = partial(webhook_endpoint_list, merchant=request_merchant(request))
+        page = list_page(request, PageParamsSerializer, query)
         return Response(page_response(page, WebhookEndpointOutputSerializer))
 
     @extend_schema(
