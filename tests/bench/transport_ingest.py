@@ -70,29 +70,33 @@ def _http_runs(ctx: BenchContext, env: dict[str, str], label: str, count: int) -
     ) as server:
         for connections in (1, 16):
             sealed = _sealed(merchant.id, count)
-            # Interleave the two in rounds so a noisy neighbour slows both alike.
-            bare_parts, ingest_parts = [], []
+            # Interleave the three in rounds so a noisy neighbour slows them alike.
+            runs: dict[str, list[LoadResult]] = {"bare": [], "floor": [], "ingest": []}
             step = max(1, count // ROUNDS)
             for start in range(0, count, step):
-                bare_parts.append(
-                    run_load(
-                        f"{server.url}/bench/bare-insert",
-                        [b"{}"] * len(sealed[start : start + step]),
-                        connections=connections,
-                        content_type="application/json",
+                chunk = sealed[start : start + step]
+                for name, path in (("bare", "bare-insert"), ("floor", "bare-insert-rsa")):
+                    runs[name].append(
+                        run_load(
+                            f"{server.url}/bench/{path}",
+                            [b"{}"] * len(chunk),
+                            connections=connections,
+                            content_type="application/json",
+                        )
                     )
-                )
-                ingest_parts.append(
+                runs["ingest"].append(
                     run_load(
                         f"{server.url}/vault/v1/cards",
-                        sealed[start : start + step],
+                        chunk,
                         connections=connections,
                         content_type="application/jwt",
                     )
                 )
-            bare, ingest = LoadResult.combine(bare_parts), LoadResult.combine(ingest_parts)
+            bare, floor, ingest = (LoadResult.combine(runs[n]) for n in ("bare", "floor", "ingest"))
             _row(ctx, f"bare DRF insert, {connections} conn", bare, None)
+            _row(ctx, f"bare + RSA decrypt (floor), {connections} conn", floor, bare.rate)
             _row(ctx, f"ingest {label}, {connections} conn", ingest, bare.rate)
+            ctx.row(f"  ingest ÷ floor, {connections} conn", "", f"{ingest.rate / floor.rate:.2f}")
 
 
 @bench("transport.ingest_http")
