@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
 from rest_framework import serializers
@@ -168,3 +169,38 @@ def events_on_token_revoked(*, token: Token, reason: str = "", **_: object) -> N
 
 
 __all__ = ["API_VERSION", "event_record", "events_on_checkout_event", "events_on_token_revoked"]
+
+
+# The events API promises at least this much history (README, /api/v1/events).
+MIN_EVENT_RETENTION_DAYS = 30
+
+
+def events_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete events older than ``WEBHOOK_EVENT_RETENTION_DAYS`` (never fewer than 30) with
+    their finished deliveries and attempts; returns how many events went.
+
+    Without it the event, delivery and attempt tables only grow. An event that still has a
+    pending delivery (an admin resend of an old one) stays until that delivery ends. Batches
+    keep each transaction, and the locks it holds, short.
+    """
+    days = max(MIN_EVENT_RETENTION_DAYS, settings.WEBHOOK_EVENT_RETENTION_DAYS)
+    cutoff = clock_now(now) - timedelta(days=days)
+    pending = WebhookDelivery.Status.PENDING
+    purged = 0
+    while True:
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff)
+            .exclude(deliveries__status=pending)
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return purged
+        with transaction.atomic():
+            # Attempts go with their delivery (CASCADE); a delivery made pending meanwhile
+            # keeps itself and its event (the event's PROTECT stands).
+            WebhookDelivery.objects.filter(event_id__in=ids).exclude(status=pending).delete()
+            gone, _ = Event.objects.filter(pk__in=ids, deliveries__isnull=True).delete()
+        purged += gone
+        if len(ids) < batch:
+            return purged

@@ -39,3 +39,11 @@ def webhooks_enqueue_due(now: str | None = None, limit: int = 1000) -> int:
     ids = deliveries_due(now=moment, limit=limit)
     deliveries_enqueue(ids, now=_parse(now))
     return len(ids)
+
+
+@shared_task(name="checkout.webhooks.events_purge")
+def events_purge(now: str | None = None) -> int:
+    """Beat (hourly): forget events past their retention, with their deliveries and attempts."""
+    from .events import events_purge as purge
+
+    return purge(now=_parse(now))

@@ -419,6 +419,8 @@ WEBHOOK_RETRY_WINDOW_SECONDS: float = 3 * 86400.0
 # A rolled signing secret keeps signing next to its successor this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS: int = 24 * 3600
 WEBHOOK_MAX_ENDPOINTS: int = env.int("WEBHOOK_MAX_ENDPOINTS", default=16)
+# Events (with their deliveries and attempts) are kept this long, never fewer than 30 days.
+WEBHOOK_EVENT_RETENTION_DAYS: int = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Endpoint URLs must be https (production refuses to change this).
 WEBHOOK_ALLOW_HTTP: bool = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 # Non-public addresses webhooks may nevertheless reach ("127.0.0.1" or "127.0.0.1:8080"): for
@@ -433,4 +435,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {  # type: ignore[operator]
 CELERY_BEAT_SCHEDULE["webhooks-enqueue-due"] = {
     "task": "checkout.webhooks.enqueue_due",
     "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["webhooks-events-purge"] = {
+    "task": "checkout.webhooks.events_purge",
+    "schedule": 3600.0,
 }
