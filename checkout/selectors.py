@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from checkout.models import Charge, Subscription
+from payments_site.queries import filter_given
 from vault.models import Merchant
 
 
@@ -19,18 +20,14 @@ def charge_list(
     created_gte: datetime | None = None,
     created_lte: datetime | None = None,
 ) -> QuerySet[Charge]:
-    charges = Charge.objects.filter(merchant=merchant)
-    if token:
-        charges = charges.filter(token_id=token)
-    if status:
-        charges = charges.filter(status=status)
-    if subscription:
-        charges = charges.filter(subscription_id=subscription)
-    if created_gte:
-        charges = charges.filter(created_at__gte=created_gte)
-    if created_lte:
-        charges = charges.filter(created_at__lte=created_lte)
-    return charges
+    return filter_given(
+        Charge.objects.filter(merchant=merchant),
+        token_id=token,
+        status=status,
+        subscription_id=subscription,
+        created_at__gte=created_gte,
+        created_at__lte=created_lte,
+    )
 
 
 def subscription_list(
@@ -41,16 +38,13 @@ def subscription_list(
     created_gte: datetime | None = None,
     created_lte: datetime | None = None,
 ) -> QuerySet[Subscription]:
-    subscriptions = Subscription.objects.filter(merchant=merchant)
-    if token:
-        subscriptions = subscriptions.filter(token_id=token)
-    if status:
-        subscriptions = subscriptions.filter(status=status)
-    if created_gte:
-        subscriptions = subscriptions.filter(created_at__gte=created_gte)
-    if created_lte:
-        subscriptions = subscriptions.filter(created_at__lte=created_lte)
-    return subscriptions
+    return filter_given(
+        Subscription.objects.filter(merchant=merchant),
+        token_id=token,
+        status=status,
+        created_at__gte=created_gte,
+        created_at__lte=created_lte,
+    )
 
 
 def subscription_charges(*, subscription: Subscription, limit: int = 100) -> list[Charge]:

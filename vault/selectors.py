@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from payments_site.queries import filter_given
+
 from .models import Merchant, Token
 from .services import TokenNotFound
 
@@ -44,13 +46,12 @@ def token_list(
 ) -> TokenPage:
     """Newest first, cursor-paginated: ``starting_after`` is the last id of the previous page."""
     limit = max(1, min(limit, MAX_PAGE))
-    queryset = Token.objects.filter(merchant=merchant).order_by("-created_at", "-id")
-    if status:
-        queryset = queryset.filter(status=status)
-    if brand:
-        queryset = queryset.filter(brand=brand)
-    if fingerprint:
-        queryset = queryset.filter(fingerprint=fingerprint)
+    queryset = filter_given(
+        Token.objects.filter(merchant=merchant).order_by("-created_at", "-id"),
+        status=status,
+        brand=brand,
+        fingerprint=fingerprint,
+    )
     if starting_after:
         cursor = token_get(merchant=merchant, token_id=starting_after)
         queryset = queryset.filter(

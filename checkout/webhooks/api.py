@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from checkout.api.charges import CHARGE_EXAMPLE
 from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
     PageParamsSerializer,
@@ -63,24 +64,7 @@ EVENT_EXAMPLE = {
     "type": "charge.succeeded",
     "api_version": "v1",
     "created": "2030-01-31T10:00:00Z",
-    "data": {
-        "object": {
-            "id": "ch_3xq9ZbL0kq2rT8yWcN4vQa",
-            "object": "charge",
-            "amount": 1999,
-            "currency": "EUR",
-            "status": "succeeded",
-            "failure_code": None,
-            "failure_message": None,
-            "amount_refunded": 0,
-            "refunded": False,
-            "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
-            "subscription": None,
-            "description": "Order #1042",
-            "metadata": {},
-            "created": "2030-01-31T10:00:00Z",
-        }
-    },
+    "data": {"object": CHARGE_EXAMPLE},
 }
 
 

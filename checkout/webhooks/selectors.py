@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from checkout.models import Event, WebhookEndpoint
 from payments_site.problems import ProblemError
+from payments_site.queries import filter_given
 from vault.models import Merchant
 
 
@@ -28,19 +29,15 @@ def event_list(
     created_lte: datetime | None = None,
 ) -> QuerySet[Event]:
     """``type`` is exact (``charge.succeeded``) or a prefix ending in ``.*`` (``charge.*``)."""
-    events = Event.objects.filter(merchant=merchant)
-    if type:
-        if type.endswith(".*"):
-            events = events.filter(type__startswith=type[:-1])
-        else:
-            events = events.filter(type=type)
-    if object_id:
-        events = events.filter(object_id=object_id)
-    if created_gte:
-        events = events.filter(created_at__gte=created_gte)
-    if created_lte:
-        events = events.filter(created_at__lte=created_lte)
-    return events
+    group = type[:-1] if type and type.endswith(".*") else None
+    return filter_given(
+        Event.objects.filter(merchant=merchant),
+        type__startswith=group,
+        type=None if group else type,
+        object_id=object_id,
+        created_at__gte=created_gte,
+        created_at__lte=created_lte,
+    )
 
 
 def event_get(*, merchant: Merchant, event_id: str) -> Event:
