@@ -28,10 +28,10 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.admin import OTPAdminAuthenticationForm
-from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import mfa
+from .models import RecoveryCodeDevice
 
 SESSION_ENROL = "monitoring_mfa_enrol"
 
@@ -66,7 +66,7 @@ class MfaAdminAuthenticationForm(OTPAdminAuthenticationForm):
         self.cleaned_data["otp_token"] = token
         if token.isdigit():
             return TOTPDevice.objects.filter(user=user, confirmed=True).first()
-        return StaticDevice.objects.filter(user=user, confirmed=True).first()
+        return RecoveryCodeDevice.objects.filter(user=user, confirmed=True).first()
 
     def clean_otp(self, user: Any) -> None:
         try:

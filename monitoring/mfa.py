@@ -20,12 +20,15 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .models import RecoveryCodeDevice
 from .services import audit_record
 
 _SALT = "monitoring.mfa.enrolment"
+_RECOVERY_SALT = "monitoring.mfa.recovery-code"
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
@@ -125,14 +128,32 @@ def totp_device_confirm(*, user: Any, device_id: int, code: str) -> Enrolment | 
     return Enrolment(device=device, recovery_codes=codes)
 
 
+def recovery_code_digest(code: str, *, secret: str | None = None) -> str:
+    """What is stored for a recovery code: HMAC-SHA256 under ``SECRET_KEY``, 64 bits as 16 hex
+    characters (django-otp's column). A code has only 40 bits: a plain hash of it would fall
+    to an offline search of a database copy; without the key there is nothing to search."""
+    normalized = "".join(code.split()).replace("-", "").lower()
+    digest = salted_hmac(_RECOVERY_SALT, normalized, secret=secret, algorithm="sha256")
+    return digest.hexdigest()[:16]
+
+
+def recovery_code_digests(code: str) -> list[str]:
+    """The code's digest under the current key and each of ``SECRET_KEY_FALLBACKS``, so a key
+    rotation does not lock staff out of their recovery codes."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [recovery_code_digest(code, secret=secret) for secret in secrets]
+
+
 @transaction.atomic
 def recovery_codes_issue(*, user: Any) -> list[str]:
-    """Replace the user's recovery codes with new ones. Each works once (django-otp deletes a
-    static token when it is used). Shown once; the caller must not store them."""
+    """Replace the user's recovery codes with new ones, each good once. Only their keyed
+    hashes are stored: the codes are shown once and the caller must not keep them."""
     StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME)
+    device = RecoveryCodeDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME)
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=device, token=recovery_code_digest(c)) for c in codes]
+    )
     audit_record(
         action="mfa.recovery_codes.issue",
         actor=f"staff:{user.get_username()}",

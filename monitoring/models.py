@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+from django_otp.plugins.otp_static.models import StaticDevice
 
 
 class AuditEvent(models.Model):
@@ -85,3 +88,29 @@ class SecurityAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.scope}={self.source} ({self.status})"
+
+
+class RecoveryCodeDevice(StaticDevice):
+    """django-otp's static device, with its codes stored only as keyed hashes
+    (``monitoring.mfa.recovery_code_digests``): a copy of the database gives no way into the
+    admin. A code is spent by one conditional DELETE, so two logins racing with the same code
+    cannot both pass."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "recovery code set"
+
+    def verify_token(self, token: Any) -> bool:
+        from .mfa import recovery_code_digests
+
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        spent, _ = self.token_set.filter(token__in=recovery_code_digests(str(token))).delete()
+        if not spent:
+            self.throttle_increment()
+            return False
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True

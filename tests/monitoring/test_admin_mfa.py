@@ -21,7 +21,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from monitoring.mfa import mfa_enrolment_url, recovery_codes_issue
+from monitoring.mfa import mfa_enrolment_url, recovery_code_digest, recovery_codes_issue
 from monitoring.models import AuditEvent
 from tests.foundation.test_settings import KMS_ENV, PROD_ENV
 from tests.support.servers import ROOT
@@ -107,7 +107,42 @@ def test_a_recovery_code_works_exactly_once(staff_user: Any) -> None:
     second = Client()
     assert _login(second, "ops", ADMIN_PASSWORD, code).status_code == 200
     assert second.get("/admin/").status_code == 302
-    assert not StaticToken.objects.filter(token=code).exists()
+    assert StaticToken.objects.filter(device__user=staff_user).count() == 9
+
+
+def test_recovery_codes_are_stored_only_as_keyed_hashes(staff_user: Any, settings: Any) -> None:
+    _device(staff_user)
+    codes = recovery_codes_issue(user=staff_user)
+
+    stored = list(
+        StaticToken.objects.filter(device__user=staff_user).values_list("token", flat=True)
+    )
+    assert len(stored) == len(codes) == 10
+    assert all(re.fullmatch(r"[0-9a-f]{16}", value) for value in stored)
+    assert not set(stored) & set(codes)
+    # keyed: the same code under another key is another digest, so a copy of the table alone
+    # cannot be searched offline
+    assert sorted(stored) == sorted(recovery_code_digest(c) for c in codes)
+    assert recovery_code_digest(codes[0], secret="another key") not in stored
+
+    # typed as people type them: upper case, spaced; and still good after a key rotation
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = secrets.token_urlsafe(50)
+    typed = " ".join([codes[1][:4].upper(), codes[1][4:].upper()])
+    client = Client()
+    assert _login(client, "ops", ADMIN_PASSWORD, typed).status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_wrong_recovery_code_is_refused_and_spends_nothing(staff_user: Any) -> None:
+    _device(staff_user)
+    recovery_codes_issue(user=staff_user)
+
+    response = _login(Client(), "ops", ADMIN_PASSWORD, "aaaaaaaa")
+
+    assert response.status_code == 200
+    assert "That code is not right" in response.content.decode()
+    assert StaticToken.objects.filter(device__user=staff_user).count() == 10
 
 
 def test_eleventh_wrong_password_locks_the_account_for_thirty_minutes(staff_user: Any) -> None:
@@ -255,7 +290,7 @@ def test_the_admin_never_shows_recovery_codes_or_totp_keys(
 ) -> None:
     device = _device(staff_user)
     codes = recovery_codes_issue(user=staff_user)
-    static = StaticToken.objects.filter(token=codes[0]).get().device
+    static = StaticToken.objects.filter(token=recovery_code_digest(codes[0])).get().device
 
     pages = [
         admin_client.get(reverse("admin:otp_static_staticdevice_change", args=[static.pk])),
@@ -314,3 +349,27 @@ def test_production_refuses_to_turn_the_second_factor_off() -> None:
 
     assert result.returncode != 0
     assert "ADMIN_MFA_REQUIRED cannot be false in production" in result.stderr
+
+
+def test_codes_stored_in_clear_before_hashing_are_hashed_by_the_migration(
+    staff_user: Any,
+) -> None:
+    import importlib
+
+    from django.apps import apps
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    _device(staff_user)
+    legacy = StaticDevice.objects.create(user=staff_user, name="Recovery codes")
+    StaticToken.objects.create(device=legacy, token="abcd2345")
+    migration = importlib.import_module("monitoring.migrations.0005_recovery_code_device")
+
+    migration.hash_stored_codes(apps, None)
+    migration.hash_stored_codes(apps, None)  # and a second run changes nothing
+
+    assert list(StaticToken.objects.values_list("token", flat=True)) == [
+        recovery_code_digest("abcd2345")
+    ]
+    client = Client()
+    assert _login(client, "ops", ADMIN_PASSWORD, "abcd2345").status_code == 302
+    assert client.get("/admin/").status_code == 200
