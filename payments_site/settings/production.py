@@ -27,6 +27,8 @@ if _missing:
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
+# Previous keys while rotating: sessions, signed links and admin recovery codes stay valid.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=[f"https://{host}" for host in ALLOWED_HOSTS]
