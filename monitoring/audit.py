@@ -18,6 +18,7 @@ the application. The test harness lifts it around Django's flush between transac
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from .chain import (
     event_digest,
 )
 from .models import AuditEvent
+
+logger = logging.getLogger(__name__)
 
 
 def row_digest(event: AuditEvent) -> str:
@@ -110,10 +113,12 @@ def chain_append(
 
 @dataclass(frozen=True)
 class ChainReport:
-    """Outcome of a verification: ``broken_at`` is the id of the first bad row, if any."""
+    """Outcome of a verification: ``broken_at`` is the id of the first bad row, if any.
+    ``head`` is ``"<id>:<hash>"`` of the last verified row: the anchor to record elsewhere."""
 
     checked: int
     head_hash: str
+    head_id: int = 0
     broken_at: int | None = None
     problem: str = ""
 
@@ -121,30 +126,65 @@ class ChainReport:
     def ok(self) -> bool:
         return self.broken_at is None
 
+    @property
+    def head(self) -> str:
+        return f"{self.head_id}:{self.head_hash}"
 
-def chain_verify(*, chunk_size: int = 2000) -> ChainReport:
-    """Walk the whole chain in id order and stop at the first row that does not fit."""
-    expected_prev = GENESIS
-    checked = 0
+
+def chain_verify(
+    *, chunk_size: int = 2000, anchors: Mapping[int, str] | None = None
+) -> ChainReport:
+    """Walk the whole chain in id order and stop at the first row that does not fit.
+
+    ``anchors`` (event id → hash) are heads recorded outside the database earlier (the log
+    archive, ``audit_chain_anchor``; a ticket). The chain alone cannot reveal newest rows
+    deleted, or every hash recomputed after a rewrite; an anchor that is gone or differs can.
+    """
+    anchors = dict(anchors or {})
+    expected_prev, head_id, checked = GENESIS, 0, 0
+
+    def broken(event_id: int, problem: str) -> ChainReport:
+        return ChainReport(
+            checked=checked,
+            head_hash=expected_prev,
+            head_id=head_id,
+            broken_at=event_id,
+            problem=problem,
+        )
+
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
         if event.prev_hash != expected_prev:
-            return ChainReport(
-                checked=checked,
-                head_hash=expected_prev,
-                broken_at=event.id,
-                problem="prev_hash does not match the previous row: a row before it was "
+            return broken(
+                event.id,
+                "prev_hash does not match the previous row: a row before it was "
                 "removed, inserted or rewritten",
             )
         if row_digest(event) != event.hash:
-            return ChainReport(
-                checked=checked,
-                head_hash=expected_prev,
-                broken_at=event.id,
-                problem="content does not match its hash: this row was altered",
+            return broken(event.id, "content does not match its hash: this row was altered")
+        if anchors.pop(event.id, event.hash) != event.hash:
+            return broken(
+                event.id,
+                "hash differs from the anchor recorded for this row: the chain up to here "
+                "was rewritten and rehashed",
             )
-        expected_prev = event.hash
+        expected_prev, head_id = event.hash, event.id
         checked += 1
-    return ChainReport(checked=checked, head_hash=expected_prev)
+    if anchors:
+        return broken(
+            min(anchors),
+            "an anchored row is gone: rows were cut off the end of the chain",
+        )
+    return ChainReport(checked=checked, head_hash=expected_prev, head_id=head_id)
+
+
+def chain_anchor_log() -> str:
+    """Write the chain's head (``id:hash``) to the log, whose archive lives outside the
+    database: a later ``verify_audit_chain --anchor`` against it catches what the chain alone
+    cannot. Returns the anchor (``0:<genesis>`` for an empty trail)."""
+    head = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
+    anchor = f"{head[0]}:{head[1]}" if head else f"0:{GENESIS}"
+    logger.info("audit_chain_head", extra={"anchor": anchor})
+    return anchor
 
 
 # --- The append-only guard -----------------------------------------------------------------

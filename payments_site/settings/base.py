@@ -351,6 +351,8 @@ CELERY_BEAT_SCHEDULE = {
     "billing-enqueue-due": {"task": "checkout.tasks.billing_enqueue_due", "schedule": 60.0},
     "charges-reconcile": {"task": "checkout.tasks.charges_reconcile", "schedule": 300.0},
     "idempotency-purge": {"task": "checkout.tasks.idempotency_purge", "schedule": 3600.0},
+    # The audit chain's head, logged: anchors outside the database for verify_audit_chain.
+    "audit-chain-anchor": {"task": "monitoring.audit_chain_anchor", "schedule": 300.0},
 }
 # The vault calls these inside the token revocation transaction: hook(token=..., reason=...).
 TOKEN_REVOKED_HOOKS += ["checkout.services.subscriptions.subscriptions_on_token_revoked"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -250,7 +251,104 @@ def test_verify_command_prints_the_head_of_an_intact_chain() -> None:
 
     call_command("verify_audit_chain", stdout=out)
 
-    assert out.getvalue().strip() == f"audit chain intact: 3 events, head {last.hash}"
+    assert out.getvalue().strip() == f"audit chain intact: 3 events, head {last.pk}:{last.hash}"
+
+
+def _rehash_from(events: list[AuditEvent], start: int, object_id: str) -> None:
+    """An attacker with DDL rights rewrites row ``start`` and recomputes every later hash, so
+    the chain alone verifies again."""
+    prev_hash = events[start].prev_hash
+    with triggers_dropped(), connection.cursor() as cursor:
+        for index, event in enumerate(events[start:]):
+            event.refresh_from_db()
+            if index == 0:
+                event.object_id = object_id
+            digest = event_digest(
+                occurred_at=event.occurred_at,
+                actor=event.actor,
+                action=event.action,
+                object_type=event.object_type,
+                object_id=event.object_id,
+                outcome=event.outcome,
+                reason=event.reason,
+                source_ip=event.source_ip,
+                request_id=event.request_id,
+                data=event.data,
+                prev_hash=prev_hash,
+            )
+            cursor.execute(
+                "UPDATE monitoring_auditevent SET object_id = %s, prev_hash = %s, hash = %s "
+                "WHERE id = %s",
+                [event.object_id, prev_hash, digest, event.pk],
+            )
+            prev_hash = digest
+
+
+@db
+def test_an_anchor_catches_a_rewritten_and_rehashed_chain() -> None:
+    events = _record(4)
+    anchor = f"{events[2].pk}:{events[2].hash}"
+
+    _rehash_from(events, 1, "tok_forged")
+
+    assert chain_verify().ok  # the chain alone cannot tell
+    report = chain_verify(anchors={events[2].pk: events[2].hash})
+    assert report.broken_at == events[2].pk
+    assert "rewritten" in report.problem
+    with pytest.raises(CommandError, match=f"id={events[2].pk}"):
+        call_command("verify_audit_chain", "--anchor", anchor)
+
+
+@db
+def test_an_anchor_catches_rows_cut_off_the_end() -> None:
+    events = _record(4)
+    head = f"{events[-1].pk}:{events[-1].hash}"
+    call_command("verify_audit_chain", "--anchor", head, stdout=StringIO())
+
+    with triggers_dropped(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM monitoring_auditevent WHERE id >= %s", [events[2].pk])
+
+    assert chain_verify().ok  # a shorter chain is still a valid chain
+    with pytest.raises(CommandError, match=f"id={events[-1].pk}.*cut off the end"):
+        call_command("verify_audit_chain", "--anchor", head)
+
+
+@db
+def test_verify_refuses_a_malformed_anchor_with_a_clear_error() -> None:
+    _record(1)
+    for bad in ("12", "x:" + "0" * 64, "3:" + "0" * 63, "3:" + "g" * 64):
+        with pytest.raises(CommandError, match="--anchor must be ID:HASH"):
+            call_command("verify_audit_chain", "--anchor", bad)
+
+
+@db
+def test_beat_logs_the_head_as_an_anchor_verify_accepts(caplog: pytest.LogCaptureFixture) -> None:
+    from django.conf import settings
+
+    from payments_site.celery import app
+
+    app.loader.import_default_modules()
+    assert "monitoring.audit_chain_anchor" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    last = _record(2)[-1]
+
+    # (Celery's Django fixup re-runs logging setup when it imports the task modules, dropping
+    # caplog's root handler: listen on the logger itself.)
+    audit_logger = logging.getLogger("monitoring.audit")
+    audit_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="monitoring.audit"):
+            anchor = app.tasks["monitoring.audit_chain_anchor"].apply().get()
+    finally:
+        audit_logger.removeHandler(caplog.handler)
+
+    assert anchor == f"{last.pk}:{last.hash}"
+    (record,) = [r for r in caplog.records if r.getMessage() == "audit_chain_head"]
+    assert record.anchor == anchor  # type: ignore[attr-defined]
+    out = StringIO()
+    call_command("verify_audit_chain", "--anchor", anchor, stdout=out)
+    assert out.getvalue().strip().endswith(f"head {anchor}")
 
 
 @db
