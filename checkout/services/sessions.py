@@ -31,7 +31,7 @@ from django.views.decorators.debug import sensitive_variables
 from checkout.clock import clock_now
 from checkout.events import event_emit
 from checkout.models import Charge, CheckoutSession, Subscription
-from checkout.schedule import MAX_INTERVAL_COUNT, Interval, period_start
+from checkout.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.services.charges import charge_create
 from checkout.services.subscriptions import subscription_create
 from checkout.services.validation import amount_validate, text_validate
@@ -458,7 +458,7 @@ def _after_charge(
         # Paid: recorded on the session first, so that if creating the subscription fails the
         # next sync retries it instead of reopening a paid session.
         CheckoutSession.objects.filter(pk=session.pk).update(token=token, charge=charge)
-        # The first period is the charge just made; the subscription bills from the next one.
+        # The charge just made pays period 0, from now; billing starts at the next period.
         subscription = subscription_create(
             merchant=session.merchant,
             token_id=token.pk,
@@ -466,15 +466,11 @@ def _after_charge(
             currency=charge.currency,
             interval=session.interval,
             interval_count=session.interval_count or 1,
-            start=period_start(
-                anchor=now,
-                interval=session.interval,
-                interval_count=session.interval_count or 1,
-                index=1,
-            ),
+            start=now,
             description=session.description,
             metadata={"checkout_session": session.pk},
             now=now,
+            first_period_paid_by=charge,
         )
     _finish(session, token=token, charge=charge, subscription=subscription, now=now)
     _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)

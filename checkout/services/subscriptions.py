@@ -53,9 +53,16 @@ def subscription_create(
     description: str = "",
     metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    first_period_paid_by: Charge | None = None,
 ) -> Subscription:
     """Put a token on a schedule. Period 0 starts at ``start`` (default: now) and is billed
-    then; later periods keep the anchor's day of month, clamped at month end."""
+    then; later periods keep the anchor's day of month, clamped at month end.
+
+    ``first_period_paid_by``: a succeeded charge of this token and amount, made just now (a
+    subscription checkout's first payment). It becomes period 0's payment, so it is listed
+    with the subscription's charges and the current period is the one it paid for; billing
+    starts at period 1.
+    """
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -104,11 +111,30 @@ def subscription_create(
             next_billing_at=anchor,
             created_at=now,
         )
+        if first_period_paid_by is not None:
+            _first_period_paid(subscription, first_period_paid_by)
         event_emit(event_type="subscription.created", obj=subscription)
-        if anchor <= now:
+        if subscription.period == 0 and anchor <= now:
             # Period 0 is due now: bill it once committed (inline when there is no broker).
             transaction.on_commit(lambda: _enqueue_bill(subscription.id))
     return subscription
+
+
+def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
+    linked = Charge.objects.filter(
+        pk=charge.pk,
+        merchant=subscription.merchant,
+        token=subscription.token,
+        amount=subscription.amount,
+        currency=subscription.currency,
+        status=Charge.Status.SUCCEEDED,
+        subscription__isnull=True,
+    ).update(subscription=subscription, period=0, attempt=1)
+    if not linked:
+        raise ValueError("The first period can only be paid by a matching, unlinked charge.")
+    subscription.period = 1
+    subscription.next_billing_at = _bounds(subscription, 1)[0]
+    subscription.save(update_fields=["period", "next_billing_at"])
 
 
 def _enqueue_bill(subscription_id: str) -> None:

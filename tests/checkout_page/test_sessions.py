@@ -17,6 +17,7 @@ from checkout.services.sessions import (
     checkout_session_complete,
     checkout_session_get,
 )
+from checkout.services.subscriptions import subscription_bill, subscription_current_period
 from monitoring.models import AuditEvent
 from payments_site.problems import ValidationProblem
 from vault.cards import CardValidationError
@@ -255,7 +256,31 @@ def test_a_subscription_session_pays_the_first_period_and_schedules_the_next(
     assert subscription.next_billing_at is not None
     assert session.completed_at is not None
     assert subscription.next_billing_at.date() > session.completed_at.date() + timedelta(days=27)
-    assert Charge.objects.filter(subscription=subscription).count() == 0
+    # the checkout's charge is period 0's payment: listed with the subscription, and the
+    # current period is the one it paid for
+    (first,) = Charge.objects.filter(subscription=subscription)
+    assert first == session.charge
+    assert (first.period, first.attempt, subscription.period) == (0, 1, 1)
+    start, end = subscription_current_period(subscription)
+    assert start == subscription.anchor <= first.created_at < end == subscription.next_billing_at
+
+
+def test_billing_after_a_subscription_checkout_charges_period_1_only(
+    keys: KeyService, session_factory: Factory
+) -> None:
+    session = session_factory(mode="subscription", amount=900, interval="week")
+    complete(session)
+    session.refresh_from_db()
+    subscription = Subscription.objects.get(pk=session.subscription_id)
+    assert subscription_bill(subscription_id=subscription.pk) is None  # nothing due yet
+
+    renewal = subscription_bill(
+        subscription_id=subscription.pk, now=subscription.next_billing_at + timedelta(minutes=1)
+    )
+
+    assert renewal is not None and renewal.status == "succeeded"
+    assert (renewal.period, renewal.attempt) == (1, 1)
+    assert Charge.objects.filter(subscription=subscription).count() == 2
 
 
 def test_a_lost_processor_answer_leaves_the_session_processing_until_reconciled(
