@@ -273,6 +273,7 @@ def test_billing_after_a_subscription_checkout_charges_period_1_only(
     session.refresh_from_db()
     subscription = Subscription.objects.get(pk=session.subscription_id)
     assert subscription_bill(subscription_id=subscription.pk) is None  # nothing due yet
+    assert subscription.next_billing_at is not None
 
     renewal = subscription_bill(
         subscription_id=subscription.pk, now=subscription.next_billing_at + timedelta(minutes=1)
