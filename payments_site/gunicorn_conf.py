@@ -9,8 +9,10 @@ worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 5
-# Path only (%(U)s), never the query string, so nothing a client appends reaches the log.
+# Path only (%(U)s), never the query string, so nothing a client appends reaches the log; and
+# a card number in the path is masked like in every other log line.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+logger_class = "payments_site.gunicorn_logging.RedactingLogger"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

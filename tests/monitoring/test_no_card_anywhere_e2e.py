@@ -202,6 +202,18 @@ def test_no_card_number_or_cvc_in_logs_sentry_metrics_database_or_admin(
             checkout = Caller(server, "192.0.2.10", requests.Session())
             for i, (number, _, _) in enumerate(all_cards()):
                 api_outcomes[number] = _api_attempt(checkout, merchant, auth, number, i)
+            # and a merchant puts card numbers where token ids belong (the access log has paths)
+            path_statuses = {
+                form: requests.get(
+                    f"{server.url}/api/v1/tokens/{form}",
+                    headers=auth,
+                    verify=str(server.cafile),
+                    timeout=10,
+                ).status_code
+                for number, kind, _ in all_cards()
+                if kind == "approve"
+                for form in forms_of(number)
+            }
             # and a card tester trips a rule in the middle of a card post
             tester = Caller(server, TESTER, requests.Session())
             burst = [c for c in all_cards() if c[1] != "approve"] * 2
@@ -231,6 +243,8 @@ def test_no_card_number_or_cvc_in_logs_sentry_metrics_database_or_admin(
     # and each capture is real: it holds what it should
     assert '"security_alert"' in logs
     assert len(logs.splitlines()) > 100  # JSON records and gunicorn's access lines
+    assert set(path_statuses.values()) == {404}
+    assert '"GET /api/v1/tokens/[REDACTED-PAN]" 404' in logs  # the access lines, masked
     alert_events = [e for e in sentry_sent if _is_alert(e)]
     assert alert_events and alert_events[0].get("request", {}).get("method") == "POST"
     # (the alert fired in a card post: Sentry had its body, and scrubbed the card fields)
