@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from payments_site.problems import FieldError, ValidationProblem
 from payments_site.queries import filter_given
 
 from .models import Merchant, Token
@@ -53,7 +54,12 @@ def token_list(
         fingerprint=fingerprint,
     )
     if starting_after:
-        cursor = token_get(merchant=merchant, token_id=starting_after)
+        cursor = Token.objects.filter(merchant=merchant, pk=starting_after).first()
+        if cursor is None:  # a 400 naming the parameter, as every other list answers
+            message = "No such object in this list."
+            raise ValidationProblem(
+                message, errors=[FieldError("starting_after", "invalid", message)]
+            )
         queryset = queryset.filter(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.id)
         )

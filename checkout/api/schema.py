@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 
@@ -99,7 +99,7 @@ class TokenListApiSchema(OpenApiViewExtension):
     target_class = "vault.api.TokenListApi"
 
     def view_replacement(self) -> type[Any]:
-        from checkout.api.common import ProblemSerializer, page_serializer
+        from checkout.api.common import page_serializer, problem_responses
         from vault.api import TokenOutputSerializer
 
         target: Any = self.target_class
@@ -112,14 +112,8 @@ class TokenListApiSchema(OpenApiViewExtension):
                 parameters=[
                     extend_schema_serializer(component_name="TokenFilter")(target.InputSerializer)
                 ],
-                # The vault answers an unknown ``starting_after`` with 404 token_not_found.
-                responses={
-                    200: page,
-                    (404, "application/problem+json"): OpenApiResponse(
-                        ProblemSerializer,
-                        description="`starting_after` names no token of this merchant.",
-                    ),
-                },
+                # An unknown ``starting_after`` is a 400 naming it, as in every list.
+                responses={200: page, **problem_responses(400, 401, 429)},
             )
             def get(self, request: Any) -> Any:
                 return super().get(request)

@@ -89,6 +89,15 @@ def test_bad_list_parameters_are_a_400_problem(
 
     errors: list[dict[str, str]] = body["errors"]  # type: ignore[assignment]
     assert {e["field"] for e in errors} == {"limit", "status", "fingerprint", "starting_after"}
+    # an unknown or foreign cursor names the parameter, like the checkout's lists
+    unknown = _problem(
+        api_client.get("/api/v1/tokens", {"starting_after": "tok_" + "a" * 22}),
+        400,
+        "validation_error",
+    )
+    assert unknown["errors"] == [
+        {"field": "starting_after", "code": "invalid", "message": "No such object in this list."}
+    ]
     # A NUL anywhere in the URL is refused before the view (payments_site.middleware).
     _problem(api_client.get("/api/v1/tokens?fingerprint=%00"), 400, "malformed_request")
 
