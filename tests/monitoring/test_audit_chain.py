@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
-from monitoring.audit import audit_guard_lifted, chain_append, chain_verify
+from monitoring.audit import audit_guard_lifted, chain_append, chain_verify, row_digest
 from monitoring.chain import (
     GENESIS,
     PG_INSTALL,
@@ -263,19 +263,8 @@ def _rehash_from(events: list[AuditEvent], start: int, object_id: str) -> None:
             event.refresh_from_db()
             if index == 0:
                 event.object_id = object_id
-            digest = event_digest(
-                occurred_at=event.occurred_at,
-                actor=event.actor,
-                action=event.action,
-                object_type=event.object_type,
-                object_id=event.object_id,
-                outcome=event.outcome,
-                reason=event.reason,
-                source_ip=event.source_ip,
-                request_id=event.request_id,
-                data=event.data,
-                prev_hash=prev_hash,
-            )
+            event.prev_hash = prev_hash
+            digest = row_digest(event)
             cursor.execute(
                 "UPDATE monitoring_auditevent SET object_id = %s, prev_hash = %s, hash = %s "
                 "WHERE id = %s",
