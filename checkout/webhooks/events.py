@@ -168,9 +168,6 @@ def events_on_token_revoked(*, token: Token, reason: str = "", **_: object) -> N
     event_record(event_type=EventType.TOKEN_REVOKED, obj=token)
 
 
-__all__ = ["API_VERSION", "event_record", "events_on_checkout_event", "events_on_token_revoked"]
-
-
 # The events API promises at least this much history (README, /api/v1/events).
 MIN_EVENT_RETENTION_DAYS = 30
 
@@ -204,3 +201,12 @@ def events_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
         purged += gone
         if len(ids) < batch:
             return purged
+
+
+__all__ = [
+    "API_VERSION",
+    "event_record",
+    "events_on_checkout_event",
+    "events_on_token_revoked",
+    "events_purge",
+]
