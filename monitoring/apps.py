@@ -4,6 +4,7 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 
 
 def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -11,6 +12,12 @@ def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwarg
         from .audit import sqlite_register_guard
 
         sqlite_register_guard(connection)
+
+
+def _on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    from .audit import sqlite_guard_restore
+
+    sqlite_guard_restore(using)
 
 
 class MonitoringConfig(AppConfig):
@@ -22,6 +29,8 @@ class MonitoringConfig(AppConfig):
         # Infrastructure, not business flow: every SQLite connection needs the function that
         # the audit trail's triggers consult.
         connection_created.connect(_on_connection_created, dispatch_uid="monitoring-audit-guard")
+        # A later migration that rebuilds the audit table on SQLite drops its triggers.
+        post_migrate.connect(_on_post_migrate, sender=self, dispatch_uid="monitoring-guard-restore")
         from .telemetry import sentry_init_from_settings
 
         sentry_init_from_settings()

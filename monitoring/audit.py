@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection as default_connection
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.recorder import MigrationRecorder
 
 from .chain import (
     ADVISORY_LOCK_KEY,
@@ -35,6 +36,8 @@ from .chain import (
     GENESIS,
     PG_GUARD_SETTING,
     SQLITE_GUARD_FUNCTION,
+    SQLITE_INSTALL,
+    SQLITE_TRIGGERS,
     canonical_ip,
     canonical_json,
     event_digest,
@@ -226,3 +229,33 @@ def audit_guard_lifted(using: BaseDatabaseWrapper | None = None) -> Iterator[Non
             yield
         finally:
             conn._tessera_audit_guard_lifted = False  # type: ignore[attr-defined]
+
+
+GUARD_MIGRATION = ("monitoring", "0002_auditevent_append_only")
+
+
+def sqlite_guard_restore(using: str = "default") -> bool:
+    """Put the SQLite triggers back if a table rebuild dropped them; True if it had to.
+
+    Django alters a SQLite table by copying it into a new one, which loses its triggers, so a
+    later migration of ``monitoring_auditevent`` would silently lift the guard. This runs after
+    every ``migrate`` (``post_migrate``) once migration 0002 is applied. PostgreSQL keeps
+    triggers across ``ALTER TABLE``: nothing to do there.
+    """
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return False
+    if GUARD_MIGRATION not in MigrationRecorder(connection).applied_migrations():
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+            [AuditEvent._meta.db_table],
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        if present >= SQLITE_TRIGGERS:
+            return False
+        for statement in SQLITE_INSTALL:
+            cursor.execute(statement)
+    logger.warning("audit_guard_restored", extra={"missing": sorted(SQLITE_TRIGGERS - present)})
+    return True

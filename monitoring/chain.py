@@ -117,15 +117,19 @@ DROP FUNCTION IF EXISTS monitoring_auditevent_append_only();
 
 SQLITE_INSTALL = [
     """
-    CREATE TRIGGER monitoring_auditevent_no_update BEFORE UPDATE ON monitoring_auditevent
+    CREATE TRIGGER IF NOT EXISTS monitoring_auditevent_no_update
+    BEFORE UPDATE ON monitoring_auditevent
     BEGIN SELECT RAISE(ABORT, 'monitoring_auditevent is append-only: UPDATE refused'); END
     """,
     """
-    CREATE TRIGGER monitoring_auditevent_no_delete BEFORE DELETE ON monitoring_auditevent
+    CREATE TRIGGER IF NOT EXISTS monitoring_auditevent_no_delete
+    BEFORE DELETE ON monitoring_auditevent
     WHEN NOT tessera_audit_guard_lifted()
     BEGIN SELECT RAISE(ABORT, 'monitoring_auditevent is append-only: DELETE refused'); END
     """,
 ]
+
+SQLITE_TRIGGERS = frozenset({"monitoring_auditevent_no_update", "monitoring_auditevent_no_delete"})
 
 SQLITE_UNINSTALL = [
     "DROP TRIGGER IF EXISTS monitoring_auditevent_no_update",

@@ -16,7 +16,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
-from monitoring.audit import audit_guard_lifted, chain_append, chain_verify, row_digest
+from monitoring.audit import (
+    audit_guard_lifted,
+    chain_append,
+    chain_verify,
+    row_digest,
+    sqlite_guard_restore,
+)
 from monitoring.chain import (
     GENESIS,
     PG_INSTALL,
@@ -459,3 +465,32 @@ def test_old_timestamps_verify_after_a_round_trip() -> None:
     )
 
     assert chain_verify().ok
+
+
+@db
+def test_migrate_puts_back_sqlite_triggers_a_table_rebuild_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL keeps triggers across ALTER TABLE")
+    event = _record(1)[0]
+    # what Django's SQLite table rebuild (any AlterField on the table) does to its triggers
+    with connection.cursor() as cursor:
+        for sql in SQLITE_UNINSTALL:
+            cursor.execute(sql)
+    assert sqlite_guard_restore() is True  # (and a second look finds nothing to do)
+    assert sqlite_guard_restore() is False
+    assert [r.getMessage() for r in caplog.records if r.name == "monitoring.audit"] == [
+        "audit_guard_restored"
+    ]
+    with connection.cursor() as cursor:
+        for sql in SQLITE_UNINSTALL:
+            cursor.execute(sql)
+
+    call_command("migrate", verbosity=0)
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(actor="someone else")
+    assert AuditEvent.objects.filter(pk=event.pk, actor=event.actor).exists()
