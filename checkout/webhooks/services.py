@@ -70,6 +70,34 @@ def _url_check(url: object) -> str:
     return parsed.url
 
 
+def _endpoint_locked(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
+    """The merchant's live endpoint, locked for the caller's transaction; else 404."""
+    endpoint = (
+        WebhookEndpoint.objects.select_for_update()
+        .filter(merchant=merchant, pk=endpoint_id, deleted_at__isnull=True)
+        .first()
+    )
+    if endpoint is None:
+        raise WebhookEndpointNotFound("No such webhook endpoint for this merchant.")
+    return endpoint
+
+
+def _endpoint_audit(
+    action: str,
+    *,
+    merchant: Merchant,
+    endpoint: WebhookEndpoint,
+    data: dict[str, object] | None = None,
+) -> None:
+    audit_record(
+        action=action,
+        actor=f"merchant:{merchant.pk}",
+        object_type="webhook_endpoint",
+        object_id=endpoint.pk,
+        data=data,
+    )
+
+
 def webhook_endpoint_create(
     *,
     merchant: Merchant,
@@ -101,12 +129,8 @@ def webhook_endpoint_create(
         )
         secret = secret_generate()
         secret_store(endpoint=endpoint, secret=secret, now=now)
-        audit_record(
-            action="webhook_endpoint.create",
-            actor=f"merchant:{merchant.pk}",
-            object_type="webhook_endpoint",
-            object_id=endpoint.pk,
-            data={"events": events},
+        _endpoint_audit(
+            "webhook_endpoint.create", merchant=merchant, endpoint=endpoint, data={"events": events}
         )
     return endpoint, secret
 
@@ -139,13 +163,7 @@ def webhook_endpoint_update(
         text_validate(description=description, metadata={})
     checked_url = _url_check(url) if url is not None else None
     with transaction.atomic():
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update()
-            .filter(merchant=merchant, pk=endpoint_id, deleted_at__isnull=True)
-            .first()
-        )
-        if endpoint is None:
-            raise WebhookEndpointNotFound("No such webhook endpoint for this merchant.")
+        endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
         fields: list[str] = []
         if checked_url is not None:
             endpoint.url = checked_url
@@ -172,11 +190,10 @@ def webhook_endpoint_update(
             ).update(next_attempt_at=now, window_started_at=now)
         if fields:
             endpoint.save(update_fields=fields)
-            audit_record(
-                action="webhook_endpoint.update",
-                actor=f"merchant:{merchant.pk}",
-                object_type="webhook_endpoint",
-                object_id=endpoint.pk,
+            _endpoint_audit(
+                "webhook_endpoint.update",
+                merchant=merchant,
+                endpoint=endpoint,
                 data={"fields": fields},
             )
     return endpoint
@@ -189,25 +206,14 @@ def webhook_endpoint_delete(
     destroyed; the endpoint row and its delivery log stay for support and audit."""
     now = clock_now(now)
     with transaction.atomic():
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update()
-            .filter(merchant=merchant, pk=endpoint_id, deleted_at__isnull=True)
-            .first()
-        )
-        if endpoint is None:
-            raise WebhookEndpointNotFound("No such webhook endpoint for this merchant.")
+        endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
         endpoint.deleted_at = now
         endpoint.save(update_fields=["deleted_at"])
         WebhookSecret.objects.filter(endpoint=endpoint).delete()
         WebhookDelivery.objects.filter(
             endpoint=endpoint, status=WebhookDelivery.Status.PENDING
         ).update(status=WebhookDelivery.Status.CANCELED, next_attempt_at=None)
-        audit_record(
-            action="webhook_endpoint.delete",
-            actor=f"merchant:{merchant.pk}",
-            object_type="webhook_endpoint",
-            object_id=endpoint.pk,
-        )
+        _endpoint_audit("webhook_endpoint.delete", merchant=merchant, endpoint=endpoint)
     return endpoint
 
 
@@ -219,25 +225,14 @@ def webhook_endpoint_secret_roll(
     rolled away earlier than that stops at once (at most two sign at any time)."""
     now = clock_now(now)
     with transaction.atomic():
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update()
-            .filter(merchant=merchant, pk=endpoint_id, deleted_at__isnull=True)
-            .first()
-        )
-        if endpoint is None:
-            raise WebhookEndpointNotFound("No such webhook endpoint for this merchant.")
+        endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
         WebhookSecret.objects.filter(endpoint=endpoint, expires_at__isnull=False).delete()
         WebhookSecret.objects.filter(endpoint=endpoint, expires_at__isnull=True).update(
             expires_at=now + timedelta(seconds=settings.WEBHOOK_SECRET_OVERLAP_SECONDS)
         )
         secret = secret_generate()
         secret_store(endpoint=endpoint, secret=secret, now=now)
-        audit_record(
-            action="webhook_endpoint.secret_roll",
-            actor=f"merchant:{merchant.pk}",
-            object_type="webhook_endpoint",
-            object_id=endpoint.pk,
-        )
+        _endpoint_audit("webhook_endpoint.secret_roll", merchant=merchant, endpoint=endpoint)
     return endpoint, secret
 
 
