@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,7 +25,7 @@ from checkout.models import Subscription
 from checkout.services.subscriptions import subscription_bill, subscriptions_due
 from tests.bench.registry import BenchContext, bench, timed
 from tests.support.load import run_load
-from tests.support.servers import ROOT, gunicorn, server_env
+from tests.support.servers import celery_workers, gunicorn
 from vault.cards import card_validate
 from vault.envelope import data_keys
 from vault.merchants import api_key_create, merchant_create
@@ -130,7 +128,6 @@ def billing_bench(ctx: BenchContext) -> None:
         ctx.row("checkout.billing skipped: set REDIS_URL (the workers need a broker)")
         return
     from checkout.tasks import billing_enqueue_due
-    from payments_site.celery import app
 
     data_keys.clear()
     due = datetime(2030, 1, 31, tzinfo=UTC)
@@ -146,61 +143,15 @@ def billing_bench(ctx: BenchContext) -> None:
     merchant = merchant_create(name="Bench workers")
     _subscriptions(merchant, SUBSCRIPTIONS, due)
     queue = f"tessera-bench-{secrets.token_hex(4)}"
-    env = server_env(
-        {
-            "CELERY_BROKER_URL": broker,
-            "CELERY_QUEUE": queue,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
     logs = [Path(tempfile.mkstemp(prefix=f"bench-worker{i}-")[1]) for i in (1, 2)]
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "payments_site",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "-n",
-                f"b{i}-{queue}@%h",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for i, log in enumerate(logs, 1)
-    ]
-    previous = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")}
-    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
     remaining = Subscription.objects.filter(merchant=merchant, next_billing_at__lte=due)
     in_flight = Subscription.objects.filter(merchant=merchant, next_billing_at=None)
-    try:
-        _wait(lambda: all("ready" in log.read_text(errors="replace") for log in logs), 60)
+    with celery_workers(broker=broker, queue=queue, logs=logs, env={"LOG_LEVEL": "WARNING"}):
         connection.close()
         with timed() as t:
             billing_enqueue_due(due.isoformat(), SUBSCRIPTIONS)
             _wait(lambda: not remaining.exists() and not in_flight.exists(), 1800)
         rate = SUBSCRIPTIONS / t.seconds
-    finally:
-        app.conf.update(previous)
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=30)
-        import redis
-
-        redis.Redis.from_url(broker).delete(queue)
     ctx.row("due subscriptions billed", "subs/s", "× baseline")
     ctx.row(f"baseline: 1 process, run_billing ({len(inline):,})", f"{baseline:,.0f}", "1.00")
     ctx.row(

@@ -8,8 +8,6 @@ import io
 import os
 import re
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -25,9 +23,8 @@ from django.db import connection
 from checkout.models import Charge, SandboxLedgerEntry, Subscription
 from checkout.services.subscriptions import subscription_cancel, subscription_create
 from checkout.tasks import billing_enqueue_due
-from payments_site.celery import app
 from tests.checkout.conftest import DECLINES, at, make_token
-from tests.support.servers import ROOT, server_env
+from tests.support.servers import celery_workers
 from vault.models import Merchant
 from vault.services import token_revoke
 
@@ -43,58 +40,10 @@ END = at("2028-01-31T23:59:59")
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[tuple[str, list[Path]]]:
     """Two Celery worker processes on a queue of their own; the test process sends to it."""
-    broker = os.environ["REDIS_URL"]
     queue = f"tessera-test-{secrets.token_hex(4)}"
-    env = server_env(
-        {"CELERY_BROKER_URL": broker, "CELERY_QUEUE": queue, "CELERY_TASK_ALWAYS_EAGER": "false"}
-    )
     logs = [tmp_path / f"worker{i}.log" for i in (1, 2)]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "payments_site",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "-n",
-                f"w{i}-{queue}@%h",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for i, log in enumerate(logs, 1)
-    ]
-    previous = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")}
-    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
-    try:
-        deadline = time.monotonic() + 60
-        while not all("ready" in log.read_text(errors="replace") for log in logs):
-            assert all(p.poll() is None for p in processes), "a worker died at start"
-            assert time.monotonic() < deadline, "workers did not start"
-            time.sleep(0.2)
+    with celery_workers(broker=os.environ["REDIS_URL"], queue=queue, logs=logs):
         yield queue, logs
-    finally:
-        app.conf.update(previous)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        redis.Redis.from_url(broker).delete(queue)
 
 
 def run_billing_pass(now: datetime, outputs: list[str]) -> None:

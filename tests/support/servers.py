@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,3 +125,77 @@ def gunicorn(
             process.wait()
         if log_path:
             log.close()  # type: ignore[union-attr]
+
+
+@contextmanager
+def celery_workers(
+    *, broker: str, queue: str, logs: Sequence[Path], env: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """One Celery worker process (solo pool) per log file, consuming ``queue`` only; while they
+    run, this process's Celery app sends there instead of running tasks eagerly. Returns once
+    every worker is ready; afterwards they are stopped and the queue deleted."""
+    import redis
+
+    from payments_site.celery import app
+
+    worker_env = server_env(
+        {
+            "CELERY_BROKER_URL": broker,
+            "CELERY_QUEUE": queue,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **(env or {}),
+        }
+    )
+    outputs = [log.open("wb") for log in logs]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "payments_site",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                queue,
+                "-n",
+                f"w{i}-{queue}@%h",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=worker_env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        for i, output in enumerate(outputs, 1)
+    ]
+    previous = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")}
+    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
+    try:
+        deadline = time.monotonic() + 60
+        while not all("ready" in log.read_text(errors="replace") for log in logs):
+            for process, log in zip(processes, logs, strict=True):
+                if process.poll() is not None:
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"a Celery worker died at start:\n{tail}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Celery workers did not start in 60 s")
+            time.sleep(0.2)
+        yield
+    finally:
+        app.conf.update(previous)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for output in outputs:
+            output.close()
+        redis.Redis.from_url(broker).delete(queue)

@@ -7,24 +7,20 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis
 
 from checkout.models import Event, Subscription, WebhookAttempt, WebhookDelivery
 from checkout.services.charges import charge_create
 from checkout.services.subscriptions import subscription_create
 from checkout.tasks import bill_subscription
 from checkout.webhooks.services import webhook_endpoint_create
-from payments_site.celery import app
 from tests.checkout.conftest import make_token
-from tests.support.servers import ROOT, server_env
+from tests.support.servers import celery_workers
 from tests.webhooks.receiver import Receiver
 from vault.models import Merchant
 from vault.services import token_revoke
@@ -39,53 +35,10 @@ pytestmark = [
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[Path]:
     """One Celery worker process on a queue of its own; the test process only sends to it."""
-    broker = os.environ["REDIS_URL"]
-    queue = f"tessera-test-hooks-{secrets.token_hex(4)}"
-    env = server_env(
-        {"CELERY_BROKER_URL": broker, "CELERY_QUEUE": queue, "CELERY_TASK_ALWAYS_EAGER": "false"}
-    )
     log = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "payments_site",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "-n",
-            f"hooks-{queue}@%h",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    previous = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")}
-    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
-    try:
-        deadline = time.monotonic() + 60
-        while "ready" not in log.read_text(errors="replace"):
-            assert process.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, "the worker did not start"
-            time.sleep(0.2)
+    queue = f"tessera-test-hooks-{secrets.token_hex(4)}"
+    with celery_workers(broker=os.environ["REDIS_URL"], queue=queue, logs=[log]):
         yield log
-    finally:
-        app.conf.update(previous)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        redis.Redis.from_url(broker).delete(queue)
 
 
 def _wait_for(receiver: Receiver, wanted: set[str], timeout: float = 90) -> None:
