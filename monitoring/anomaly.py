@@ -28,7 +28,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -219,7 +219,7 @@ def api_client_source(*, merchant_id: str, ip: str | None) -> str | None:
 
 
 def signal_record(
-    kind: Signal | str,
+    kind: Signal | str | Sequence[Signal | str],
     *,
     ip: str | None = None,
     merchant_id: str | None = None,
@@ -232,13 +232,14 @@ def signal_record(
 
     Pass every id you have; a rule whose scope has no id in this call is skipped. ``ip`` is a
     shopper's address; ``client`` an API client (``api_client_source``). Never pass card data:
-    ``fingerprint`` is the vault's keyed MAC, not a number.
+    ``fingerprint`` is the vault's keyed MAC, not a number. An event that is several signals
+    at once (a card submitted *and* tokenized) passes them together: ``kind=[A, B]``.
 
     Every counter update and every read the rules need go to the store as one batch (one
     Redis round trip); only a rule that reaches its threshold costs more (its cool-off and
     de-duplication), and that happens once per attack.
     """
-    signal = Signal(kind)
+    signals = [Signal(kind)] if isinstance(kind, str) else [Signal(k) for k in kind]
     ctx = _Context(
         store=counter_store(),
         now=_now(),
@@ -250,20 +251,23 @@ def signal_record(
             client=client,
         ),
     )
-    ops = _dashboard_ops(ctx, signal, reason)
-    planned: list[tuple[Rule, str, int]] = []  # rule, source, index of its first answer
-    for rule in rules():
-        source = ctx.sources.get(rule.scope)
-        if signal not in rule.signals or source is None:
-            continue
-        rule_ops = _rule_ops(ctx, rule, signal, source, fingerprint)
-        if rule_ops:
-            planned.append((rule, source, len(ops)))
-            ops.extend(rule_ops)
+    ops: list[Op] = []
+    planned: list[tuple[Rule, Signal, str, int]] = []  # rule, signal, source, first answer
+    for signal in signals:
+        ops.extend(_dashboard_ops(ctx, signal, reason))
+        for rule in rules():
+            source = ctx.sources.get(rule.scope)
+            if signal not in rule.signals or source is None:
+                continue
+            rule_ops = _rule_ops(ctx, rule, signal, source, fingerprint)
+            if rule_ops:
+                planned.append((rule, signal, source, len(ops)))
+                ops.extend(rule_ops)
     answers = ctx.store.batch(ops)
-    _count_metrics(signal, reason)
     raised: list[SecurityAlert] = []
-    for rule, source, first in planned:
+    for signal in signals:
+        _count_metrics(signal, reason)
+    for rule, signal, source, first in planned:
         observed = _measure(ctx, rule, signal, answers[first:])
         if observed is not None:
             alert = _fire(ctx, rule, source, observed)

@@ -29,7 +29,7 @@ from monitoring.anomaly import (
     signal_record,
     stats_last_hours,
 )
-from monitoring.counters import counter_store
+from monitoring.counters import Op, counter_store
 from monitoring.models import AuditEvent, SecurityAlert
 
 pytestmark = pytest.mark.django_db
@@ -360,6 +360,41 @@ def test_hourly_figures_for_the_overview(clock: Callable[[float], None]) -> None
     assert hours[-2].reasons["card_invalid"] == {"expired_card": 1, "invalid_number": 2}
     assert hours[-1].reasons["charge_declined"] == {"insufficient_funds": 1}
     assert sum(h.counts["card_invalid"] for h in hours) == 3
+
+
+def test_an_event_of_several_signals_is_one_batch_and_counts_as_each(
+    clock: Callable[[float], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = counter_store()
+    batches: list[int] = []
+    batch = store.batch
+
+    def counting_batch(ops: list[Op]) -> list[int]:
+        batches.append(len(ops))
+        return batch(ops)
+
+    monkeypatch.setattr(store, "batch", counting_batch)
+
+    # a card-testing run reported as "submitted and tokenized" events, one call each
+    alerts = [
+        signal_record(
+            [Signal.CARD_SUBMITTED, Signal.TOKENIZED],
+            ip=ATTACKER,
+            merchant_id=MERCHANT,
+            session_id=f"cs_{n}",
+            fingerprint=fingerprint(),
+        )
+        for n in range(8)
+    ]
+
+    # one store round trip per event, not one per signal
+    assert len(batches) == 8
+    assert all(size == batches[0] for size in batches)
+    hour = stats_last_hours(hours=1)[-1]
+    assert (hour.counts["card_submitted"], hour.counts["tokenized"]) == (8, 8)
+    # and the rules see the submissions exactly as from separate calls: the 8th card alerts
+    assert [len(a) for a in alerts] == [0] * 7 + [1]
+    assert alerts[-1][0].rule == "card_testing.distinct_cards.ip"
 
 
 def test_monitoring_imports_neither_the_vault_nor_the_checkout() -> None:

@@ -171,14 +171,13 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
         name=card.get("name"),
     )
     created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
-    for signal in (Signal.CARD_SUBMITTED, Signal.TOKENIZED):
-        signal_record(
-            signal,
-            ip=attempt.shopper_ip,
-            session_id=attempt.session_id,
-            merchant_id=merchant.id,
-            fingerprint=created.fingerprint,
-        )
+    signal_record(
+        [Signal.CARD_SUBMITTED, Signal.TOKENIZED],  # one event, one counter round trip
+        ip=attempt.shopper_ip,
+        session_id=attempt.session_id,
+        merchant_id=merchant.id,
+        fingerprint=created.fingerprint,
+    )
     cvc = card.get("cvc")
     return IngestResult(
         token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
