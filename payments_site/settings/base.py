@@ -115,10 +115,20 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tessera"),
+            # A stalled Redis fails a request in about a second instead of holding a worker
+            # until gunicorn's timeout; /readyz then reports it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Development and tests only (production requires REDIS_URL). Sized so that the counters
+    # are never culled: LocMem's default of 300 entries would drop them mid-run.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -252,7 +262,10 @@ CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
 # --- Health -----------------------------------------------------------------------------------
 # Dotted paths of callables returning None or raising; `/readyz` runs each. Later apps append
 # their own (the vault adds KMS reachability) without monitoring importing them.
-READINESS_CHECKS: list[str] = ["monitoring.health.check_database"]
+READINESS_CHECKS: list[str] = [
+    "monitoring.health.check_database",
+    "monitoring.health.check_counters",
+]
 READINESS_CHECKS += ["vault.health.check_keys"]
 
 # --- Logging: structured JSON, every record redacted -----------------------------------------

@@ -10,6 +10,10 @@ from .base import KEY_BACKENDS, KEYS_BACKEND, env
 # Every variable production cannot run without. Checked together so that one deploy attempt
 # names them all instead of failing one at a time.
 REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"]
+# The card-testing counters, cool-offs and API throttles must be one store for every worker and
+# server: in process memory each worker would count alone (every threshold multiplied by the
+# number of processes) and evict counters under load, so an attack would go unseen.
+REQUIRED += ["REDIS_URL"]
 # --- keys (vault) ----------------------------------------------------------------------------
 # The backend is named explicitly; on KMS every key id and the region must be set, so that a
 # deploy never silently runs on a default alias in the wrong account or region.

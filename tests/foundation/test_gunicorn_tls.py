@@ -22,4 +22,4 @@ def test_gunicorn_serves_healthz_over_https(tls_cert: tuple[Path, Path]) -> None
     assert json.loads(body) == {"status": "ok"}
     assert len(headers["X-Request-ID"]) == 32
     assert ready_status == 200
-    assert json.loads(ready_body)["checks"] == {"database": "ok", "keys": "ok"}
+    assert json.loads(ready_body)["checks"] == {"database": "ok", "counters": "ok", "keys": "ok"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -46,6 +48,25 @@ def test_healthz_and_readyz() -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["counters"] == "ok"
+
+
+def test_readyz_fails_when_the_counter_store_is_unreachable(settings: Any) -> None:
+    # Port 1 on loopback refuses connections: a Redis that is down.
+    settings.CACHES = {
+        **settings.CACHES,
+        "unreachable": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+    settings.MONITORING_CACHE = "unreachable"
+
+    response = Client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["counters"] == "unavailable"
 
 
 def test_readyz_reports_a_failing_dependency(settings: object) -> None:

@@ -43,7 +43,7 @@ def test_missing_secret_key_is_named() -> None:
 def test_every_missing_variable_is_named_at_once() -> None:
     result = _run("manage.py", "check", env=PROD_ENV)
 
-    assert "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL" in result.stderr
+    assert "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, KEYS_BACKEND" in result.stderr
 
 
 def test_check_deploy_is_silent() -> None:
@@ -53,6 +53,7 @@ def test_check_deploy_is_silent() -> None:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": "postgres://tessera@db.invalid:5432/tessera",
+        "REDIS_URL": "redis://cache.invalid:6379/0",
     }
 
     result = _run("manage.py", "check", "--deploy", env=env)
@@ -69,6 +70,7 @@ def test_production_security_settings() -> None:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": "sqlite:////tmp/unused.db",
+        "REDIS_URL": "redis://cache.invalid:6379/0",
         "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
     }
     code = (

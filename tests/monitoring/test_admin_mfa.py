@@ -335,6 +335,7 @@ def test_production_refuses_to_turn_the_second_factor_off() -> None:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": "sqlite:///x.db",
+        "REDIS_URL": "redis://cache.invalid:6379/0",
         "ADMIN_MFA_REQUIRED": "false",
     }
 

@@ -29,5 +29,8 @@ def test_gunicorn_on_kms_is_ready_and_reports_a_disabled_key(
         finally:
             client.enable_key(KeyId=key_id)
 
-    assert (ready[0], json.loads(ready[2])["checks"]) == (200, {"database": "ok", "keys": "ok"})
+    assert (ready[0], json.loads(ready[2])["checks"]) == (
+        200,
+        {"database": "ok", "counters": "ok", "keys": "ok"},
+    )
     assert (not_ready[0], json.loads(not_ready[2])["checks"]["keys"]) == (503, "unavailable")

@@ -363,7 +363,7 @@ def test_readiness_checks_the_key_service(key_service: KeyService, client: Clien
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "keys": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "counters": "ok", "keys": "ok"}
 
 
 @AWS_BACKENDS
@@ -376,7 +376,7 @@ def test_readiness_fails_when_a_kms_key_is_disabled(
     response = client.get("/readyz")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "keys": "unavailable"}
+    assert response.json()["checks"] == {"database": "ok", "counters": "ok", "keys": "unavailable"}
 
 
 # --- local keyring --------------------------------------------------------------------------
@@ -452,6 +452,7 @@ def _settings_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             "SECRET_KEY": "x" * 50,
             "ALLOWED_HOSTS": "pay.example.com",
             "DATABASE_URL": "sqlite:////tmp/unused.db",
+            "REDIS_URL": "redis://cache.invalid:6379/0",
             **env,
         },
         capture_output=True,
