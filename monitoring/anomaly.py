@@ -43,7 +43,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from payments_site.problems import ProblemError, problem_response
+from payments_site.problems import DEPENDENCY_ERRORS, ProblemError, problem_response
 
 from . import metrics
 from .clientip import client_ip
@@ -263,7 +263,17 @@ def signal_record(
             if rule_ops:
                 planned.append((rule, signal, source, len(ops)))
                 ops.extend(rule_ops)
-    answers = ctx.store.batch(ops)
+    try:
+        answers = ctx.store.batch(ops)
+    except DEPENDENCY_ERRORS as exc:
+        # Signals are recorded after the work they describe (a card stored, a charge made):
+        # its answer must not be lost to a monitoring outage. The gates before the work
+        # (``cooloff_check``) fail closed instead, so nothing new starts unwatched.
+        logger.error(
+            "signal_record_failed",
+            extra={"signals": [s.value for s in signals], "error": type(exc).__name__},
+        )
+        return []
     raised: list[SecurityAlert] = []
     for signal in signals:
         _count_metrics(signal, reason)

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.template.response import TemplateResponse
 
-from .problems import problem_response
+from .problems import DEPENDENCY_ERRORS, dependency_unavailable, problem_response
 
 
 class RejectNulMiddleware:
@@ -35,3 +36,37 @@ class RejectNulMiddleware:
                 )
             return HttpResponseBadRequest(detail)
         return self.get_response(request)
+
+
+class DependencyUnavailableMiddleware:
+    """A view that fails because a shared service is down answers 503 with Retry-After
+    (problem+json for the API and the vault, a short page for shoppers), not a 500.
+
+    DRF views get the same answer from ``problems.exception_handler``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DEPENDENCY_ERRORS):
+            return None
+        unavailable = dependency_unavailable(exception)
+        if request.path.startswith(("/api/", "/vault/")):
+            return problem_response(
+                status=503,
+                code=unavailable.code,
+                title=unavailable.title,
+                detail=unavailable.message,
+                request=request,
+                headers=unavailable.headers,
+            )
+        response = TemplateResponse(
+            request, "unavailable.html", {"message": unavailable.message}, status=503
+        )
+        for name, value in unavailable.headers.items():
+            response[name] = value
+        return response

@@ -2,7 +2,8 @@
 
 Domain code raises ``ProblemError`` subclasses (a machine code, a human message, optional field
 errors); DRF's own exceptions and Django's 404/500 are mapped here too, so a merchant's client
-sees one error shape everywhere. Unknown exceptions become a generic 500 whose body names
+sees one error shape everywhere. A shared service that does not answer (``DEPENDENCY_ERRORS``)
+becomes a 503 with Retry-After. Unknown exceptions become a generic 500 whose body names
 nothing internal; the details go to the (redacted) log with the request id.
 """
 
@@ -18,12 +19,19 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# A shared service that does not answer (Redis: counters, cool-offs, throttles). Requests that
+# need it are refused with 503 + Retry-After — the client's cue to retry, and nothing is done
+# without the limits that guard it — rather than a 500 that reads like our bug.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (RedisError,)
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,17 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         )
         return _response(body, exc.status_code, headers)
 
+    if isinstance(exc, DEPENDENCY_ERRORS):
+        unavailable = dependency_unavailable(exc)
+        body = problem_body(
+            status=503,
+            code=unavailable.code,
+            title=unavailable.title,
+            detail=unavailable.message,
+            request=django_request,
+        )
+        return _response(body, 503, unavailable.headers)
+
     logger.exception("unhandled_api_error")
     body = problem_body(
         status=500,
@@ -229,6 +248,15 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         request=django_request,
     )
     return _response(body, 500)
+
+
+def dependency_unavailable(exc: Exception) -> ServiceUnavailable:
+    """Log a dependency failure (its type only) and the 503 problem that answers it."""
+    logger.warning("dependency_unavailable", extra={"error": type(exc).__name__})
+    return ServiceUnavailable(
+        str(_("A service this request needs is not answering. Try again in a few seconds.")),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
 
 
 def _response(

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "payments_site.middleware.DependencyUnavailableMiddleware",
     # axes last: it inspects the outcome of authentication for the admin login.
     "axes.middleware.AxesMiddleware",
 ]
