@@ -24,6 +24,17 @@ KMS_ENV = {
 }
 
 
+def production_env() -> dict[str, str]:
+    """Every variable production requires (but the key service's), with harmless values."""
+    return {
+        **PROD_ENV,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "pay.example.com",
+        "DATABASE_URL": "postgres://tessera@db.invalid:5432/tessera",
+        "REDIS_URL": "redis://cache.invalid:6379/0",
+    }
+
+
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
@@ -47,14 +58,7 @@ def test_every_missing_variable_is_named_at_once() -> None:
 
 
 def test_check_deploy_is_silent() -> None:
-    env = {
-        **PROD_ENV,
-        **KMS_ENV,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "pay.example.com",
-        "DATABASE_URL": "postgres://tessera@db.invalid:5432/tessera",
-        "REDIS_URL": "redis://cache.invalid:6379/0",
-    }
+    env = {**production_env(), **KMS_ENV}
 
     result = _run("manage.py", "check", "--deploy", env=env)
 
@@ -65,12 +69,8 @@ def test_check_deploy_is_silent() -> None:
 
 def test_production_security_settings() -> None:
     env = {
-        **PROD_ENV,
+        **production_env(),
         **KMS_ENV,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "pay.example.com",
-        "DATABASE_URL": "sqlite:////tmp/unused.db",
-        "REDIS_URL": "redis://cache.invalid:6379/0",
         "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
     }
     code = (

@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring.mfa import mfa_enrolment_url, recovery_code_digest, recovery_codes_issue
 from monitoring.models import AuditEvent
-from tests.foundation.test_settings import KMS_ENV, PROD_ENV
+from tests.foundation.test_settings import KMS_ENV, production_env
 from tests.support.servers import ROOT
 
 from .conftest import ADMIN_PASSWORD
@@ -329,15 +329,7 @@ def test_bootstrap_demo_prints_the_admin_enrolment_link() -> None:
 
 
 def test_production_refuses_to_turn_the_second_factor_off() -> None:
-    env = {
-        **PROD_ENV,
-        **KMS_ENV,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "pay.example.com",
-        "DATABASE_URL": "sqlite:///x.db",
-        "REDIS_URL": "redis://cache.invalid:6379/0",
-        "ADMIN_MFA_REQUIRED": "false",
-    }
+    env = {**production_env(), **KMS_ENV, "ADMIN_MFA_REQUIRED": "false"}
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],

@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jwcrypto import jwk
 
+from tests.foundation.test_settings import production_env
 from tests.support.servers import ROOT
 from tests.vault.conftest import AWS_BACKENDS
 from vault.keys import (
@@ -445,16 +446,7 @@ def _settings_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "ENV_FILE": "/dev/null",
-            "DJANGO_SETTINGS_MODULE": "payments_site.settings.production",
-            "SECRET_KEY": "x" * 50,
-            "ALLOWED_HOSTS": "pay.example.com",
-            "DATABASE_URL": "sqlite:////tmp/unused.db",
-            "REDIS_URL": "redis://cache.invalid:6379/0",
-            **env,
-        },
+        env={**production_env(), **env},
         capture_output=True,
         text=True,
         check=False,

@@ -5,7 +5,6 @@ refused one (the ``socket_guard`` fixture records every connect of this process)
 from __future__ import annotations
 
 import ipaddress
-import secrets
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ from checkout.webhooks.addresses import address_refusal
 from checkout.webhooks.delivery import deliveries_run
 from checkout.webhooks.events import event_record
 from checkout.webhooks.services import webhook_endpoint_create
-from tests.foundation.test_settings import KMS_ENV, PROD_ENV
+from tests.foundation.test_settings import KMS_ENV, production_env
 from tests.support.servers import ROOT
 from tests.webhooks.conftest import FakeDns, SimClock, SocketGuard
 from vault.models import Merchant, Token
@@ -238,14 +237,7 @@ def test_a_literal_ip_endpoint_saved_under_looser_settings_is_refused_at_deliver
 
 
 def _production(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {
-        **PROD_ENV,
-        **KMS_ENV,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "pay.example.com",
-        "DATABASE_URL": "postgres://tessera@db.invalid:5432/tessera",
-        **extra,
-    }
+    env = {**production_env(), **KMS_ENV, **extra}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
@@ -275,13 +267,7 @@ def test_production_settings_default_to_https_and_no_allowlist() -> None:
             "print(settings.WEBHOOK_ALLOW_HTTP, settings.WEBHOOK_ADDRESS_ALLOWLIST)",
         ],
         cwd=ROOT,
-        env={
-            **PROD_ENV,
-            **KMS_ENV,
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "pay.example.com",
-            "DATABASE_URL": "postgres://tessera@db.invalid:5432/tessera",
-        },
+        env={**production_env(), **KMS_ENV},
         capture_output=True,
         text=True,
         check=False,
