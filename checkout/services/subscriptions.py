@@ -138,9 +138,15 @@ def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
 
 
 def _enqueue_bill(subscription_id: str) -> None:
+    """Runs after the subscription committed: a broker that does not answer is logged, not
+    raised (the caller's subscription exists), and the beat's ``billing_enqueue_due`` pass
+    bills the still-due period within a minute."""
     from checkout.tasks import bill_subscription
 
-    bill_subscription.delay(subscription_id)
+    try:
+        bill_subscription.delay(subscription_id)
+    except Exception:
+        logger.exception("subscription_enqueue_failed", extra={"subscription": subscription_id})
 
 
 def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:

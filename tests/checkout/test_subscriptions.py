@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -181,6 +182,45 @@ def test_enqueue_task_runs_inline_without_a_broker(merchant: Merchant, token: To
     enqueued = billing_enqueue_due.delay("2027-01-31T00:00:00+00:00").get()
 
     assert enqueued == 1
+    assert Charge.objects.get().subscription_id == subscription.id
+
+
+def test_a_broker_outage_after_commit_keeps_the_subscription_and_the_beat_bills_it(
+    merchant: Merchant,
+    token: Token,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from checkout.tasks import bill_subscription
+
+    def broker_down(*args: object) -> None:
+        raise OperationalError("Error 111 connecting to broker. Connection refused.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bill_subscription, "delay", broker_down)
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            subscription = subscription_create(
+                merchant=merchant,
+                token_id=token.id,
+                amount=900,
+                currency="EUR",
+                interval="month",
+                start=at("2027-01-31"),
+                now=at("2027-01-31"),
+            )
+
+    # period 0 was due at once: its hand-off failed after the commit, and was logged
+    assert len(callbacks) == 1
+    assert Subscription.objects.filter(pk=subscription.pk).exists()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "subscription_enqueue_failed"
+    ]
+    assert not Charge.objects.exists()
+    # and the beat's next pass, with the broker back, bills it
+    assert billing_enqueue_due.delay("2027-01-31T00:01:00+00:00").get() == 1
     assert Charge.objects.get().subscription_id == subscription.id
 
 
