@@ -171,6 +171,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     request = context.get("request")
     django_request = getattr(request, "_request", request)
 
+    if isinstance(exc, DEPENDENCY_ERRORS):
+        exc = dependency_unavailable(exc)
     if isinstance(exc, ProblemError):
         body = problem_body(
             status=exc.status,
@@ -227,17 +229,6 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
             status=exc.status_code, code=code, title=title, detail=detail, request=django_request
         )
         return _response(body, exc.status_code, headers)
-
-    if isinstance(exc, DEPENDENCY_ERRORS):
-        unavailable = dependency_unavailable(exc)
-        body = problem_body(
-            status=503,
-            code=unavailable.code,
-            title=unavailable.title,
-            detail=unavailable.message,
-            request=django_request,
-        )
-        return _response(body, 503, unavailable.headers)
 
     logger.exception("unhandled_api_error")
     body = problem_body(
