@@ -544,7 +544,11 @@ def cooloff_response(request: HttpRequest, cooloff: Cooloff) -> HttpResponse:
     response = TemplateResponse(
         request,
         "monitoring/cooloff.html",
-        {"minutes": cooloff.retry_after_minutes, "message": cooloff_message(cooloff)},
+        {
+            "title": _("Please wait a moment"),
+            "minutes": cooloff.retry_after_minutes,
+            "message": cooloff_message(cooloff),
+        },
         status=429,
     )
     for name, value in headers.items():

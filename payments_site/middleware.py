@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from .problems import DEPENDENCY_ERRORS, dependency_unavailable, problem_response
 
@@ -65,7 +66,10 @@ class DependencyUnavailableMiddleware:
                 headers=unavailable.headers,
             )
         response = TemplateResponse(
-            request, "unavailable.html", {"message": unavailable.message}, status=503
+            request,
+            "notice.html",
+            {"title": _("Please try again in a moment"), "message": unavailable.message},
+            status=503,
         )
         for name, value in unavailable.headers.items():
             response[name] = value
