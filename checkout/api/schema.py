@@ -56,15 +56,17 @@ def add_problem_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS``: every operation documents the problem+json answers it can
-    give whatever its view declares — 401/429 when it needs a key, 404 when its path names an
-    object, 400 when it takes a body or query parameters — so clients (and schemathesis) see
-    the whole contract."""
+    give whatever its view declares — 401/429/503 when it needs a key, 404 when its path names
+    an object, 400 when it takes a body or query parameters — so clients (and schemathesis)
+    see the whole contract."""
     problem = {"$ref": "#/components/schemas/Problem"}
     generic = {
         "400": "The request is not valid.",
         "401": "Missing or invalid API key.",
         "404": "No such object for this merchant.",
         "429": "Too many requests for this API key; see Retry-After.",
+        "503": "A service this request needs is not answering; nothing was done. "
+        "Retry after Retry-After seconds.",
     }
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
@@ -73,7 +75,8 @@ def add_problem_responses(
             operation["tags"] = [resource]
             wanted = []
             if any(requirement for requirement in operation.get("security", [])):
-                wanted += ["401", "429"]
+                # A key's lockout and rate counters live in Redis: without it, 503.
+                wanted += ["401", "429", "503"]
             if "{" in path:
                 wanted.append("404")
             parameters = operation.get("parameters", [])

@@ -37,6 +37,7 @@ def test_schema_documents_every_checkout_operation(client) -> None:
     create = schema["paths"]["/api/v1/charges"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}
     assert "application/problem+json" in create["responses"]["422"]["content"]
+    assert "Retry-After" in create["responses"]["503"]["description"]
     assert create["requestBody"]["content"]["application/json"]["examples"]
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
 
