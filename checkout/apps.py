@@ -9,7 +9,7 @@ class CheckoutConfig(AppConfig):
         from django.core.signals import setting_changed
 
         from checkout.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
-        from checkout.processors.base import get_processor
+        from checkout.payments.processors.base import get_processor
 
         def _reset_processor(*, setting: str, **_: object) -> None:
             # Tests switch processors and faults with override_settings.

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from checkout.api import charges, subscriptions
+from checkout.billing import api as subscriptions
+from checkout.payments import api as charges
 
 urlpatterns = [
     path("charges", charges.ChargeListCreateApi.as_view(), name="charges"),
@@ -17,7 +18,7 @@ urlpatterns = [
 ]
 
 # --- checkout sessions (issue 6) ---
-from checkout.api import sessions  # noqa: E402
+from checkout.sessions import api as sessions  # noqa: E402
 
 urlpatterns += [
     path(

@@ -9,13 +9,13 @@ from django.db.models.signals import post_migrate
 
 def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
-        from .audit import sqlite_register_guard
+        from monitoring.audit.chain import sqlite_register_guard
 
         sqlite_register_guard(connection)
 
 
 def _on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    from .audit import sqlite_guard_restore
+    from monitoring.audit.chain import sqlite_guard_restore
 
     sqlite_guard_restore(using)
 
@@ -31,7 +31,7 @@ class MonitoringConfig(AppConfig):
         connection_created.connect(_on_connection_created, dispatch_uid="monitoring-audit-guard")
         # A later migration that rebuilds the audit table on SQLite drops its triggers.
         post_migrate.connect(_on_post_migrate, sender=self, dispatch_uid="monitoring-guard-restore")
-        from .telemetry import sentry_init_from_settings
+        from monitoring.observability.telemetry import sentry_init_from_settings
 
         sentry_init_from_settings()
 
@@ -41,4 +41,4 @@ class TesseraAdminConfig(admin_apps.AdminConfig):
     ``admin.site``, so every app's ``@admin.register`` lands on it."""
 
     default = False
-    default_site = "monitoring.admin_site.TesseraAdminSite"
+    default_site = "monitoring.security.admin_site.TesseraAdminSite"

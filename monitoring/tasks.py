@@ -1,13 +1,5 @@
-"""Celery tasks of monitoring (run by beat; see ``CELERY_BEAT_SCHEDULE``)."""
+"""Celery tasks of every monitoring job (Celery's autodiscovery imports this module)."""
 
-from __future__ import annotations
+from monitoring.audit.tasks import audit_chain_anchor
 
-from celery import shared_task
-
-
-@shared_task(name="monitoring.audit_chain_anchor")
-def audit_chain_anchor() -> str:
-    """Beat: log the audit chain's head, an anchor kept outside the database."""
-    from .audit import chain_anchor_log
-
-    return chain_anchor_log()
+__all__ = ["audit_chain_anchor"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from monitoring.redaction import redact_text
+from monitoring.observability.redaction import redact_text
 
 _URL_ATOMS = ("U", "r", "q", "f")  # path, request line, query string, referer
 

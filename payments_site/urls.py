@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from checkout.api.schema import ApiDocsView
-from monitoring import views as monitoring_views
+from monitoring.observability import views as monitoring_views
 
 urlpatterns = [
     path("healthz", monitoring_views.healthz, name="healthz"),
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     # --- checkout sessions (issue 6): the hosted page ---
-    path("checkout/", include("checkout.page_urls")),
+    path("checkout/", include("checkout.sessions.page_urls")),
 ]
 
 handler400 = "payments_site.problems.handler400"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from monitoring.clientip import client_ip
-from monitoring.lockout import credential_failure_record, credential_lockout_check
+from monitoring.observability.clientip import client_ip
+from monitoring.security.lockout import credential_failure_record, credential_lockout_check
 
 from .merchants import api_key_lookup
 from .models import ApiKey, Merchant

@@ -10,8 +10,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.services import audit_record
-from payments_site.ids import base62
+from monitoring.audit.services import audit_record
+from payments_site.kernel.ids import base62
 
 from .models import ApiKey, Merchant
 

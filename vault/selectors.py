@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from payments_site.kernel.queries import filter_given
 from payments_site.problems import FieldError, ValidationProblem
-from payments_site.queries import filter_given
 
 from .models import Merchant, Token
 from .services import TokenNotFound

@@ -30,9 +30,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent
-from monitoring.services import audit_record
-from payments_site.ids import new_id
+from payments_site.kernel.ids import new_id
 from payments_site.problems import ProblemError
 
 from .cards import Card, card_expiry_end

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from checkout.idempotency import HEADER, MAX_KEY_LENGTH
+from checkout.payments.idempotency.services import HEADER, MAX_KEY_LENGTH
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
 MAX_PAGE = 100

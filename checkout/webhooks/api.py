@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout.api.charges import CHARGE_EXAMPLE
 from checkout.api.common import (
     IDEMPOTENCY_PARAMETER,
     PageParamsSerializer,
@@ -27,8 +26,9 @@ from checkout.api.common import (
     page_serializer,
     problem_responses,
 )
-from checkout.idempotency import idempotent
 from checkout.models import Event, EventType, WebhookEndpoint
+from checkout.payments.api import CHARGE_EXAMPLE
+from checkout.payments.idempotency.services import idempotent
 from vault.authentication import request_merchant
 
 from .selectors import event_document, event_get, event_list, webhook_endpoint_list

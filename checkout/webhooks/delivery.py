@@ -36,8 +36,8 @@ from django.db.models import Q
 
 from checkout.clock import clock_now
 from checkout.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from monitoring.audit.services import audit_record
 from monitoring.models import SecurityAlert
-from monitoring.services import audit_record
 from payments_site.problems import ProblemError
 
 from .addresses import WebhookUrlRefused, target_resolve, webhook_url_validate

@@ -45,8 +45,8 @@ from checkout.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from monitoring.redaction import redact_text
-from payments_site.ids import new_id
+from monitoring.observability.redaction import redact_text
+from payments_site.kernel.ids import new_id
 from vault.models import Token
 
 logger = logging.getLogger(__name__)
@@ -62,9 +62,9 @@ def _serializer_for(obj: Model) -> tuple[str, Callable[[Model], Any]]:
     type is kept and its ``to_representation`` reused: building a DRF serializer's fields
     anew for every event was a third of the cost of recording one."""
     if not _SERIALIZERS:
-        from checkout.api.charges import ChargeOutputSerializer, RefundOutputSerializer
-        from checkout.api.sessions import CheckoutSessionOutputSerializer
-        from checkout.api.subscriptions import SubscriptionOutputSerializer
+        from checkout.billing.api import SubscriptionOutputSerializer
+        from checkout.payments.api import ChargeOutputSerializer, RefundOutputSerializer
+        from checkout.sessions.api import CheckoutSessionOutputSerializer
         from vault.api import TokenOutputSerializer
 
         _SERIALIZERS.update(

@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from checkout.models import Event, WebhookEndpoint
+from payments_site.kernel.queries import filter_given
 from payments_site.problems import ProblemError
-from payments_site.queries import filter_given
 from vault.models import Merchant
 
 

@@ -14,9 +14,9 @@ from django.db import transaction
 
 from checkout.clock import clock_now
 from checkout.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookSecret
-from checkout.services.validation import CARD_DATA_MESSAGE, text_validate
-from monitoring.redaction import redact_text
-from monitoring.services import audit_record
+from checkout.payments.validation import CARD_DATA_MESSAGE, text_validate
+from monitoring.audit.services import audit_record
+from monitoring.observability.redaction import redact_text
 from payments_site.problems import FieldError, ProblemError, ValidationProblem
 from vault.models import Merchant
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from monitoring.redaction import redact_text
+from monitoring.observability.redaction import redact_text
 
 from .addresses import IPAddress, WebhookUrl
 

@@ -52,8 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "monitoring.middleware.RequestIdMiddleware",
-    "monitoring.middleware.MetricsMiddleware",
+    "monitoring.observability.middleware.RequestIdMiddleware",
+    "monitoring.observability.middleware.MetricsMiddleware",
     "payments_site.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -166,7 +166,7 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # address, or with N trusted proxies the Nth X-Forwarded-For entry from the right; anything a
 # client writes further left is ignored (monitoring/clientip.py).
 TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "monitoring.clientip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "monitoring.observability.clientip.client_ip"
 
 # --- Browser security -------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -264,8 +264,8 @@ CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
 # Dotted paths of callables returning None or raising; `/readyz` runs each. Later apps append
 # their own (the vault adds KMS reachability) without monitoring importing them.
 READINESS_CHECKS: list[str] = [
-    "monitoring.health.check_database",
-    "monitoring.health.check_counters",
+    "monitoring.observability.health.check_database",
+    "monitoring.observability.health.check_counters",
 ]
 READINESS_CHECKS += ["vault.health.check_keys"]
 
@@ -275,7 +275,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "monitoring.logs.json_formatter"},
+        "json": {"()": "monitoring.observability.logs.json_formatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json"},
@@ -314,14 +314,14 @@ SPECTACULAR_SETTINGS = {
         "checkout.api.schema.add_problem_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "PaymentStatusEnum": "checkout.models.charges.Charge.Status",
-        "SubscriptionStatusEnum": "checkout.models.subscriptions.Subscription.Status",
+        "PaymentStatusEnum": "checkout.payments.models.Charge.Status",
+        "SubscriptionStatusEnum": "checkout.billing.models.Subscription.Status",
     },
 }
 
 # Payment processor adapter (checkout/processors/): resolved once per process.
 PROCESSOR_BACKEND: str = env.str(
-    "PROCESSOR_BACKEND", default="checkout.processors.sandbox.SandboxProcessor"
+    "PROCESSOR_BACKEND", default="checkout.payments.processors.sandbox.SandboxProcessor"
 )
 PROCESSOR_OPTIONS: dict[str, object] = {
     # Simulated network latency of the sandbox, milliseconds.
@@ -369,7 +369,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-chain-anchor": {"task": "monitoring.audit_chain_anchor", "schedule": 300.0},
 }
 # The vault calls these inside the token revocation transaction: hook(token=..., reason=...).
-TOKEN_REVOKED_HOOKS += ["checkout.services.subscriptions.subscriptions_on_token_revoked"]
+TOKEN_REVOKED_HOOKS += ["checkout.billing.services.subscriptions_on_token_revoked"]
 # Outer apps (webhooks) register hook(event_type=..., obj=...) here; see checkout/events.py.
 CHECKOUT_EVENT_HOOKS: list[str] = []
 
@@ -408,7 +408,7 @@ SENTRY_ENVIRONMENT: str = env.str("SENTRY_ENVIRONMENT", default="production")
 SENTRY_RELEASE: str = env.str("SENTRY_RELEASE", default="")
 SENTRY_TRACES_SAMPLE_RATE: float = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 # Thresholds of the unusual-pattern rules; partial overrides merge over
-# monitoring.anomaly.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
+# monitoring.security.engine.DEFAULT_RULES, e.g. {"jwt.rejections.ip": {"threshold": 50}}.
 ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
 # Payment-page script inventory (PCI DSS 6.4.3/11.6.1) for `manage.py check_payment_page`;
 # the checkout app fills it when its hosted page exists.
@@ -445,8 +445,8 @@ WEBHOOK_ADDRESS_ALLOWLIST: list[str] = env.list("WEBHOOK_ADDRESS_ALLOWLIST", def
 # PEM bundle that replaces the system trust store for endpoints' certificates (tests).
 WEBHOOK_CA_BUNDLE: str = env.str("WEBHOOK_CA_BUNDLE", default="")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {  # type: ignore[operator]
-    "WebhookEndpointStatusEnum": "checkout.models.webhooks.WebhookEndpoint.Status",
-    "EventTypeEnum": "checkout.models.webhooks.EventType",
+    "WebhookEndpointStatusEnum": "checkout.webhooks.models.WebhookEndpoint.Status",
+    "EventTypeEnum": "checkout.webhooks.models.EventType",
 }
 CELERY_BEAT_SCHEDULE["webhooks-enqueue-due"] = {
     "task": "checkout.webhooks.enqueue_due",

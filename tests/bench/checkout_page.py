@@ -12,9 +12,9 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 
-from checkout.assets import PAGE_MODULE, PAGE_MODULE_IMPORTS, PAGE_STYLESHEET
-from checkout.services.sessions import checkout_session_complete, checkout_session_create
-from checkout.transport import card_encrypt, card_seal
+from checkout.sessions.assets import PAGE_MODULE, PAGE_MODULE_IMPORTS, PAGE_STYLESHEET
+from checkout.sessions.services import checkout_session_complete, checkout_session_create
+from checkout.sessions.transport import card_encrypt, card_seal
 from tests.bench.registry import BenchContext, bench, timed
 from tests.bench.vault_tokens import _cards
 from vault.envelope import data_keys

@@ -1,4 +1,4 @@
-"""``monitoring.anomaly.signal_record`` on the counter store, against one counter ``incr`` on
+"""``monitoring.security.engine.signal_record`` on the counter store, against one counter ``incr`` on
 the same store measured in the same run.
 
 ``signal_record`` sits on the ingest and charge hot paths (two or three calls per card), so
@@ -20,8 +20,8 @@ import secrets
 from django.conf import settings
 from django.test import override_settings
 
-from monitoring.anomaly import Signal, cooloff_check, signal_record
-from monitoring.counters import counter_store
+from monitoring.security.counters import counter_store
+from monitoring.security.engine import Signal, cooloff_check, signal_record
 from tests.bench.registry import BenchContext, bench, timed
 
 CALLS = 2000

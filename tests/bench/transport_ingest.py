@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.test import override_settings
 
-from checkout.transport import card_encrypt, card_seal
+from checkout.sessions.transport import card_encrypt, card_seal
 from tests.bench.registry import BenchContext, bench
 from tests.bench.vault_tokens import _aws_settings, _cards
 from tests.support.kms import bootstrap_keys, moto_server, server_settings

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from checkout.models import Event, WebhookDelivery
-from checkout.services.charges import charge_create
+from checkout.payments.services import charge_create
 from checkout.webhooks.delivery import deliveries_run
 from checkout.webhooks.events import event_record
 from checkout.webhooks.services import webhook_endpoint_create

@@ -88,7 +88,7 @@ def test_throttle_is_per_api_key(
 def test_admin_lists_checkout_objects_read_only(
     admin_client, merchant: Merchant, token: Token
 ) -> None:
-    from checkout.services.charges import charge_create
+    from checkout.payments.services import charge_create
 
     charge = charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
 

@@ -162,7 +162,7 @@ def test_another_merchants_token_looks_like_a_missing_one(
 def test_another_merchants_charge_is_not_found(
     api_client: APIClient, other_merchant: Merchant
 ) -> None:
-    from checkout.services.charges import charge_create
+    from checkout.payments.services import charge_create
 
     theirs = charge_create(
         merchant=other_merchant,

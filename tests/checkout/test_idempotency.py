@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout.idempotency import idempotency_begin, request_fingerprint
 from checkout.models import Charge, IdempotencyKey, SandboxLedgerEntry
-from checkout.services.charges import charge_create
+from checkout.payments.idempotency.services import idempotency_begin, request_fingerprint
+from checkout.payments.services import charge_create
 from vault.merchants import api_key_create
 from vault.models import Merchant, Token
 
@@ -136,7 +136,7 @@ def test_keys_are_scoped_per_merchant(
 def test_a_server_error_is_not_stored_so_the_retry_runs(
     api_client: APIClient, token: Token, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import checkout.api.charges as charges_api
+    import checkout.payments.api as charges_api
 
     def boom(**_: object) -> None:
         raise RuntimeError("database went away")
@@ -232,7 +232,10 @@ def test_a_key_holding_a_card_number_works_but_is_stored_only_hashed(
 def test_random_hex_keys_are_all_accepted(api_client: APIClient, token: Token) -> None:
     import secrets
 
-    from checkout.idempotency import idempotency_key_at_rest, idempotency_key_validate
+    from checkout.payments.idempotency.services import (
+        idempotency_key_at_rest,
+        idempotency_key_validate,
+    )
 
     keys = [secrets.token_hex(16) for _ in range(3000)]
     assert all(idempotency_key_validate(k) == k for k in keys)

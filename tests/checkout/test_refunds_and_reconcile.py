@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from checkout.models import Charge, Refund, SandboxLedgerEntry
-from checkout.services.charges import charge_create, charge_reconcile, charges_reconcile
+from checkout.payments.services import charge_create, charge_reconcile, charges_reconcile
 from vault.models import Merchant, Token
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +175,7 @@ def test_cvc_reaches_the_processor_for_the_first_charge_and_is_stored_nowhere(
 ) -> None:
     from django.db import connection
 
-    from checkout.processors.sandbox import SandboxProcessor
+    from checkout.payments.processors.sandbox import SandboxProcessor
 
     seen: list[str | None] = []
     original = SandboxProcessor.charge
@@ -199,7 +199,7 @@ def test_cvc_reaches_the_processor_for_the_first_charge_and_is_stored_nowhere(
 def test_token_revoked_after_the_check_fails_the_charge_without_the_processor(
     merchant: Merchant, token: Token
 ) -> None:
-    from checkout.services.charges import charge_execute
+    from checkout.payments.services import charge_execute
     from vault.services import token_revoke
 
     charge = Charge.objects.create(
@@ -221,8 +221,8 @@ def test_token_revoked_after_the_check_fails_the_charge_without_the_processor(
 def test_a_charge_is_settled_once_even_if_two_answers_arrive(
     merchant: Merchant, token: Token
 ) -> None:
-    from checkout.processors import ProcessorCharge
-    from checkout.services.charges import charge_settle
+    from checkout.payments.processors import ProcessorCharge
+    from checkout.payments.services import charge_settle
 
     charge = Charge.objects.create(
         merchant=merchant,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from checkout.models import SandboxLedgerEntry
-from checkout.processors import ProcessorCard, ProcessorTimeout, ProcessorUnreachable
-from checkout.processors.sandbox import SandboxIdempotencyError, SandboxProcessor
+from checkout.payments.processors import ProcessorCard, ProcessorTimeout, ProcessorUnreachable
+from checkout.payments.processors.sandbox import SandboxIdempotencyError, SandboxProcessor
 from tests.checkout.conftest import CARDS
 
 pytestmark = pytest.mark.django_db

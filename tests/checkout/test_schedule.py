@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkout.schedule import add_months, dunning_retry_at, period_bounds, period_start
+from checkout.billing.schedule import add_months, dunning_retry_at, period_bounds, period_start
 from tests.checkout.conftest import at
 
 

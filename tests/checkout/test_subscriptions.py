@@ -10,13 +10,13 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, SandboxLedgerEntry, Subscription
-from checkout.services.subscriptions import (
+from checkout.billing.services import (
     subscription_bill,
     subscription_cancel,
     subscription_create,
     subscriptions_due,
 )
+from checkout.models import Charge, SandboxLedgerEntry, Subscription
 from checkout.tasks import billing_enqueue_due
 from tests.checkout.conftest import DECLINES, at
 from vault.models import Merchant, Token

@@ -12,8 +12,8 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from checkout.models import CheckoutSession
-from checkout.services.sessions import checkout_session_create
-from checkout.transport import card_encrypt
+from checkout.sessions.services import checkout_session_create
+from checkout.sessions.transport import card_encrypt
 from tests.conftest import load_cards
 from tests.vault.conftest import keyring_path, template_keyring  # noqa: F401
 from vault.envelope import data_keys

@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from checkout.models import Charge, CheckoutSession
-from checkout.services.sessions import checkout_session_create
-from checkout.transport import card_encrypt
+from checkout.sessions.services import checkout_session_create
+from checkout.sessions.transport import card_encrypt
 from tests.support.servers import RunningServer, gunicorn
 from vault.models import Merchant, Token
 

@@ -14,17 +14,17 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from checkout import views
+from checkout.sessions import views
 from checkout.models import Charge, CheckoutSession
-from checkout.services.sessions import checkout_session_complete
-from monitoring.anomaly import (
+from checkout.sessions.services import checkout_session_complete
+from monitoring.models import SecurityAlert
+from monitoring.security.engine import (
     Signal,
     SourceCoolingOff,
     api_client_source,
     signal_record,
     stats_last_hours,
 )
-from monitoring.models import SecurityAlert
 from tests.checkout.conftest import make_token
 from vault.keys import KeyService
 from vault.models import Merchant, Token

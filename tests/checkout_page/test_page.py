@@ -16,7 +16,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from checkout import views
+from checkout.sessions import views
 from checkout.models import CheckoutSession
 from vault.keys import KeyPurpose, KeyService
 from vault.models import Token

@@ -19,8 +19,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
 from checkout.models import Charge, CheckoutSession
-from checkout.transport import card_seal
-from monitoring.counters import Op, counter_store
+from checkout.sessions.transport import card_seal
+from monitoring.security.counters import Op, counter_store
 from tests.checkout.conftest import make_token
 from vault.keys import KeyService
 from vault.models import Merchant, Token, UsedJti
@@ -133,7 +133,7 @@ def test_a_signal_after_the_card_is_stored_is_logged_not_raised(
 
     monkeypatch.setattr(store, "batch", batch)  # cool-off reads still answer; updates fail
 
-    with caplog.at_level(logging.ERROR, logger="monitoring.anomaly"):
+    with caplog.at_level(logging.ERROR, logger="monitoring.security.engine"):
         result = card_ingest(sealed_for(session_factory()))
 
     assert Token.objects.filter(pk=result.token.pk).exists()

@@ -10,14 +10,14 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from checkout.billing.services import subscription_bill, subscription_current_period
 from checkout.models import Charge, CheckoutSession, Subscription
-from checkout.services.charges import charge_reconcile
-from checkout.services.sessions import (
+from checkout.payments.services import charge_reconcile
+from checkout.sessions.services import (
     CheckoutSessionUnavailable,
     checkout_session_complete,
     checkout_session_get,
 )
-from checkout.services.subscriptions import subscription_bill, subscription_current_period
 from monitoring.models import AuditEvent
 from payments_site.problems import ValidationProblem
 from vault.cards import CardValidationError

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from checkout.models import CheckoutSession
-from checkout.services.sessions import checkout_session_complete
+from checkout.sessions.services import checkout_session_complete
 from vault.keys import KeyService
 from vault.merchants import api_key_create, merchant_create
 from vault.models import Merchant

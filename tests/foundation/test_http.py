@@ -71,7 +71,7 @@ def test_readyz_fails_when_the_counter_store_is_unreachable(settings: Any) -> No
 
 def test_readyz_reports_a_failing_dependency(settings: object) -> None:
     settings.READINESS_CHECKS = [  # type: ignore[attr-defined]
-        "monitoring.health.check_database",
+        "monitoring.observability.health.check_database",
         "tests.foundation.test_http.broken_check",
     ]
 

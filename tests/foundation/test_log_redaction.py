@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from monitoring.logs import json_formatter
-from monitoring.redaction import luhn_valid, redact, redact_text
+from monitoring.observability.logs import json_formatter
+from monitoring.observability.redaction import luhn_valid, redact, redact_text
 from tests.conftest import load_cards
 from tests.support.servers import ROOT
 

@@ -12,7 +12,7 @@ from django.template import engines
 from django.urls import path
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from monitoring import views as monitoring_views
+from monitoring.observability import views as monitoring_views
 
 PAGE = """<!doctype html><html><head><title>Pay</title>
 <script src="/pay/app.js" integrity="{{ integrity }}" nonce="{{ request.csp_nonce }}"></script>

@@ -21,8 +21,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from monitoring.mfa import mfa_enrolment_url, recovery_code_digest, recovery_codes_issue
 from monitoring.models import AuditEvent
+from monitoring.security.mfa import mfa_enrolment_url, recovery_code_digest, recovery_codes_issue
 from tests.foundation.test_settings import KMS_ENV, production_env
 from tests.support.servers import ROOT
 

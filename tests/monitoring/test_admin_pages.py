@@ -10,9 +10,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.anomaly import Signal, signal_record
+from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent, SecurityAlert
-from monitoring.services import audit_record
+from monitoring.security.engine import Signal, signal_record
 
 pytestmark = pytest.mark.django_db
 

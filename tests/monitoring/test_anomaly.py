@@ -18,8 +18,10 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from monitoring import anomaly
-from monitoring.anomaly import (
+from monitoring.security import engine as anomaly
+from monitoring.models import AuditEvent, SecurityAlert
+from monitoring.security.counters import Op, counter_store
+from monitoring.security.engine import (
     CooloffThrottle,
     Signal,
     SourceCoolingOff,
@@ -29,8 +31,6 @@ from monitoring.anomaly import (
     signal_record,
     stats_last_hours,
 )
-from monitoring.counters import Op, counter_store
-from monitoring.models import AuditEvent, SecurityAlert
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_card_testing_run_raises_one_alert_then_throttles_and_spares_other_shopp
 def test_the_alert_is_logged_audited_and_counted(
     clock: Callable[[float], None], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="monitoring.anomaly")
+    caplog.set_level(logging.WARNING, logger="monitoring.security.engine")
 
     for _ in range(8):
         signal_record(Signal.CARD_SUBMITTED, ip=ATTACKER, fingerprint=fingerprint())

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from monitoring import lockout
+from monitoring.security import lockout
 from monitoring.models import AuditEvent
 from vault.merchants import IssuedKey
 

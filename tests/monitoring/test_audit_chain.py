@@ -16,14 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
-from monitoring.audit import (
-    audit_guard_lifted,
-    chain_append,
-    chain_verify,
-    row_digest,
-    sqlite_guard_restore,
-)
-from monitoring.chain import (
+from monitoring.audit.canonical import (
     GENESIS,
     PG_INSTALL,
     PG_UNINSTALL,
@@ -31,9 +24,16 @@ from monitoring.chain import (
     SQLITE_UNINSTALL,
     event_digest,
 )
-from monitoring.context import request_id_var, source_ip_var
+from monitoring.audit.chain import (
+    audit_guard_lifted,
+    chain_append,
+    chain_verify,
+    row_digest,
+    sqlite_guard_restore,
+)
+from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent
-from monitoring.services import audit_record
+from monitoring.observability.context import request_id_var, source_ip_var
 
 db = pytest.mark.django_db
 
@@ -330,10 +330,10 @@ def test_beat_logs_the_head_as_an_anchor_verify_accepts(caplog: pytest.LogCaptur
 
     # (Celery's Django fixup re-runs logging setup when it imports the task modules, dropping
     # caplog's root handler: listen on the logger itself.)
-    audit_logger = logging.getLogger("monitoring.audit")
+    audit_logger = logging.getLogger("monitoring.audit.chain")
     audit_logger.addHandler(caplog.handler)
     try:
-        with caplog.at_level(logging.INFO, logger="monitoring.audit"):
+        with caplog.at_level(logging.INFO, logger="monitoring.audit.chain"):
             anchor = app.tasks["monitoring.audit_chain_anchor"].apply().get()
     finally:
         audit_logger.removeHandler(caplog.handler)
@@ -480,7 +480,7 @@ def test_migrate_puts_back_sqlite_triggers_a_table_rebuild_dropped(
             cursor.execute(sql)
     assert sqlite_guard_restore() is True  # (and a second look finds nothing to do)
     assert sqlite_guard_restore() is False
-    assert [r.getMessage() for r in caplog.records if r.name == "monitoring.audit"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "monitoring.audit.chain"] == [
         "audit_guard_restored"
     ]
     with connection.cursor() as cursor:

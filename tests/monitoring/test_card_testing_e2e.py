@@ -7,7 +7,7 @@ real gunicorn with TLS. Each run raises exactly one alert for that source, which
 Several source addresses over loopback: the server runs with one trusted proxy
 (``AXES_PROXY_COUNT=1``, read as ``settings.TRUSTED_PROXY_COUNT``) and each request carries the
 ``X-Forwarded-For`` line that proxy would append. That is exactly how production behind one
-load balancer works: ``monitoring.clientip.client_ip`` takes the right-most entry (the one our
+load balancer works: ``monitoring.observability.clientip.client_ip`` takes the right-most entry (the one our
 proxy wrote) and ignores anything the client put further left, as the spoofing request in the
 page run shows.
 
@@ -29,10 +29,10 @@ import pytest
 import requests
 
 from checkout.models import CheckoutSession
-from checkout.services.sessions import checkout_session_create
-from monitoring.anomaly import api_client_source
+from checkout.sessions.services import checkout_session_create
 from monitoring.models import SecurityAlert
-from monitoring.redaction import luhn_valid
+from monitoring.observability.redaction import luhn_valid
+from monitoring.security.engine import api_client_source
 from tests.checkout.conftest import make_token
 from tests.support.servers import RunningServer, gunicorn
 from vault.envelope import data_keys

@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
-from monitoring.counters import CacheCounterStore, CounterStore, Op, RedisCounterStore
+from monitoring.security.counters import CacheCounterStore, CounterStore, Op, RedisCounterStore
 
 
 @pytest.fixture(params=["locmem", "redis"])

@@ -38,8 +38,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from checkout.services.sessions import checkout_session_create
-from checkout.transport import card_encrypt, card_seal
+from checkout.sessions.services import checkout_session_create
+from checkout.sessions.transport import card_encrypt, card_seal
 from monitoring.models import SecurityAlert
 from tests.conftest import load_cards
 from tests.support.servers import gunicorn

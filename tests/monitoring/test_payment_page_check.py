@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from checkout.assets import PAGE_MODULE, PAGE_MODULE_IMPORTS
-from checkout.services.sessions import checkout_session_create
+from checkout.sessions.assets import PAGE_MODULE, PAGE_MODULE_IMPORTS
+from checkout.sessions.services import checkout_session_create
 from monitoring.pagecheck import (
     header_matches,
     inventory_load,

@@ -14,8 +14,8 @@ import sentry_sdk
 from django.test import Client
 from prometheus_client import multiprocess
 
-from monitoring import metrics, telemetry
-from monitoring.anomaly import Signal, signal_record
+from monitoring.observability import metrics, telemetry
+from monitoring.security.engine import Signal, signal_record
 from payments_site import gunicorn_conf
 from tests.conftest import load_cards
 from tests.monitoring.support import CapturingTransport

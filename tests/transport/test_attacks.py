@@ -15,7 +15,7 @@ from django.test import Client
 from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
 
-from checkout.transport import card_encrypt, card_seal, current_key
+from checkout.sessions.transport import card_encrypt, card_seal, current_key
 from monitoring.models import AuditEvent
 from vault.keys import KeyPurpose
 from vault.models import Merchant, Token, UsedJti

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from checkout.transport import card_encrypt, card_seal
+from checkout.sessions.transport import card_encrypt, card_seal
 from tests.support.kms import server_settings
 from tests.support.servers import RunningServer, gunicorn, tls_context
 from vault.keys import KeyService

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from checkout.transport import card_encrypt, card_seal, current_key
+from checkout.sessions.transport import card_encrypt, card_seal, current_key
 from tests.conftest import load_cards
 from tests.support.node import ensure_node_packages, run_node
 from tests.support.servers import gunicorn

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from checkout.transport import card_encrypt, card_seal, current_key
+from checkout.sessions.transport import card_encrypt, card_seal, current_key
 from tests.conftest import load_cards
 from vault.keys import KeyPurpose
 from vault.models import Merchant, Token

@@ -15,7 +15,7 @@ from django.db import connection
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from checkout.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from checkout.services.charges import charge_create
+from checkout.payments.services import charge_create
 from checkout.webhooks.delivery import (
     ALERT_RULE,
     DeliveryNotResendable,

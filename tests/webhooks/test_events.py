@@ -9,15 +9,15 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, CheckoutSession, Event, Subscription, WebhookDelivery
-from checkout.services.charges import charge_create, refund_create
-from checkout.services.sessions import checkout_session_complete, checkout_session_create
-from checkout.services.subscriptions import (
+from checkout.billing.services import (
     subscription_bill,
     subscription_cancel,
     subscription_create,
 )
-from checkout.transport import card_encrypt
+from checkout.models import Charge, CheckoutSession, Event, Subscription, WebhookDelivery
+from checkout.payments.services import charge_create, refund_create
+from checkout.sessions.services import checkout_session_complete, checkout_session_create
+from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.events import event_record
 from tests.checkout.conftest import DECLINES, make_token
 from tests.webhooks.conftest import Hooked, SimClock

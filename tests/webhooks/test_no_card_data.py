@@ -12,6 +12,7 @@ from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import reverse
 
+from checkout.billing.services import subscription_bill, subscription_create
 from checkout.models import (
     Charge,
     CheckoutSession,
@@ -20,12 +21,11 @@ from checkout.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from checkout.services.charges import refund_create
-from checkout.services.sessions import checkout_session_complete, checkout_session_create
-from checkout.services.subscriptions import subscription_bill, subscription_create
-from checkout.transport import card_encrypt
+from checkout.payments.services import refund_create
+from checkout.sessions.services import checkout_session_complete, checkout_session_create
+from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.delivery import deliveries_run
-from monitoring.redaction import redact_text
+from monitoring.observability.redaction import redact_text
 from tests.conftest import load_cards
 from tests.webhooks.conftest import Hooked, SimClock
 from vault.models import Merchant, Token

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management import call_command
 
 from checkout.models import Event, WebhookAttempt, WebhookDelivery
-from checkout.services.charges import charge_create
+from checkout.payments.services import charge_create
 from checkout.webhooks.delivery import deliveries_run
 from checkout.webhooks.events import events_purge
 from tests.webhooks.conftest import Hooked, SimClock

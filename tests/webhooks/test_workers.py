@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from checkout.billing.services import subscription_create
 from checkout.models import Event, Subscription, WebhookAttempt, WebhookDelivery
-from checkout.services.charges import charge_create
-from checkout.services.subscriptions import subscription_create
+from checkout.payments.services import charge_create
 from checkout.tasks import bill_subscription
 from checkout.webhooks.services import webhook_endpoint_create
 from tests.checkout.conftest import make_token

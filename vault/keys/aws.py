@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from monitoring.metrics import kms_timer
+from monitoring.observability.metrics import kms_timer
 
 from .base import (
     DataKeyMaterial,

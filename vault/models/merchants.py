@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from payments_site.ids import new_id
+from payments_site.kernel.ids import new_id
 
 
 def _merchant_id() -> str:

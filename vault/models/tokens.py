@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from payments_site.ids import new_id
+from payments_site.kernel.ids import new_id
 from vault.cards import BRAND_RULES
 
 from .merchants import Merchant

@@ -20,11 +20,11 @@ import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from monitoring.anomaly import Signal, cooloff_enforce, signal_record
-from monitoring.context import current_source_ip
-from monitoring.metrics import ingest_timer
+from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent
-from monitoring.services import audit_record
+from monitoring.observability.context import current_source_ip
+from monitoring.observability.metrics import ingest_timer
+from monitoring.security.engine import Signal, cooloff_enforce, signal_record
 from payments_site.problems import ProblemError
 from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service

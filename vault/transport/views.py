@@ -7,8 +7,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring.anomaly import cooloff_enforce
-from monitoring.clientip import client_ip
+from monitoring.observability.clientip import client_ip
+from monitoring.security.engine import cooloff_enforce
 from payments_site.problems import ProblemError, problem_response
 from vault.keys import KeyPurpose, get_key_service
 

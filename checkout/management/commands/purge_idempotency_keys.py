@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from checkout.idempotency import idempotency_purge
+from checkout.payments.idempotency.services import idempotency_purge
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from checkout.services.charges import charges_reconcile
+from checkout.payments.services import charges_reconcile
 
 
 class Command(BaseCommand):

@@ -11,9 +11,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from checkout.billing.services import subscription_bill, subscriptions_due
 from checkout.clock import clock_now
-from checkout.services.charges import charges_reconcile
-from checkout.services.subscriptions import subscription_bill, subscriptions_due
+from checkout.payments.services import charges_reconcile
 
 
 def _aware(value: str) -> datetime:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from checkout.transport import card_encrypt, card_seal
+from checkout.sessions.transport import card_encrypt, card_seal
 from vault.models import Merchant
 
 

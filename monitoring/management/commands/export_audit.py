@@ -15,7 +15,7 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
-from monitoring.chain import canonical_ip, canonical_time
+from monitoring.audit.canonical import canonical_ip, canonical_time
 from monitoring.models import AuditEvent
 
 

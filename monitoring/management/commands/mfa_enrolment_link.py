@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitoring.mfa import mfa_enrolment_url
+from monitoring.security.mfa import mfa_enrolment_url
 
 
 class Command(BaseCommand):

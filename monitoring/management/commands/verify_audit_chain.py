@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitoring.audit import chain_verify
+from monitoring.audit.chain import chain_verify
 
 _ANCHOR = re.compile(r"(?P<id>[0-9]{1,18}):(?P<hash>[0-9a-fA-F]{64})")
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from monitoring.mfa import mfa_enrolment_url, mfa_has_device
+from monitoring.security.mfa import mfa_enrolment_url, mfa_has_device
 from vault.merchants import api_key_create, merchant_create
 from vault.models import Merchant
 

@@ -1,0 +1,235 @@
+"""``/api/v1/subscriptions``: put a token on a schedule, list, read, cancel."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout.api.common import (
+    IDEMPOTENCY_PARAMETER,
+    MetadataField,
+    PageParamsSerializer,
+    list_page,
+    page_response,
+    page_serializer,
+    problem_responses,
+)
+from checkout.billing.services import (
+    subscription_cancel,
+    subscription_create,
+    subscription_current_period,
+    subscription_get,
+)
+from checkout.models import Subscription
+from checkout.payments.api import ChargeOutputSerializer
+from checkout.payments.idempotency.services import idempotent
+from checkout.payments.selectors import subscription_charges, subscription_list
+from vault.authentication import request_merchant
+
+
+class SubscriptionOutputSerializer(serializers.Serializer[Subscription]):
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Subscription.Status.choices)
+    status_reason = serializers.CharField(allow_null=True, source="status_reason_or_none")
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    interval = serializers.ChoiceField(choices=Subscription.Interval.choices)
+    interval_count = serializers.IntegerField()
+    token = serializers.CharField(source="token_id")
+    billing_cycle_anchor = serializers.DateTimeField(source="anchor")
+    current_period_start = serializers.SerializerMethodField()
+    current_period_end = serializers.SerializerMethodField()
+    next_billing_at = serializers.DateTimeField(allow_null=True)
+    cancel_at_period_end = serializers.BooleanField()
+    canceled_at = serializers.DateTimeField(allow_null=True)
+    description = serializers.CharField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    created = serializers.DateTimeField(source="created_at")
+
+    def get_object(self, subscription: Subscription) -> str:
+        return "subscription"
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_current_period_start(self, subscription: Subscription) -> str:
+        return serializers.DateTimeField().to_representation(
+            subscription_current_period(subscription)[0]
+        )
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_current_period_end(self, subscription: Subscription) -> str:
+        return serializers.DateTimeField().to_representation(
+            subscription_current_period(subscription)[1]
+        )
+
+
+class SubscriptionDetailOutputSerializer(SubscriptionOutputSerializer):
+    charges = serializers.SerializerMethodField()
+
+    @extend_schema_field(ChargeOutputSerializer(many=True))
+    def get_charges(self, subscription: Subscription) -> list[dict[str, Any]]:
+        charges: Any = subscription_charges(subscription=subscription)
+        data: Any = ChargeOutputSerializer(charges, many=True).data
+        return list(data)
+
+
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "id": "sub_1Yq2Wc8xTnM4pVb7Lr0sKd",
+    "object": "subscription",
+    "status": "active",
+    "status_reason": None,
+    "amount": 900,
+    "currency": "EUR",
+    "interval": "month",
+    "interval_count": 1,
+    "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "billing_cycle_anchor": "2030-01-31T00:00:00Z",
+    "current_period_start": "2030-01-31T00:00:00Z",
+    "current_period_end": "2030-02-28T00:00:00Z",
+    "next_billing_at": "2030-01-31T00:00:00Z",
+    "cancel_at_period_end": False,
+    "canceled_at": None,
+    "description": "",
+    "metadata": {},
+    "created": "2030-01-30T09:12:44Z",
+}
+
+SubscriptionPageSerializer = page_serializer("SubscriptionPage", SubscriptionOutputSerializer)
+
+
+class SubscriptionListCreateApi(APIView):
+    @extend_schema_serializer(component_name="SubscriptionCreate")
+    class InputSerializer(serializers.Serializer[Any]):
+        token = serializers.CharField(max_length=40)
+        amount = serializers.IntegerField(min_value=1, max_value=settings.CHARGE_MAX_AMOUNT)
+        currency = serializers.RegexField(r"^[A-Za-z]{3}$")
+        interval = serializers.ChoiceField(choices=Subscription.Interval.choices)
+        interval_count = serializers.IntegerField(min_value=1, max_value=365, default=1)
+        start = serializers.DateTimeField(
+            required=False, help_text="Start of the first period (default: now); billed then."
+        )
+        description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        metadata = MetadataField(required=False)
+
+    @extend_schema_serializer(component_name="SubscriptionFilter")
+    class FilterSerializer(PageParamsSerializer):
+        token = serializers.CharField(max_length=40, required=False)
+        status = serializers.ChoiceField(choices=Subscription.Status.choices, required=False)
+        created_gte = serializers.DateTimeField(required=False)
+        created_lte = serializers.DateTimeField(required=False)
+
+    @extend_schema(
+        operation_id="subscriptions_list",
+        summary="List subscriptions",
+        parameters=[FilterSerializer],
+        responses={200: SubscriptionPageSerializer, **problem_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        query = partial(subscription_list, merchant=request_merchant(request))
+        page = list_page(request, self.FilterSerializer, query)
+        return Response(page_response(page, SubscriptionOutputSerializer))
+
+    @extend_schema(
+        operation_id="subscriptions_create",
+        summary="Create a subscription",
+        description=(
+            "Charges the token every `interval_count` `interval`s from `start`. Month-end "
+            "anchors are clamped (31 Jan → 28/29 Feb → 31 Mar). Failed renewals are retried "
+            "(dunning: +1, +3, +5 days), the subscription is `past_due` meanwhile and "
+            "`canceled` when the retries are exhausted."
+        ),
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: SubscriptionOutputSerializer,
+            **problem_responses(400, 401, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "monthly",
+                value={
+                    "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+                    "amount": 900,
+                    "currency": "EUR",
+                    "interval": "month",
+                    "interval_count": 1,
+                    "start": "2030-01-31T00:00:00Z",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "created",
+                value=SUBSCRIPTION_EXAMPLE,
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = request_merchant(request)
+        subscription = subscription_create(
+            merchant=merchant,
+            token_id=data.validated_data["token"],
+            amount=data.validated_data["amount"],
+            currency=data.validated_data["currency"],
+            interval=data.validated_data["interval"],
+            interval_count=data.validated_data["interval_count"],
+            start=data.validated_data.get("start"),
+            description=data.validated_data.get("description", ""),
+            metadata=data.validated_data.get("metadata"),
+        )
+        subscription.refresh_from_db()  # the first charge may have run inline on commit
+        return Response(SubscriptionOutputSerializer(subscription).data, status=201)
+
+
+class SubscriptionDetailApi(APIView):
+    @extend_schema_serializer(component_name="SubscriptionCancel")
+    class CancelSerializer(serializers.Serializer[Any]):
+        at_period_end = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="true: stop renewing but keep the paid period; default: cancel at once.",
+        )
+
+    @extend_schema(
+        operation_id="subscriptions_retrieve",
+        summary="Retrieve a subscription with its charges",
+        responses={200: SubscriptionDetailOutputSerializer, **problem_responses(401, 404, 429)},
+    )
+    def get(self, request: Request, subscription_id: str) -> Response:
+        subscription = subscription_get(
+            merchant=request_merchant(request), subscription_id=subscription_id
+        )
+        return Response(SubscriptionDetailOutputSerializer(subscription).data)
+
+    @extend_schema(
+        operation_id="subscriptions_cancel",
+        summary="Cancel a subscription",
+        parameters=[CancelSerializer],
+        responses={200: SubscriptionOutputSerializer, **problem_responses(400, 401, 404, 429)},
+    )
+    def delete(self, request: Request, subscription_id: str) -> Response:
+        options = self.CancelSerializer(data=request.query_params)
+        options.is_valid(raise_exception=True)
+        subscription = subscription_cancel(
+            merchant=request_merchant(request),
+            subscription_id=subscription_id,
+            at_period_end=options.validated_data["at_period_end"],
+        )
+        return Response(SubscriptionOutputSerializer(subscription).data)

@@ -1,0 +1,322 @@
+"""Subscriptions and the billing runner's unit of work.
+
+Exactly one charge per subscription period, under any number of workers and repeated task
+deliveries, comes from three things working together:
+
+1. ``subscription_bill`` locks the due row with ``select_for_update(skip_locked=True)``: a
+   second worker skips it instead of waiting;
+2. in the same transaction it inserts the pending charge and sets ``next_billing_at`` to NULL,
+   so once committed the subscription is no longer due for anyone;
+3. unique constraints on ``Charge`` — one per (subscription, period, attempt), one pending or
+   succeeded per (subscription, period) — make a second charge impossible even if 1 and 2 were
+   bypassed (SQLite has no row locks; there its write lock serialises the same steps).
+
+A worker that dies mid-charge leaves a pending charge; the reconcile job settles it through
+the processor, which advances the subscription exactly as a normal answer would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
+from checkout.clock import clock_now
+from checkout.events import event_emit
+from checkout.models import Charge, Subscription
+from checkout.payments.errors import SubscriptionNotFound
+from checkout.payments.tokens import token_for_charge, token_refusal
+from checkout.payments.validation import amount_validate, text_validate
+from payments_site.problems import FieldError, ValidationProblem
+from vault.models import Merchant, Token
+
+logger = logging.getLogger(__name__)
+
+BILLABLE = (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
+START_TOLERANCE = timedelta(minutes=10)
+MAX_START_AHEAD = timedelta(days=5 * 366)
+
+
+def subscription_create(
+    *,
+    merchant: Merchant,
+    token_id: str,
+    amount: int,
+    currency: str,
+    interval: str,
+    interval_count: int = 1,
+    start: datetime | None = None,
+    description: str = "",
+    metadata: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    first_period_paid_by: Charge | None = None,
+) -> Subscription:
+    """Put a token on a schedule. Period 0 starts at ``start`` (default: now) and is billed
+    then; later periods keep the anchor's day of month, clamped at month end.
+
+    ``first_period_paid_by``: a succeeded charge of this token and amount, made just now (a
+    subscription checkout's first payment). It becomes period 0's payment, so it is listed
+    with the subscription's charges and the current period is the one it paid for; billing
+    starts at period 1.
+    """
+    amount, currency = amount_validate(amount=amount, currency=currency)
+    metadata = dict(metadata or {})
+    text_validate(description=description, metadata=metadata)
+    if interval not in Interval.__members__.values():
+        raise ValidationProblem(
+            errors=[FieldError("interval", "invalid_choice", "Use day, week, month or year.")]
+        )
+    limit = MAX_INTERVAL_COUNT[Interval(interval)]
+    if not 1 <= interval_count <= limit:
+        raise ValidationProblem(
+            errors=[
+                FieldError(
+                    "interval_count",
+                    "invalid_interval_count",
+                    f"Use 1 to {limit} for a {interval} interval.",
+                )
+            ]
+        )
+    now = clock_now(now)
+    anchor = start or now
+    if anchor.tzinfo is None:
+        raise ValidationProblem(
+            errors=[FieldError("start", "invalid", "Give a time zone, e.g. 2030-01-31T00:00:00Z.")]
+        )
+    # Back-dating would bill every period since ``start`` at once; far futures are typos.
+    if anchor < now - START_TOLERANCE:
+        raise ValidationProblem(
+            errors=[FieldError("start", "start_in_past", "The start cannot be in the past.")]
+        )
+    if anchor > now + MAX_START_AHEAD:
+        raise ValidationProblem(
+            errors=[FieldError("start", "start_too_far", "Start within the next five years.")]
+        )
+    with transaction.atomic():
+        token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        subscription = Subscription.objects.create(
+            merchant=merchant,
+            token=token,
+            amount=amount,
+            currency=currency,
+            interval=interval,
+            interval_count=interval_count,
+            anchor=anchor,
+            description=description,
+            metadata=metadata,
+            next_billing_at=anchor,
+            created_at=now,
+        )
+        if first_period_paid_by is not None:
+            _first_period_paid(subscription, first_period_paid_by)
+        event_emit(event_type="subscription.created", obj=subscription)
+        if subscription.period == 0 and anchor <= now:
+            # Period 0 is due now: bill it once committed (inline when there is no broker).
+            transaction.on_commit(lambda: _enqueue_bill(subscription.id))
+    return subscription
+
+
+def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
+    linked = Charge.objects.filter(
+        pk=charge.pk,
+        merchant=subscription.merchant,
+        token=subscription.token,
+        amount=subscription.amount,
+        currency=subscription.currency,
+        status=Charge.Status.SUCCEEDED,
+        subscription__isnull=True,
+    ).update(subscription=subscription, period=0, attempt=1)
+    if not linked:
+        raise ValueError("The first period can only be paid by a matching, unlinked charge.")
+    subscription.period = 1
+    subscription.next_billing_at = _bounds(subscription, 1)[0]
+    subscription.save(update_fields=["period", "next_billing_at"])
+
+
+def _enqueue_bill(subscription_id: str) -> None:
+    """Runs after the subscription committed: a broker that does not answer is logged, not
+    raised (the caller's subscription exists), and the beat's ``billing_enqueue_due`` pass
+    bills the still-due period within a minute."""
+    from checkout.tasks import bill_subscription
+
+    try:
+        bill_subscription.delay(subscription_id)
+    except Exception:
+        logger.exception("subscription_enqueue_failed", extra={"subscription": subscription_id})
+
+
+def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:
+    subscription = Subscription.objects.filter(merchant=merchant, pk=subscription_id).first()
+    if subscription is None:
+        raise SubscriptionNotFound("No such subscription for this merchant.")
+    return subscription
+
+
+def subscription_cancel(
+    *,
+    merchant: Merchant,
+    subscription_id: str,
+    at_period_end: bool = False,
+    now: datetime | None = None,
+) -> Subscription:
+    """Cancel now, or at the end of the paid period (the next renewal does not happen).
+    Canceling a canceled subscription returns it unchanged."""
+    now = clock_now(now)
+    with transaction.atomic():
+        subscription = (
+            Subscription.objects.select_for_update()
+            .filter(merchant=merchant, pk=subscription_id)
+            .first()
+        )
+        if subscription is None:
+            raise SubscriptionNotFound("No such subscription for this merchant.")
+        if subscription.status == Subscription.Status.CANCELED:
+            return subscription
+        if at_period_end:
+            subscription.cancel_at_period_end = True
+            subscription.save(update_fields=["cancel_at_period_end"])
+            event_emit(event_type="subscription.updated", obj=subscription)
+        else:
+            _cancel(subscription, reason="requested", now=now)
+    return subscription
+
+
+def _cancel(subscription: Subscription, *, reason: str, now: datetime) -> None:
+    subscription.status = Subscription.Status.CANCELED
+    subscription.status_reason = reason
+    subscription.canceled_at = now
+    subscription.next_billing_at = None
+    subscription.save(update_fields=["status", "status_reason", "canceled_at", "next_billing_at"])
+    event_emit(event_type="subscription.canceled", obj=subscription)
+
+
+def subscriptions_on_token_revoked(*, token: Token, reason: str = "", **_: object) -> int:
+    """``TOKEN_REVOKED_HOOKS`` entry: called by the vault inside the revocation transaction.
+    Live subscriptions on the token go ``past_due`` (reason ``token_revoked``); their next
+    attempt fails without reaching the processor and dunning runs its course."""
+    affected = list(
+        Subscription.objects.select_for_update().filter(token=token, status__in=BILLABLE)
+    )
+    for subscription in affected:
+        subscription.status = Subscription.Status.PAST_DUE
+        subscription.status_reason = "token_revoked"
+        subscription.save(update_fields=["status", "status_reason"])
+        event_emit(event_type="subscription.past_due", obj=subscription)
+    return len(affected)
+
+
+def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
+    """Ids of subscriptions whose next billing time has come, oldest first."""
+    return list(
+        Subscription.objects.filter(status__in=BILLABLE, next_billing_at__lte=clock_now(now))
+        .order_by("next_billing_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> Charge | None:
+    """Bill one due subscription: one attempt for its current period. Returns the charge, or
+    None when there was nothing to do (not due, canceled, or another worker has it)."""
+    from checkout.payments.services import charge_execute, charge_fail, charge_report
+
+    now = clock_now(now)
+    try:
+        with transaction.atomic():
+            subscription = (
+                Subscription.objects.select_for_update(skip_locked=True)
+                .filter(pk=subscription_id, status__in=BILLABLE, next_billing_at__lte=now)
+                .first()
+            )
+            if subscription is None:
+                return None
+            if subscription.cancel_at_period_end and subscription.failed_attempts == 0:
+                _cancel(subscription, reason="requested", now=now)
+                return None
+            start, end = _bounds(subscription, subscription.period)
+            charge = Charge.objects.create(
+                merchant_id=subscription.merchant_id,
+                token_id=subscription.token_id,
+                amount=subscription.amount,
+                currency=subscription.currency,
+                description=subscription.description
+                or f"Subscription {subscription.id}, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+                metadata=subscription.metadata,
+                processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                subscription=subscription,
+                period=subscription.period,
+                attempt=subscription.failed_attempts + 1,
+                created_at=now,
+            )
+            subscription.next_billing_at = None  # claimed: due for nobody else
+            subscription.save(update_fields=["next_billing_at"])
+    except IntegrityError:
+        # Only reachable without row locks: someone else created this attempt first.
+        logger.info("subscription_bill_lost_race", extra={"subscription": subscription_id})
+        return None
+    token = Token.objects.get(pk=charge.token_id)
+    refusal = token_refusal(token=token, now=now)
+    if refusal:
+        return charge_fail(charge=charge, failure_code=refusal, now=now)
+    charge = charge_execute(charge=charge, token=token, now=now)
+    charge_report(charge=charge, fingerprint=token.fingerprint)
+    return charge
+
+
+def subscription_charge_settled(*, charge: Charge, now: datetime) -> None:
+    """Advance the subscription after its charge settled. Runs inside ``charge_settle``'s
+    transaction, so the charge's outcome and the schedule change commit together."""
+    subscription = Subscription.objects.select_for_update().get(pk=charge.subscription_id)
+    if charge.period != subscription.period or charge.attempt != subscription.failed_attempts + 1:
+        logger.warning("subscription_stale_charge", extra={"charge": charge.id})
+        return
+    if subscription.status == Subscription.Status.CANCELED:
+        return  # canceled while the charge was in flight: the schedule stays stopped
+    if charge.status == Charge.Status.SUCCEEDED:
+        subscription.period += 1
+        subscription.failed_attempts = 0
+        subscription.status = Subscription.Status.ACTIVE
+        subscription.status_reason = ""
+        subscription.next_billing_at = _bounds(subscription, subscription.period)[0]
+    else:
+        subscription.failed_attempts += 1
+        retry_at = dunning_retry_at(
+            first_failure_due=_bounds(subscription, subscription.period)[0],
+            failed_attempts=subscription.failed_attempts,
+            schedule_days=settings.SUBSCRIPTION_DUNNING_DAYS,
+        )
+        if retry_at is None:
+            _cancel(subscription, reason=charge.failure_code or "payment_failed", now=now)
+            return
+        subscription.status = Subscription.Status.PAST_DUE
+        subscription.status_reason = charge.failure_code or "payment_failed"
+        subscription.next_billing_at = retry_at
+    subscription.save(
+        update_fields=["period", "failed_attempts", "status", "status_reason", "next_billing_at"]
+    )
+    renewed = charge.status == Charge.Status.SUCCEEDED
+    event_emit(
+        event_type="subscription.renewed" if renewed else "subscription.past_due",
+        obj=subscription,
+    )
+
+
+def _bounds(subscription: Subscription, index: int) -> tuple[datetime, datetime]:
+    return period_bounds(
+        anchor=subscription.anchor,
+        interval=subscription.interval,
+        interval_count=subscription.interval_count,
+        index=index,
+    )
+
+
+def subscription_current_period(subscription: Subscription) -> tuple[datetime, datetime]:
+    """The period the customer is in: the one being billed while it is unpaid, else the last
+    paid one."""
+    index = subscription.period
+    if subscription.failed_attempts == 0 and index > 0:
+        index -= 1
+    return _bounds(subscription, index)

@@ -1,0 +1,245 @@
+"""``/api/v1/charges``: charge a token now, list and read charges, refund them."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout.api.common import (
+    IDEMPOTENCY_PARAMETER,
+    MetadataField,
+    PageParamsSerializer,
+    list_page,
+    page_response,
+    page_serializer,
+    problem_responses,
+)
+from checkout.api.throttling import ApiKeyRateThrottle
+from checkout.models import Charge, Refund
+from checkout.payments.idempotency.services import HEADER, idempotent
+from checkout.payments.selectors import charge_list
+from checkout.payments.services import charge_create, charge_get, refund_create
+from monitoring.observability.clientip import client_ip
+from monitoring.security.engine import CooloffWriteThrottle, api_client_source
+from vault.authentication import request_merchant
+
+
+class ChargeOutputSerializer(serializers.Serializer[Charge]):
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=Charge.Status.choices)
+    failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
+    failure_message = serializers.CharField(allow_null=True, source="failure_message_or_none")
+    amount_refunded = serializers.IntegerField()
+    refunded = serializers.BooleanField()
+    token = serializers.CharField(source="token_id")
+    subscription = serializers.CharField(source="subscription_id", allow_null=True)
+    description = serializers.CharField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    created = serializers.DateTimeField(source="created_at")
+
+    def get_object(self, charge: Charge) -> str:
+        return "charge"
+
+
+class RefundOutputSerializer(serializers.Serializer[Refund]):
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    charge = serializers.CharField(source="charge_id")
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=Refund.Status.choices)
+    failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
+    reason = serializers.CharField()
+    created = serializers.DateTimeField(source="created_at")
+
+    def get_object(self, refund: Refund) -> str:
+        return "refund"
+
+
+CHARGE_EXAMPLE = {
+    "id": "ch_3xq9ZbL0kq2rT8yWcN4vQa",
+    "object": "charge",
+    "amount": 1999,
+    "currency": "EUR",
+    "status": "succeeded",
+    "failure_code": None,
+    "failure_message": None,
+    "amount_refunded": 0,
+    "refunded": False,
+    "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "subscription": None,
+    "description": "Order #1042",
+    "metadata": {"order_id": "1042"},
+    "created": "2030-01-31T10:00:00Z",
+}
+ChargePageSerializer = page_serializer("ChargePage", ChargeOutputSerializer)
+
+
+class ChargeListCreateApi(APIView):
+    # A client that card-tests through the API cools off (429, Retry-After) before its next
+    # charge is even read; the per-key rate limit stays in force too.
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
+
+    @extend_schema_serializer(component_name="ChargeCreate")
+    class InputSerializer(serializers.Serializer[Any]):
+        token = serializers.CharField(max_length=40, help_text="A `tok_…` id of this merchant.")
+        amount = serializers.IntegerField(
+            min_value=1,
+            max_value=settings.CHARGE_MAX_AMOUNT,
+            help_text="Positive integer in the currency's minor unit (cents, yen, fils).",
+        )
+        currency = serializers.RegexField(
+            r"^[A-Za-z]{3}$", help_text="ISO 4217 code, e.g. EUR, USD, JPY."
+        )
+        description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        metadata = MetadataField(required=False)
+
+    @extend_schema_serializer(component_name="ChargeFilter")
+    class FilterSerializer(PageParamsSerializer):
+        token = serializers.CharField(max_length=40, required=False)
+        status = serializers.ChoiceField(choices=Charge.Status.choices, required=False)
+        subscription = serializers.CharField(max_length=40, required=False)
+        created_gte = serializers.DateTimeField(required=False)
+        created_lte = serializers.DateTimeField(required=False)
+
+    @extend_schema(
+        operation_id="charges_list",
+        summary="List charges",
+        parameters=[FilterSerializer],
+        responses={200: ChargePageSerializer, **problem_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        merchant = request_merchant(request)
+        page = list_page(request, self.FilterSerializer, partial(charge_list, merchant=merchant))
+        return Response(page_response(page, ChargeOutputSerializer))
+
+    @extend_schema(
+        operation_id="charges_create",
+        summary="Charge a token",
+        description=(
+            "Charges a stored token now. `201` with `status` `succeeded`, or `failed` and a "
+            "`failure_code` (card_declined, insufficient_funds, …); `202` with `status` "
+            "`pending` when the processor's answer was lost — it is settled by reconciliation, "
+            "never charged twice."
+        ),
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: ChargeOutputSerializer,
+            202: ChargeOutputSerializer,
+            **problem_responses(400, 401, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "charge",
+                value={
+                    "token": CHARGE_EXAMPLE["token"],
+                    "amount": 1999,
+                    "currency": "EUR",
+                    "description": "Order #1042",
+                    "metadata": {"order_id": "1042"},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "succeeded", value=CHARGE_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = request_merchant(request)
+        charge = charge_create(
+            merchant=merchant,
+            token_id=data.validated_data["token"],
+            amount=data.validated_data["amount"],
+            currency=data.validated_data["currency"],
+            description=data.validated_data.get("description", ""),
+            metadata=data.validated_data.get("metadata"),
+            idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
+            api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
+        )
+        code = status.HTTP_202_ACCEPTED if charge.status == Charge.Status.PENDING else 201
+        return Response(ChargeOutputSerializer(charge).data, status=code)
+
+
+class ChargeDetailApi(APIView):
+    @extend_schema(
+        operation_id="charges_retrieve",
+        summary="Retrieve a charge",
+        responses={200: ChargeOutputSerializer, **problem_responses(401, 404, 429)},
+        examples=[OpenApiExample("charge", value=CHARGE_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, charge_id: str) -> Response:
+        charge = charge_get(merchant=request_merchant(request), charge_id=charge_id)
+        return Response(ChargeOutputSerializer(charge).data)
+
+
+class RefundCreateApi(APIView):
+    @extend_schema_serializer(component_name="RefundCreate")
+    class InputSerializer(serializers.Serializer[Any]):
+        amount = serializers.IntegerField(
+            min_value=1,
+            max_value=settings.CHARGE_MAX_AMOUNT,
+            required=False,
+            help_text="Minor units; default: everything not refunded yet.",
+        )
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="charges_refunds_create",
+        summary="Refund a charge",
+        description="Full or partial; the total refunded never exceeds what was captured.",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: RefundOutputSerializer,
+            202: RefundOutputSerializer,
+            **problem_responses(400, 401, 404, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "partial", value={"amount": 500, "reason": "damaged item"}, request_only=True
+            ),
+            OpenApiExample(
+                "refunded",
+                value={
+                    "id": "re_2Pq8ZrT0vWk3nYb6Xc1aLm",
+                    "object": "refund",
+                    "charge": CHARGE_EXAMPLE["id"],
+                    "amount": 500,
+                    "currency": "EUR",
+                    "status": "succeeded",
+                    "failure_code": None,
+                    "reason": "damaged item",
+                    "created": "2030-02-02T08:00:00Z",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request, charge_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refund_create(
+            merchant=request_merchant(request),
+            charge_id=charge_id,
+            amount=data.validated_data.get("amount"),
+            reason=data.validated_data.get("reason", ""),
+        )
+        code = status.HTTP_202_ACCEPTED if refund.status == Refund.Status.PENDING else 201
+        return Response(RefundOutputSerializer(refund).data, status=code)

@@ -1,0 +1,139 @@
+"""Charges and refunds on vault tokens. No card data: a charge points at its token."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from payments_site.kernel.ids import new_id
+from vault.models import Merchant, Token
+
+
+def _charge_id() -> str:
+    return new_id("ch")
+
+
+def _refund_id() -> str:
+    return new_id("re")
+
+
+class Charge(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    # Our id is also the processor's idempotency key for this charge.
+    id = models.CharField(primary_key=True, max_length=40, default=_charge_id, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="charges")
+    token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="charges")
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    failure_code = models.CharField(max_length=50, blank=True)
+    failure_message = models.CharField(max_length=200, blank=True)
+    amount_refunded = models.PositiveBigIntegerField(default=0)
+    processor = models.CharField(max_length=40)
+    processor_id = models.CharField(max_length=100, blank=True)
+    # The merchant's Idempotency-Key: one charge per key, whatever the HTTP layer does.
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    # Recurring billing: which subscription period, which dunning attempt.
+    subscription = models.ForeignKey(
+        "checkout.Subscription",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="charges",
+    )
+    period = models.PositiveIntegerField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="charge_merchant_created"),
+            models.Index(fields=["status", "created_at"], name="charge_status_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="charge_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__lte=F("amount")), name="charge_refund_within_amount"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(failure_code=""),
+                name="charge_failed_has_code",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="charge_one_per_idempotency_key",
+            ),
+            # Exactly one charge per (subscription, period, attempt)…
+            models.UniqueConstraint(
+                fields=["subscription", "period", "attempt"],
+                condition=Q(subscription__isnull=False),
+                name="charge_one_per_period_attempt",
+            ),
+            # …and never two live (pending or paid) charges for one period.
+            models.UniqueConstraint(
+                fields=["subscription", "period"],
+                condition=Q(subscription__isnull=False, status__in=["pending", "succeeded"]),
+                name="charge_one_live_per_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(subscription__isnull=True)
+                | Q(period__isnull=False, attempt__isnull=False),
+                name="charge_subscription_has_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.amount} {self.currency} {self.status}"
+
+    @property
+    def refunded(self) -> bool:
+        return self.amount_refunded >= self.amount
+
+    @property
+    def failure_code_or_none(self) -> str | None:
+        return self.failure_code or None
+
+    @property
+    def failure_message_or_none(self) -> str | None:
+        return self.failure_message or None
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    id = models.CharField(primary_key=True, max_length=40, default=_refund_id, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="refunds")
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    failure_code = models.CharField(max_length=50, blank=True)
+    processor_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.amount} {self.currency} {self.status}"
+
+    @property
+    def failure_code_or_none(self) -> str | None:
+        return self.failure_code or None

@@ -1,0 +1,62 @@
+"""The processor adapter: the one place a token becomes a card, for exactly one processor call.
+
+``token_reveal`` (audited by the vault as ``checkout:processor-adapter``, purpose
+``charge:<id>``) → ``ProcessorCard`` in memory → ``Processor.charge`` → the card is dropped. The
+services around it only ever see the processor's answer.
+"""
+
+from __future__ import annotations
+
+from checkout.payments.processors.base import ProcessorCard, ProcessorCharge, get_processor
+from vault.models import Token
+from vault.services import TokenExpired, TokenNotFound, TokenRevoked, token_reveal
+
+# Who reveals cards, in the vault's audit trail.
+PROCESSOR_ACTOR = "checkout:processor-adapter"
+
+
+class TokenRefused(Exception):
+    """The vault refused to reveal the token (revoked or expired since it was checked)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def processor_charge_token(
+    *,
+    charge_id: str,
+    token: Token,
+    amount: int,
+    currency: str,
+    description: str = "",
+    cvc: str | None = None,
+) -> ProcessorCharge:
+    """Reveal ``token``, charge it with ``charge_id`` as the idempotency key, forget the card.
+    Raises ``TokenRefused``, ``ProcessorTimeout`` or ``ProcessorUnreachable``."""
+    try:
+        revealed = token_reveal(token=token, purpose=f"charge:{charge_id}", actor=PROCESSOR_ACTOR)
+    except (TokenRevoked, TokenNotFound) as exc:
+        raise TokenRefused("token_revoked") from exc
+    except TokenExpired as exc:
+        raise TokenRefused("token_expired") from exc
+    card = ProcessorCard(
+        number=revealed.number,
+        exp_month=revealed.exp_month,
+        exp_year=revealed.exp_year,
+        name=revealed.name or "",
+        cvc=cvc,
+    )
+    del revealed
+    try:
+        return get_processor().charge(
+            idempotency_key=charge_id,
+            card=card,
+            amount=amount,
+            currency=currency,
+            description=description,
+        )
+    finally:
+        # The only reference to the card goes now (Python strings cannot be wiped, but nothing
+        # keeps this one alive past the call).
+        del card

@@ -1,0 +1,379 @@
+"""Charges and refunds.
+
+A charge is written ``pending`` and committed before the processor is called, with our charge
+id as the processor's idempotency key; its outcome is written in a second transaction. If the
+answer never comes (timeout, crash), the charge stays ``pending`` and ``charge_reconcile`` asks
+the processor what happened — or re-sends the same request, which the processor deduplicates —
+so a charge is never made twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from checkout.clock import clock_now
+from checkout.events import event_emit
+from checkout.models import Charge, Refund
+from checkout.payments.errors import (
+    ChargeIdempotencyConflict,
+    ChargeNotFound,
+    RefundNotAllowed,
+    token_unusable,
+)
+from checkout.payments.idempotency.services import idempotency_key_at_rest
+from checkout.payments.processors import (
+    ProcessorCharge,
+    ProcessorTimeout,
+    ProcessorUnreachable,
+    get_processor,
+)
+from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
+from checkout.payments.tokens import token_for_charge, token_refusal
+from checkout.payments.validation import amount_validate, text_validate
+from monitoring.security.engine import Signal, signal_record
+from payments_site.problems import FieldError
+from vault.models import Merchant, Token
+
+logger = logging.getLogger(__name__)
+
+PROCESSOR_UNAVAILABLE = "processor_unavailable"
+FAILURE_MESSAGES = {
+    PROCESSOR_UNAVAILABLE: "The payment processor could not be reached. Nothing was charged.",
+    "token_revoked": "The token was revoked; nothing was charged.",
+    "token_expired": "The card behind the token has expired; nothing was charged.",
+}
+
+
+def charge_create(
+    *,
+    merchant: Merchant,
+    token_id: str,
+    amount: int,
+    currency: str,
+    description: str = "",
+    metadata: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
+    cvc: str | None = None,
+    shopper_ip: str | None = None,
+    session_id: str | None = None,
+    api_client: str | None = None,
+    now: datetime | None = None,
+) -> Charge:
+    """Charge a token now. Returns the charge: ``succeeded``, ``failed`` (declined, with
+    ``failure_code``) or ``pending`` (processor answer lost; settled by reconcile).
+
+    ``cvc`` is for the first authorisation after tokenisation only (the hosted checkout passes
+    the shopper's CVC in memory); it goes to the processor and nowhere else. With an
+    ``idempotency_key`` at most one charge ever exists for it, whatever the HTTP layer does.
+    ``shopper_ip`` / ``session_id`` (hosted checkout only) feed the card-testing rules; a
+    merchant's server calling the API is not a shopper, so API charges pass neither and give
+    ``api_client`` instead (``monitoring.security.engine.api_client_source``: merchant and address),
+    which only server-sized rules count.
+    """
+    amount, currency = amount_validate(amount=amount, currency=currency)
+    metadata = dict(metadata or {})
+    text_validate(description=description, metadata=metadata)
+    if idempotency_key:
+        idempotency_key = idempotency_key_at_rest(idempotency_key)
+    now = clock_now(now)
+    with transaction.atomic():
+        token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        fields = {
+            "merchant": merchant,
+            "token": token,
+            "amount": amount,
+            "currency": currency,
+            "description": description,
+            "metadata": metadata,
+        }
+        try:
+            with transaction.atomic():
+                charge = Charge.objects.create(
+                    **fields,
+                    idempotency_key=idempotency_key or "",
+                    processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                    created_at=now,
+                )
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            # Same key as an earlier charge (a concurrent or taken-over request): that one.
+            existing = Charge.objects.get(merchant=merchant, idempotency_key=idempotency_key)
+            return _same_charge(existing, token=token, amount=amount, currency=currency)
+    charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
+    charge_report(
+        charge=charge,
+        fingerprint=token.fingerprint,
+        ip=shopper_ip,
+        session_id=session_id,
+        api_client=api_client,
+    )
+    return charge
+
+
+# Failure codes we give without asking the processor: not a card's answer, so not a signal.
+OUR_FAILURE_CODES = frozenset({PROCESSOR_UNAVAILABLE, "token_revoked", "token_expired"})
+
+
+def charge_report(
+    *,
+    charge: Charge,
+    fingerprint: str,
+    ip: str | None = None,
+    session_id: str | None = None,
+    api_client: str | None = None,
+) -> None:
+    """Tell monitoring's card-testing rules how the processor answered (after the commit, so
+    a rolled-back charge never counts). Pending charges are reported once reconciled."""
+    if charge.status == Charge.Status.PENDING or charge.failure_code in OUR_FAILURE_CODES:
+        return
+    signal_record(
+        Signal.CHARGE_SUCCEEDED
+        if charge.status == Charge.Status.SUCCEEDED
+        else Signal.CHARGE_DECLINED,
+        ip=ip,
+        merchant_id=charge.merchant_id,
+        session_id=session_id,
+        fingerprint=fingerprint,
+        client=api_client,
+        reason=charge.failure_code,
+    )
+
+
+def _same_charge(existing: Charge, *, token: Token, amount: int, currency: str) -> Charge:
+    if (existing.token_id, existing.amount, existing.currency) != (token.pk, amount, currency):
+        raise ChargeIdempotencyConflict(
+            "A charge with different parameters already exists for this Idempotency-Key."
+        )
+    return existing
+
+
+def charge_execute(
+    *, charge: Charge, token: Token, cvc: str | None = None, now: datetime | None = None
+) -> Charge:
+    """Send a committed ``pending`` charge to the processor and record the answer. Safe to call
+    again for the same charge: the processor deduplicates on the charge id. Never call it
+    inside a transaction: the processor's side effect cannot be rolled back with ours."""
+    refusal = token_refusal(token=token, now=clock_now(now))
+    if refusal:
+        return charge_fail(charge=charge, failure_code=refusal, now=now)
+    try:
+        result = processor_charge_token(
+            charge_id=charge.id,
+            token=token,
+            amount=charge.amount,
+            currency=charge.currency,
+            description=charge.description,
+            cvc=cvc,
+        )
+    except TokenRefused as refused:
+        # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
+        return charge_fail(charge=charge, failure_code=refused.code, now=now)
+    except ProcessorTimeout:
+        logger.warning("charge_processor_timeout", extra={"charge": charge.id})
+        return charge
+    except ProcessorUnreachable:
+        logger.warning("charge_processor_unreachable", extra={"charge": charge.id})
+        return charge_fail(charge=charge, failure_code=PROCESSOR_UNAVAILABLE, now=now)
+    return charge_settle(charge=charge, result=result, now=now)
+
+
+def charge_fail(*, charge: Charge, failure_code: str, now: datetime | None = None) -> Charge:
+    """Settle a pending charge as failed without a processor answer (nothing was sent)."""
+    return charge_settle(
+        charge=charge,
+        result=ProcessorCharge(
+            processor_id="",
+            approved=False,
+            failure_code=failure_code,
+            failure_message=FAILURE_MESSAGES.get(failure_code, ""),
+        ),
+        now=now,
+    )
+
+
+def charge_settle(
+    *, charge: Charge, result: ProcessorCharge, now: datetime | None = None
+) -> Charge:
+    """Record the processor's answer on a pending charge, once: the UPDATE only matches while
+    the row is still pending, so a reconcile racing the original request settles nothing
+    twice. Subscription bookkeeping and events happen in this same transaction."""
+    from checkout.billing.services import subscription_charge_settled
+
+    now = clock_now(now)
+    approved = result.approved
+    fields = {
+        "status": Charge.Status.SUCCEEDED if approved else Charge.Status.FAILED,
+        "failure_code": "" if approved else (result.failure_code or "card_declined"),
+        "failure_message": "" if approved else result.failure_message[:200],
+        "processor_id": result.processor_id,
+        "settled_at": now,
+    }
+    with transaction.atomic():
+        settled = Charge.objects.filter(pk=charge.pk, status=Charge.Status.PENDING).update(**fields)
+        if not settled:
+            charge.refresh_from_db()
+            return charge  # settled already (a reconcile raced the original request)
+        for name, value in fields.items():
+            setattr(charge, name, value)
+        event_emit(event_type=f"charge.{charge.status}", obj=charge)
+        if charge.subscription_id:
+            subscription_charge_settled(charge=charge, now=now)
+    return charge
+
+
+def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
+    charge = Charge.objects.filter(merchant=merchant, pk=charge_id).select_related("token").first()
+    if charge is None:
+        raise ChargeNotFound("No such charge for this merchant.")
+    return charge
+
+
+# --- reconcile ---------------------------------------------------------------------------------
+
+
+def charge_reconcile(*, charge_id: str, now: datetime | None = None) -> Charge:
+    """Settle a pending charge through the processor: its record of our idempotency key if it
+    got the request, else the same request sent again (deduplicated if the first arrives)."""
+    charge = Charge.objects.select_related("token").get(pk=charge_id)
+    if charge.status != Charge.Status.PENDING:
+        return charge
+    known = get_processor().charge_lookup(idempotency_key=charge.id)
+    if known is not None:
+        charge = charge_settle(charge=charge, result=known, now=now)
+    else:
+        charge = charge_execute(charge=charge, token=charge.token, now=now)
+    charge_report(charge=charge, fingerprint=charge.token.fingerprint)
+    return charge
+
+
+def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Reconcile pending charges and refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``
+    (long enough that no original request can still be in flight). Returns how many."""
+    now = clock_now(now)
+    cutoff = now - timedelta(seconds=settings.CHARGE_RECONCILE_AFTER_SECONDS)
+    charge_ids = list(
+        Charge.objects.filter(status=Charge.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for charge_id in charge_ids:
+        charge_reconcile(charge_id=charge_id, now=now)
+    refund_ids = list(
+        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for refund_id in refund_ids:
+        refund_execute(refund=Refund.objects.select_related("charge").get(pk=refund_id), now=now)
+    return len(charge_ids) + len(refund_ids)
+
+
+# --- refunds -----------------------------------------------------------------------------------
+
+
+def refund_create(
+    *,
+    merchant: Merchant,
+    charge_id: str,
+    amount: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Refund:
+    """Refund all or part of a succeeded charge. The amount is reserved on the charge before
+    the processor is called, so concurrent refunds can never exceed what was captured."""
+    now = clock_now(now)
+    text_validate(description=reason, metadata={})
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().filter(merchant=merchant, pk=charge_id).first()
+        if charge is None:
+            raise ChargeNotFound("No such charge for this merchant.")
+        if charge.status != Charge.Status.SUCCEEDED:
+            raise RefundNotAllowed(
+                "Only a succeeded charge can be refunded.", code="charge_not_refundable"
+            )
+        remaining = charge.amount - charge.amount_refunded
+        amount = remaining if amount is None else amount
+        if amount < 1 or amount > remaining:
+            raise RefundNotAllowed(
+                f"The refund must be between 1 and {remaining}, what is left of the charge.",
+                code="refund_amount_too_large" if amount > remaining else "invalid_amount",
+                errors=[FieldError("amount", "refund_amount_too_large", f"At most {remaining}.")],
+            )
+        refund = Refund.objects.create(
+            merchant=merchant,
+            charge=charge,
+            amount=amount,
+            currency=charge.currency,
+            reason=reason,
+            created_at=now,
+        )
+        Charge.objects.filter(pk=charge.pk).update(amount_refunded=F("amount_refunded") + amount)
+    return refund_execute(refund=refund, now=now)
+
+
+def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
+    try:
+        result = get_processor().refund(
+            idempotency_key=refund.id,
+            processor_charge_id=refund.charge.processor_id,
+            amount=refund.amount,
+            currency=refund.currency,
+        )
+    except ProcessorTimeout:
+        return refund
+    except ProcessorUnreachable:
+        return _refund_settle(
+            refund_id=refund.id, succeeded=False, code=PROCESSOR_UNAVAILABLE, now=now
+        )
+    return _refund_settle(
+        refund_id=refund.id,
+        succeeded=result.succeeded,
+        code=result.failure_code,
+        processor_id=result.processor_id,
+        now=now,
+    )
+
+
+def _refund_settle(
+    *,
+    refund_id: str,
+    succeeded: bool,
+    code: str,
+    processor_id: str = "",
+    now: datetime | None = None,
+) -> Refund:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("charge").get(pk=refund_id)
+        if refund.status != Refund.Status.PENDING:
+            return refund
+        refund.status = Refund.Status.SUCCEEDED if succeeded else Refund.Status.FAILED
+        refund.failure_code = "" if succeeded else (code or "refund_failed")
+        refund.processor_id = processor_id
+        refund.settled_at = clock_now(now)
+        refund.save(update_fields=["status", "failure_code", "processor_id", "settled_at"])
+        event_emit(event_type=f"refund.{refund.status}", obj=refund)
+        if not succeeded:  # give the reserved amount back
+            Charge.objects.filter(pk=refund.charge_id).update(
+                amount_refunded=F("amount_refunded") - refund.amount
+            )
+    return refund
+
+
+__all__ = [
+    "charge_create",
+    "charge_execute",
+    "charge_fail",
+    "charge_get",
+    "charge_reconcile",
+    "charge_settle",
+    "charges_reconcile",
+    "refund_create",
+    "token_unusable",
+]

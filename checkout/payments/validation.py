@@ -1,0 +1,50 @@
+"""Checks shared by charges and subscriptions: amounts, currencies, and free text that must
+never carry card data (a merchant pasting a card number into ``description`` or ``metadata``
+would put a PAN in our database in clear)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.conf import settings
+
+from checkout.currencies import currency_normalize
+from monitoring.observability.redaction import redact_text
+from payments_site.problems import FieldError, ValidationProblem
+
+CARD_DATA_MESSAGE = "Card numbers are not allowed here. Use a token."
+
+
+def amount_validate(*, amount: int, currency: str) -> tuple[int, str]:
+    currency = currency_normalize(currency)
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ValidationProblem(
+            errors=[FieldError("amount", "invalid", "Give the amount as an integer.")]
+        )
+    if amount < 1 or amount > settings.CHARGE_MAX_AMOUNT:
+        raise ValidationProblem(
+            "The amount must be a positive integer in the currency's minor unit.",
+            errors=[
+                FieldError(
+                    "amount",
+                    "invalid_amount",
+                    f"Use an integer from 1 to {settings.CHARGE_MAX_AMOUNT} (minor units).",
+                )
+            ],
+        )
+    return amount, currency
+
+
+def text_validate(*, description: str, metadata: Mapping[str, str]) -> None:
+    """Refuse anything that looks like a card number (Luhn-valid 13–19 digit run)."""
+    errors = []
+    if redact_text(description) != description:
+        errors.append(FieldError("description", "card_data_not_allowed", CARD_DATA_MESSAGE))
+    # The offending key is not echoed back: it could itself be the card number.
+    if any(
+        redact_text(key) != key or redact_text(str(value)) != str(value)
+        for key, value in metadata.items()
+    ):
+        errors.append(FieldError("metadata", "card_data_not_allowed", CARD_DATA_MESSAGE))
+    if errors:
+        raise ValidationProblem(CARD_DATA_MESSAGE, errors=errors)

@@ -1,0 +1,178 @@
+"""``/api/v1/checkout/sessions``: create a hosted checkout page, read how it ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout.api.common import IDEMPOTENCY_PARAMETER, problem_responses
+from checkout.api.throttling import ApiKeyRateThrottle
+from checkout.models import CheckoutSession, Subscription
+from checkout.payments.idempotency.services import idempotent
+from checkout.sessions.services import (
+    MAX_TTL_SECONDS,
+    MAX_URL_LENGTH,
+    MIN_TTL_SECONDS,
+    checkout_session_create,
+    checkout_session_get,
+)
+from monitoring.security.engine import CooloffWriteThrottle
+from vault.authentication import request_merchant
+
+
+class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices)
+    status = serializers.ChoiceField(choices=CheckoutSession.Status.choices)
+    payment_status = serializers.SerializerMethodField()
+    amount = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField(allow_null=True, source="currency_or_none")
+    interval = serializers.CharField(allow_null=True, source="interval_or_none")
+    interval_count = serializers.IntegerField(allow_null=True)
+    description = serializers.CharField()
+    customer_reference = serializers.CharField()
+    success_url = serializers.CharField()
+    cancel_url = serializers.CharField()
+    token = serializers.CharField(source="token_id", allow_null=True)
+    charge = serializers.CharField(source="charge_id", allow_null=True)
+    subscription = serializers.CharField(source="subscription_id", allow_null=True)
+    attempts = serializers.IntegerField()
+    last_failure_code = serializers.CharField(allow_null=True, source="last_failure_code_or_none")
+    created = serializers.DateTimeField(source="created_at")
+    expires_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_object(self, session: CheckoutSession) -> str:
+        return "checkout.session"
+
+    def get_url(self, session: CheckoutSession) -> str:
+        path = reverse("checkout-page", kwargs={"session_id": session.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_payment_status(self, session: CheckoutSession) -> str:
+        """``paid`` once the charge succeeded, ``no_payment_required`` for setup sessions."""
+        if session.mode == CheckoutSession.Mode.SETUP:
+            return "no_payment_required"
+        return "paid" if session.status == CheckoutSession.Status.COMPLETE else "unpaid"
+
+
+SESSION_EXAMPLE = {
+    "id": "cs_4Bv0a9QkTq1sLr7WmZp2Xc",
+    "object": "checkout.session",
+    "url": "https://pay.example.com/checkout/cs_4Bv0a9QkTq1sLr7WmZp2Xc/",
+    "mode": "payment",
+    "status": "complete",
+    "payment_status": "paid",
+    "amount": 1999,
+    "currency": "EUR",
+    "interval": None,
+    "interval_count": None,
+    "description": "Order #1042",
+    "customer_reference": "customer-77",
+    "success_url": "https://shop.example.com/thanks",
+    "cancel_url": "https://shop.example.com/cart",
+    "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "charge": "ch_3xq9ZbL0kq2rT8yWcN4vQa",
+    "subscription": None,
+    "attempts": 1,
+    "last_failure_code": None,
+    "created": "2030-01-31T10:00:00Z",
+    "expires_at": "2030-01-31T10:30:00Z",
+    "completed_at": "2030-01-31T10:02:11Z",
+}
+
+
+class CheckoutSessionCreateApi(APIView):
+    # A merchant's client (or address) cooling off after card testing opens no new pages.
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
+
+    @extend_schema_serializer(component_name="CheckoutSessionCreate")
+    class InputSerializer(serializers.Serializer[Any]):
+        mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices)
+        amount = serializers.IntegerField(
+            min_value=1,
+            max_value=settings.CHARGE_MAX_AMOUNT,
+            required=False,
+            help_text="Minor units; required for payment and subscription, absent for setup.",
+        )
+        currency = serializers.RegexField(
+            r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, e.g. EUR."
+        )
+        interval = serializers.ChoiceField(
+            choices=Subscription.Interval.choices,
+            required=False,
+            help_text="Subscriptions only: how often to charge.",
+        )
+        interval_count = serializers.IntegerField(min_value=1, required=False)
+        success_url = serializers.CharField(
+            max_length=MAX_URL_LENGTH,
+            help_text="https URL; the shopper lands on it with `?session_id=cs_…` when done.",
+        )
+        cancel_url = serializers.CharField(max_length=MAX_URL_LENGTH)
+        description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        customer_reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        expires_in = serializers.IntegerField(
+            min_value=MIN_TTL_SECONDS,
+            max_value=MAX_TTL_SECONDS,
+            required=False,
+            help_text="Seconds until the page expires (default 1800).",
+        )
+
+    @extend_schema(
+        operation_id="checkout_sessions_create",
+        summary="Create a checkout session",
+        description=(
+            "A hosted page where the shopper enters a card: `payment` charges `amount` once, "
+            "`setup` saves the card as a token, `subscription` charges the first `interval` "
+            "now and creates a subscription from the next one. Send the shopper to `url`."
+        ),
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: CheckoutSessionOutputSerializer,
+            **problem_responses(400, 401, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "payment",
+                value={
+                    "mode": "payment",
+                    "amount": 1999,
+                    "currency": "EUR",
+                    "success_url": "https://shop.example.com/thanks",
+                    "cancel_url": "https://shop.example.com/cart",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = checkout_session_create(merchant=request_merchant(request), **data.validated_data)
+        body = CheckoutSessionOutputSerializer(session, context={"request": request}).data
+        return Response(body, status=201, headers={"Location": body["url"]})
+
+
+class CheckoutSessionDetailApi(APIView):
+    @extend_schema(
+        operation_id="checkout_sessions_retrieve",
+        summary="Retrieve a checkout session",
+        description="Its status and outcome: the token, charge and subscription it produced.",
+        responses={200: CheckoutSessionOutputSerializer, **problem_responses(401, 404, 429)},
+        examples=[OpenApiExample("complete", value=SESSION_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, session_id: str) -> Response:
+        session = checkout_session_get(merchant=request_merchant(request), session_id=session_id)
+        return Response(CheckoutSessionOutputSerializer(session, context={"request": request}).data)

@@ -1,0 +1,62 @@
+"""Writing the audit trail. Callers hand over ids and codes; ``data`` is redacted again here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.audit.chain import chain_append
+from monitoring.models import AuditEvent, SecurityAlert
+from monitoring.observability.context import current_request_id, current_source_ip
+from monitoring.observability.redaction import redact
+
+
+def audit_record(
+    *,
+    action: str,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    actor: str = "system",
+    object_type: str = "",
+    object_id: str = "",
+    reason: str = "",
+    data: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the hash chain; request id and source IP come from the current
+    request, if any. Runs inside the caller's transaction: the event commits (or not) with
+    the change it records."""
+    return chain_append(
+        occurred_at=timezone.now(),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        reason=reason,
+        source_ip=current_source_ip(),
+        request_id=current_request_id() or "",
+        data=redact(dict(data or {})),
+    )
+
+
+def alert_acknowledge(*, alert: SecurityAlert, actor: str, note: str = "") -> SecurityAlert:
+    """Mark an open alert as seen by an operator (idempotent) and record who did it."""
+    if alert.status == SecurityAlert.Status.ACKNOWLEDGED:
+        return alert
+    alert.status = SecurityAlert.Status.ACKNOWLEDGED
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledged_by = actor[:200]
+    if note:
+        alert.note = note
+    with transaction.atomic():
+        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "note"])
+        audit_record(
+            action="security_alert.acknowledge",
+            actor=actor,
+            object_type="security_alert",
+            object_id=str(alert.pk),
+            reason=alert.rule[:100],
+        )
+    return alert

@@ -1,0 +1,206 @@
+"""The admin site: a second factor for every staff login (PCI DSS 8.4.2), enrolment by link.
+
+``TesseraAdminSite`` replaces ``admin.site`` (``monitoring.apps.TesseraAdminConfig``). With
+``ADMIN_MFA_REQUIRED`` (always on in production) a session reaches an admin page only once a
+confirmed TOTP device or a recovery code has verified it: a password-only login is treated as
+not staff at all. A wrong code counts as a failed login for axes, so codes cannot be brute
+forced under the lockout either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin import AdminSite
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import authenticate, login
+from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django_otp import login as otp_login
+from django_otp.admin import OTPAdminAuthenticationForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from monitoring.models import RecoveryCodeDevice
+from monitoring.security import mfa
+
+SESSION_ENROL = "monitoring_mfa_enrol"
+
+
+def mfa_required() -> bool:
+    return bool(getattr(settings, "ADMIN_MFA_REQUIRED", True))
+
+
+class MfaAdminAuthenticationForm(OTPAdminAuthenticationForm):
+    """Username, password and one code: from the authenticator app or a recovery code."""
+
+    otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
+    otp_token = forms.CharField(
+        required=False,
+        label=_("Authentication code"),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+    otp_error_messages = {
+        **OTPAdminAuthenticationForm.otp_error_messages,
+        "device_required": _(
+            "This account has no second factor yet: open the enrolment link you were given."
+        ),
+        "token_required": _("Enter the code from your authenticator app or a recovery code."),
+        "invalid_token": _("That code is not right, or it was used already."),
+    }
+
+    def _chosen_device(self, user: Any) -> Any:
+        """Six digits are an authenticator code, anything else a recovery code: each is checked
+        against its own device only, so a typo never throttles the other one."""
+        token = (self.cleaned_data.get("otp_token") or "").replace(" ", "")
+        self.cleaned_data["otp_token"] = token
+        if token.isdigit():
+            return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        return RecoveryCodeDevice.objects.filter(user=user, confirmed=True).first()
+
+    def clean_otp(self, user: Any) -> None:
+        try:
+            super().clean_otp(user)
+        except forms.ValidationError:
+            if user is not None:
+                # The password was right but the second factor was not: still a failure.
+                user_login_failed.send(
+                    sender=__name__,
+                    credentials={"username": user.get_username()},
+                    request=self.request,
+                )
+            raise
+
+
+class TesseraAdminSite(AdminSite):
+    site_header = "Tessera operations"
+    site_title = "Tessera"
+    index_title = "Operations"
+
+    @property
+    def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
+        return MfaAdminAuthenticationForm if mfa_required() else AdminAuthenticationForm
+
+    @property
+    def login_template(self) -> str | None:  # type: ignore[override]
+        return "monitoring/mfa/login.html" if mfa_required() else None
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        if not super().has_permission(request):
+            return False
+        if not mfa_required():
+            return True
+        is_verified = getattr(request.user, "is_verified", None)
+        return bool(is_verified and is_verified())
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        own: list[URLResolver | URLPattern] = [
+            path("mfa/enrol/<str:token>/", self.mfa_enrol_view, name="mfa-enrol"),
+            path("overview/", self.admin_view(self.overview_view), name="monitoring-overview"),
+            path(
+                "mfa/recovery-codes/",
+                self.admin_view(self.recovery_codes_view),
+                name="mfa-recovery-codes",
+            ),
+        ]
+        return own + super().get_urls()
+
+    # --- enrolment ------------------------------------------------------------------------
+
+    def _render(
+        self, request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+    ) -> HttpResponse:
+        response = TemplateResponse(
+            request,
+            template,
+            {**self.each_context(request), **context},
+            status=status,
+        )
+        # Secrets (the TOTP key, recovery codes) must not be kept by any cache.
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @method_decorator([sensitive_post_parameters("password", "code"), csrf_protect, never_cache])
+    def mfa_enrol_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        user = mfa.mfa_enrolment_user(token=token)
+        title = _("Set up two-factor authentication")
+        if user is None:
+            return self._render(
+                request, "monitoring/mfa/enrol_invalid.html", {"title": title}, status=404
+            )
+        state = request.session.get(SESSION_ENROL) or {}
+        pending = state.get("user") == user.pk
+        context: dict[str, Any] = {"title": title, "enrol_user": user}
+
+        if request.method == "POST" and request.POST.get("step") == "password":
+            authed = authenticate(
+                request, username=user.get_username(), password=request.POST.get("password", "")
+            )
+            if authed is None or authed.pk != user.pk:
+                context["error"] = _("That password is not right.")
+                return self._render(request, "monitoring/mfa/enrol_password.html", context)
+            device = mfa.totp_device_start(user=user)
+            request.session[SESSION_ENROL] = {"user": user.pk, "device": device.pk}
+            return self._render_qr(request, context, device)
+
+        if request.method == "POST" and request.POST.get("step") == "code" and pending:
+            enrolment = mfa.totp_device_confirm(
+                user=user, device_id=state["device"], code=request.POST.get("code", "")
+            )
+            if enrolment is None:
+                device = TOTPDevice.objects.filter(pk=state["device"]).first()
+                if device is None:
+                    return self._render(request, "monitoring/mfa/enrol_password.html", context)
+                context["error"] = _("That code is not right. Check the time on your phone.")
+                return self._render_qr(request, context, device)
+            request.session.pop(SESSION_ENROL, None)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            otp_login(request, enrolment.device)
+            context["codes"] = enrolment.recovery_codes
+            return self._render(request, "monitoring/mfa/recovery_codes.html", context)
+
+        return self._render(request, "monitoring/mfa/enrol_password.html", context)
+
+    def _render_qr(
+        self, request: HttpRequest, context: dict[str, Any], device: TOTPDevice
+    ) -> HttpResponse:
+        context["qr_svg"] = mfa.totp_qr_svg(device=device)
+        context["secret"] = mfa.totp_secret_base32(device=device)
+        return self._render(request, "monitoring/mfa/enrol_qr.html", context)
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        """Last 24 hours at a glance, for anyone allowed to see security alerts."""
+        from monitoring.security.overview import CHART_HEIGHT, CHART_WIDTH, overview_build
+
+        if not request.user.has_perm("monitoring.view_securityalert"):
+            raise PermissionDenied
+        o = overview_build()
+        return TemplateResponse(
+            request,
+            "monitoring/overview.html",
+            {
+                **self.each_context(request),
+                "title": _("Last 24 hours"),
+                "o": o,
+                "refusals_total": sum(n for _, n in o.refusals),
+                "declines_total": sum(n for _, n in o.declines),
+                "width": CHART_WIDTH,
+                "height": CHART_HEIGHT,
+            },
+        )
+
+    def recovery_codes_view(self, request: HttpRequest) -> HttpResponse:
+        context: dict[str, Any] = {"title": _("Recovery codes"), "enrol_user": request.user}
+        if request.method == "POST":
+            context["codes"] = mfa.recovery_codes_issue(user=request.user)
+        return self._render(request, "monitoring/mfa/recovery_codes.html", context)

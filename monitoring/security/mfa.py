@@ -1,0 +1,163 @@
+"""Second factor for staff (PCI DSS 8.4.2): TOTP devices and single-use recovery codes.
+
+New staff enrol through a signed link (``mfa_enrolment_url``) printed by ``make run`` or
+``manage.py mfa_enrolment_link USER``. The link alone is not enough: the page asks for the
+account's password first (through the authentication backends, so axes counts failures).
+It stops working once a device is confirmed or the password changes, and after
+``MFA_ENROLMENT_MAX_AGE`` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils.crypto import salted_hmac
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from monitoring.audit.services import audit_record
+from monitoring.models import RecoveryCodeDevice
+
+_SALT = "monitoring.security.mfa.enrolment"
+_RECOVERY_SALT = "monitoring.security.mfa.recovery-code"
+RECOVERY_CODE_COUNT = 10
+TOTP_DEVICE_NAME = "Authenticator app"
+RECOVERY_DEVICE_NAME = "Recovery codes"
+
+
+def _enrolment_state(user: Any) -> str:
+    """Changes when the password changes or a device is confirmed: old links die then."""
+    devices = ",".join(
+        str(pk)
+        for pk in TOTPDevice.objects.filter(user=user, confirmed=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    material = f"{user.pk}|{user.password}|{devices}".encode()
+    return hashlib.sha256(material).hexdigest()[:24]
+
+
+def mfa_enrolment_token(*, user: Any) -> str:
+    return signing.dumps({"u": user.pk, "s": _enrolment_state(user)}, salt=_SALT, compress=True)
+
+
+def mfa_enrolment_url(*, user: Any) -> str:
+    """Path of ``user``'s enrolment page (prefix it with the site's origin)."""
+    return reverse("admin:mfa-enrol", kwargs={"token": mfa_enrolment_token(user=user)})
+
+
+def mfa_enrolment_user(*, token: str) -> Any | None:
+    """The staff user the link was made for, if it is still valid."""
+    max_age = getattr(settings, "MFA_ENROLMENT_MAX_AGE", 72 * 3600)
+    try:
+        payload = signing.loads(token, salt=_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    user = get_user_model().objects.filter(pk=payload.get("u"), is_active=True).first()
+    if user is None or not user.is_staff or payload.get("s") != _enrolment_state(user):
+        return None
+    return user
+
+
+def mfa_has_device(*, user: Any) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def totp_device_start(*, user: Any) -> TOTPDevice:
+    """A fresh unconfirmed device (any earlier unconfirmed one is discarded)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+
+
+def totp_qr_svg(*, device: TOTPDevice) -> str:
+    """The otpauth:// URL as an inline SVG: no image request, no CSP exception."""
+    image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    return image.to_string(encoding="unicode")
+
+
+def totp_secret_base32(*, device: TOTPDevice) -> str:
+    """The key for typing into an app by hand, in groups of four."""
+    from base64 import b32encode
+
+    raw = b32encode(device.bin_key).decode("ascii").rstrip("=")
+    return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device: TOTPDevice
+    recovery_codes: list[str]
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: Any, device_id: int, code: str) -> Enrolment | None:
+    """Confirm the device if ``code`` is right; issue recovery codes. None if it is wrong."""
+    device = (
+        TOTPDevice.objects.select_for_update()
+        .filter(pk=device_id, user=user, confirmed=False)
+        .first()
+    )
+    if device is None or not device.verify_token(code.replace(" ", "")):
+        audit_record(
+            action="mfa.enrol",
+            outcome="failure",
+            actor=f"staff:{user.get_username()}",
+            object_type="user",
+            object_id=str(user.pk),
+            reason="wrong_code",
+        )
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = recovery_codes_issue(user=user)
+    audit_record(
+        action="mfa.enrol",
+        actor=f"staff:{user.get_username()}",
+        object_type="user",
+        object_id=str(user.pk),
+    )
+    return Enrolment(device=device, recovery_codes=codes)
+
+
+def recovery_code_digest(code: str, *, secret: str | None = None) -> str:
+    """What is stored for a recovery code: HMAC-SHA256 under ``SECRET_KEY``, 64 bits as 16 hex
+    characters (django-otp's column). A code has only 40 bits: a plain hash of it would fall
+    to an offline search of a database copy; without the key there is nothing to search."""
+    normalized = "".join(code.split()).replace("-", "").lower()
+    digest = salted_hmac(_RECOVERY_SALT, normalized, secret=secret, algorithm="sha256")
+    return digest.hexdigest()[:16]
+
+
+def recovery_code_digests(code: str) -> list[str]:
+    """The code's digest under the current key and each of ``SECRET_KEY_FALLBACKS``, so a key
+    rotation does not lock staff out of their recovery codes."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [recovery_code_digest(code, secret=secret) for secret in secrets]
+
+
+@transaction.atomic
+def recovery_codes_issue(*, user: Any) -> list[str]:
+    """Replace the user's recovery codes with new ones, each good once. Only their keyed
+    hashes are stored: the codes are shown once and the caller must not keep them."""
+    StaticDevice.objects.filter(user=user).delete()
+    device = RecoveryCodeDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=device, token=recovery_code_digest(c)) for c in codes]
+    )
+    audit_record(
+        action="mfa.recovery_codes.issue",
+        actor=f"staff:{user.get_username()}",
+        object_type="user",
+        object_id=str(user.pk),
+    )
+    return codes
