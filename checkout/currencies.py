@@ -15,7 +15,7 @@ from babel.numbers import parse_pattern
 from django.conf import settings
 from django.utils import translation
 
-from payments_site.problems import FieldError, ValidationProblem
+from payments_site.kernel.errors import FieldError, InvalidInput
 
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF"
 _THREE = "BHD IQD JOD KWD LYD OMR TND"
@@ -46,7 +46,7 @@ def currency_normalize(code: str, *, field: str = "currency") -> str:
     """``"eur"`` → ``"EUR"``; an unknown code raises a field error naming ``field``."""
     upper = code.strip().upper() if isinstance(code, str) else ""
     if upper not in MINOR_UNITS:
-        raise ValidationProblem(
+        raise InvalidInput(
             "Use a three-letter ISO 4217 currency code such as EUR or USD.",
             errors=[
                 FieldError(field, "invalid_currency", "This is not a supported ISO 4217 currency.")

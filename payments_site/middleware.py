@@ -9,7 +9,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from .problems import DEPENDENCY_ERRORS, dependency_unavailable, problem_response
+from payments_site.kernel.errors import DEPENDENCY_ERRORS, DomainError
+from payments_site.problems import (
+    dependency_unavailable,
+    error_headers,
+    error_response,
+    wants_problem,
+)
+
+
+class MalformedUrl(DomainError):
+    """A URL no view should see (a NUL character)."""
+
+    code = "malformed_request"
+    problem = "malformed_url"
 
 
 class RejectNulMiddleware:
@@ -27,23 +40,18 @@ class RejectNulMiddleware:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "\x00" in unquote(query):
             detail = "The URL contains a NUL character."
-            if request.path.startswith(("/api/", "/vault/")):
-                return problem_response(
-                    status=400,
-                    code="malformed_request",
-                    title="Malformed request",
-                    detail=detail,
-                    request=request,
-                )
+            if wants_problem(request):
+                return error_response(MalformedUrl(detail), request)
             return HttpResponseBadRequest(detail)
         return self.get_response(request)
 
 
 class DependencyUnavailableMiddleware:
     """A view that fails because a shared service is down answers 503 with Retry-After
-    (problem+json for the API and the vault, a short page for shoppers), not a 500.
+    (problem+json for the API and the vault, a short page for shoppers), not a 500; a plain
+    API view's domain error answers problem+json from the one problem table.
 
-    DRF views get the same answer from ``problems.exception_handler``.
+    DRF views get the same answers from ``problems.exception_handler``.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -53,24 +61,19 @@ class DependencyUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DomainError) and wants_problem(request):
+            return error_response(exception, request)
         if not isinstance(exception, DEPENDENCY_ERRORS):
             return None
         unavailable = dependency_unavailable(exception)
-        if request.path.startswith(("/api/", "/vault/")):
-            return problem_response(
-                status=503,
-                code=unavailable.code,
-                title=unavailable.title,
-                detail=unavailable.message,
-                request=request,
-                headers=unavailable.headers,
-            )
+        if wants_problem(request):
+            return error_response(unavailable, request)
         response = TemplateResponse(
             request,
             "notice.html",
             {"title": _("Please try again in a moment"), "message": unavailable.message},
             status=503,
         )
-        for name, value in unavailable.headers.items():
+        for name, value in error_headers(unavailable).items():
             response[name] = value
         return response

@@ -20,7 +20,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.observability.redaction import luhn_valid  # the one mod-10 check (ISO/IEC 7812-1)
-from payments_site.problems import FieldError, ProblemError
+from payments_site.kernel.errors import DomainError, FieldError
 
 __all__ = [
     "BRAND_RULES",
@@ -119,12 +119,10 @@ MESSAGES: dict[str, Any] = {
 }
 
 
-class CardValidationError(ProblemError):
+class CardValidationError(DomainError):
     """One or more card fields are wrong; ``errors`` lists every one of them."""
 
-    status = 422
     code = "invalid_card"
-    title = "The card is not valid"
 
     def __init__(self, errors: list[FieldError]) -> None:
         detail = errors[0].message if len(errors) == 1 else _("Some card details are not valid.")

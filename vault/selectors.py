@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.queries import filter_given
-from payments_site.problems import FieldError, ValidationProblem
 
 from .models import Merchant, Token
 from .services import TokenNotFound
@@ -57,9 +57,7 @@ def token_list(
         cursor = Token.objects.filter(merchant=merchant, pk=starting_after).first()
         if cursor is None:  # a 400 naming the parameter, as every other list answers
             message = "No such object in this list."
-            raise ValidationProblem(
-                message, errors=[FieldError("starting_after", "invalid", message)]
-            )
+            raise InvalidInput(message, errors=[FieldError("starting_after", "invalid", message)])
         queryset = queryset.filter(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.id)
         )

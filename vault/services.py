@@ -32,8 +32,8 @@ from django.utils.module_loading import import_string
 
 from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent
+from payments_site.kernel.errors import DomainError
 from payments_site.kernel.ids import new_id
-from payments_site.problems import ProblemError
 
 from .cards import Card, card_expiry_end
 from .envelope import card_open, card_seal, data_key_context, data_keys
@@ -44,52 +44,40 @@ FINGERPRINT_DOMAIN = b"tessera/fingerprint/v1\x00"
 REASON_MAX_LENGTH = 200
 
 
-class TokenNotFound(ProblemError):
-    status = 404
+class TokenNotFound(DomainError):
     code = "token_not_found"
-    title = "No such token"
 
     def __init__(self) -> None:
         super().__init__("No token with this id exists for your account.")
 
 
-class TokenRevoked(ProblemError):
-    status = 410
+class TokenRevoked(DomainError):
     code = "token_revoked"
-    title = "Token revoked"
 
     def __init__(self) -> None:
         super().__init__("This token has been revoked; its card data no longer exists.")
 
 
-class TokenExpired(ProblemError):
-    status = 410
+class TokenExpired(DomainError):
     code = "token_expired"
-    title = "Token expired"
 
     def __init__(self) -> None:
         super().__init__("The card behind this token has expired.")
 
 
-class MerchantInactive(ProblemError):
-    status = 403
+class MerchantInactive(DomainError):
     code = "merchant_inactive"
-    title = "Merchant inactive"
 
     def __init__(self) -> None:
         super().__init__("This merchant account is not active.")
 
 
-class InvalidReason(ProblemError):
-    status = 400
+class InvalidReason(DomainError):
     code = "invalid_reason"
-    title = "A reason is required"
 
 
-class KeyVersionInUse(ProblemError):
-    status = 409
+class KeyVersionInUse(DomainError):
     code = "key_version_in_use"
-    title = "Key version still in use"
 
 
 @dataclass(frozen=True)
@@ -208,7 +196,7 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
     current = Token.objects.select_related("card_data__data_key").filter(pk=token.pk).first()
     if current is None:
         raise TokenNotFound()
-    refusal: ProblemError | None = None
+    refusal: DomainError | None = None
     if current.status == Token.Status.REVOKED or current.card_data is None:
         refusal = TokenRevoked()
     elif current.expires_at <= timezone.now():

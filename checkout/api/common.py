@@ -8,12 +8,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from checkout.payments.idempotency.services import HEADER, MAX_KEY_LENGTH
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
 MAX_PAGE = 100
@@ -156,21 +155,6 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
         429: problem("Too many requests for this API key; see Retry-After."),
     }
     return {(status, PROBLEM_CONTENT_TYPE): catalogue[status] for status in statuses}
-
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        f"Up to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID. Retrying with the same "
-        "key and body replays the first answer (`Idempotent-Replayed: true`); a different body "
-        "is refused with 422; a retry while the first is still running gets 409. Keys are kept "
-        "at least 24 hours."
-    ),
-    examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
-)
 
 
 class MetadataField(serializers.DictField):

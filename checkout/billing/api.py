@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.api.common import (
-    IDEMPOTENCY_PARAMETER,
     MetadataField,
     PageParamsSerializer,
     list_page,
@@ -35,7 +34,7 @@ from checkout.billing.services import (
 )
 from checkout.models import Subscription
 from checkout.payments.api import ChargeOutputSerializer
-from checkout.payments.idempotency.services import idempotent
+from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from checkout.payments.selectors import subscription_charges, subscription_list
 from vault.authentication import request_merchant
 

@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from checkout.billing.errors import SubscriptionNotFound
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.clock import clock_now
 from checkout.events import event_emit
 from checkout.models import Charge, Subscription
-from checkout.payments.errors import SubscriptionNotFound
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
-from payments_site.problems import FieldError, ValidationProblem
+from payments_site.kernel.errors import FieldError, InvalidInput
 from vault.models import Merchant, Token
 
 logger = logging.getLogger(__name__)
@@ -67,12 +67,12 @@ def subscription_create(
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
     if interval not in Interval.__members__.values():
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("interval", "invalid_choice", "Use day, week, month or year.")]
         )
     limit = MAX_INTERVAL_COUNT[Interval(interval)]
     if not 1 <= interval_count <= limit:
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[
                 FieldError(
                     "interval_count",
@@ -84,16 +84,16 @@ def subscription_create(
     now = clock_now(now)
     anchor = start or now
     if anchor.tzinfo is None:
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("start", "invalid", "Give a time zone, e.g. 2030-01-31T00:00:00Z.")]
         )
     # Back-dating would bill every period since ``start`` at once; far futures are typos.
     if anchor < now - START_TOLERANCE:
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("start", "start_in_past", "The start cannot be in the past.")]
         )
     if anchor > now + MAX_START_AHEAD:
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("start", "start_too_far", "Start within the next five years.")]
         )
     with transaction.atomic():

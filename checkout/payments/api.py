@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.api.common import (
-    IDEMPOTENCY_PARAMETER,
     MetadataField,
     PageParamsSerializer,
     list_page,
@@ -23,7 +22,7 @@ from checkout.api.common import (
 )
 from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.models import Charge, Refund
-from checkout.payments.idempotency.services import HEADER, idempotent
+from checkout.payments.idempotency.api import HEADER, IDEMPOTENCY_PARAMETER, idempotent
 from checkout.payments.selectors import charge_list
 from checkout.payments.services import charge_create, charge_get, refund_create
 from monitoring.observability.clientip import client_ip

@@ -1,19 +1,19 @@
-"""Domain errors of the checkout, each with a stable code (problem+json ``code``)."""
+"""Errors of payments, each with a stable code (the problem table gives it a status)."""
 
 from __future__ import annotations
 
-from payments_site.problems import FieldError, ProblemError
+from payments_site.kernel.errors import DomainError
 
 
-class TokenUnusable(ProblemError):
-    """A charge or subscription on a token that cannot be charged (422, field ``token``)."""
+class TokenUnusable(DomainError):
+    """A charge or subscription on a token that cannot be charged; ``code`` says why and
+    the field is ``token``."""
 
-    status = 422
     code = "token_unusable"
-    title = "The token cannot be charged"
+    problem = "token_unusable"
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code, errors=[FieldError("token", code, message)])
+        super().__init__(message, code=code, field="token")
 
 
 TOKEN_MESSAGES = {
@@ -27,27 +27,18 @@ def token_unusable(code: str) -> TokenUnusable:
     return TokenUnusable(code, TOKEN_MESSAGES[code])
 
 
-class ChargeNotFound(ProblemError):
-    status = 404
+class ChargeNotFound(DomainError):
     code = "charge_not_found"
-    title = "No such charge"
 
 
-class SubscriptionNotFound(ProblemError):
-    status = 404
-    code = "subscription_not_found"
-    title = "No such subscription"
+class RefundNotAllowed(DomainError):
+    """``code`` says why: ``charge_not_refundable``, ``refund_amount_too_large``…"""
 
-
-class RefundNotAllowed(ProblemError):
-    status = 422
     code = "refund_not_allowed"
-    title = "The charge cannot be refunded"
+    problem = "refund_not_allowed"
 
 
-class ChargeIdempotencyConflict(ProblemError):
+class ChargeIdempotencyConflict(DomainError):
     """The charge recorded under an Idempotency-Key differs from the request."""
 
-    status = 422
     code = "idempotency_key_reused"
-    title = "Idempotency key reused with a different request"

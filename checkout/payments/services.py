@@ -37,7 +37,7 @@ from checkout.payments.processors.adapter import TokenRefused, processor_charge_
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.engine import Signal, signal_record
-from payments_site.problems import FieldError
+from payments_site.kernel.errors import FieldError
 from vault.models import Merchant, Token
 
 logger = logging.getLogger(__name__)

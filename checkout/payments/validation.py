@@ -10,7 +10,7 @@ from django.conf import settings
 
 from checkout.currencies import currency_normalize
 from monitoring.observability.redaction import redact_text
-from payments_site.problems import FieldError, ValidationProblem
+from payments_site.kernel.errors import FieldError, InvalidInput
 
 CARD_DATA_MESSAGE = "Card numbers are not allowed here. Use a token."
 
@@ -18,11 +18,11 @@ CARD_DATA_MESSAGE = "Card numbers are not allowed here. Use a token."
 def amount_validate(*, amount: int, currency: str) -> tuple[int, str]:
     currency = currency_normalize(currency)
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("amount", "invalid", "Give the amount as an integer.")]
         )
     if amount < 1 or amount > settings.CHARGE_MAX_AMOUNT:
-        raise ValidationProblem(
+        raise InvalidInput(
             "The amount must be a positive integer in the currency's minor unit.",
             errors=[
                 FieldError(
@@ -47,4 +47,4 @@ def text_validate(*, description: str, metadata: Mapping[str, str]) -> None:
     ):
         errors.append(FieldError("metadata", "card_data_not_allowed", CARD_DATA_MESSAGE))
     if errors:
-        raise ValidationProblem(CARD_DATA_MESSAGE, errors=errors)
+        raise InvalidInput(CARD_DATA_MESSAGE, errors=errors)

@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout.api.common import IDEMPOTENCY_PARAMETER, problem_responses
+from checkout.api.common import problem_responses
 from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.models import CheckoutSession, Subscription
-from checkout.payments.idempotency.services import idempotent
+from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from checkout.sessions.services import (
     MAX_TTL_SECONDS,
     MAX_URL_LENGTH,

@@ -45,8 +45,8 @@ from monitoring.security.engine import (
     cooloff_enforce,
     signal_record,
 )
+from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 from payments_site.kernel.ids import new_id
-from payments_site.problems import FieldError, ProblemError, ValidationProblem
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 from vault.transport.ingest import card_ingest
@@ -63,19 +63,17 @@ _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f\\]")
 # --- errors --------------------------------------------------------------------------------------
 
 
-class CheckoutSessionNotFound(ProblemError):
-    status = 404
+class CheckoutSessionNotFound(DomainError):
     code = "checkout_session_not_found"
-    title = "No such checkout session"
 
 
-class CheckoutSessionUnavailable(ProblemError):
+class CheckoutSessionUnavailable(DomainError):
     """The session cannot take a card now. ``code`` says why: ``session_complete``,
     ``session_expired``, ``session_busy`` (another attempt is running) or ``page_stale`` (the
     page was rendered before the last attempt; reload it)."""
 
-    status = 409
-    title = "This checkout cannot take a card now"
+    code = "session_unavailable"
+    problem = "checkout_session_unavailable"
 
 
 # --- create and read -----------------------------------------------------------------------------
@@ -87,8 +85,8 @@ def redirect_url_validate(value: object, *, field: str) -> str:
     ``/`` and so can smuggle another host), at most 2000 characters."""
     schemes = ["https", "http"] if settings.CHECKOUT_REDIRECT_HTTP_ALLOWED else ["https"]
 
-    def fail(code: str, message: str) -> ValidationProblem:
-        return ValidationProblem(message, errors=[FieldError(field, code, message)])
+    def fail(code: str, message: str) -> InvalidInput:
+        return InvalidInput(message, errors=[FieldError(field, code, message)])
 
     if not isinstance(value, str) or not value:
         raise fail("invalid_url", "Give an absolute URL.")
@@ -123,13 +121,13 @@ def redirect_url_validate(value: object, *, field: str) -> str:
 
 def _interval_validate(interval: str, interval_count: int | None) -> tuple[str, int]:
     if interval not in Interval.__members__.values():
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("interval", "invalid_choice", "Use day, week, month or year.")]
         )
     count = 1 if interval_count is None else interval_count
     limit = MAX_INTERVAL_COUNT[Interval(interval)]
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= limit:
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[
                 FieldError(
                     "interval_count",
@@ -161,7 +159,7 @@ def checkout_session_create(
     Every field is checked here, so completion cannot fail on the merchant's input."""
     errors: list[FieldError] = []
     if mode not in CheckoutSession.Mode.values:
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[FieldError("mode", "invalid_choice", "Use payment, setup or subscription.")]
         )
     if mode == CheckoutSession.Mode.SETUP:
@@ -171,7 +169,7 @@ def checkout_session_create(
             )
     else:
         if amount is None or not currency:
-            raise ValidationProblem(
+            raise InvalidInput(
                 errors=[
                     FieldError(name, "missing_field", f"A {mode} session needs an {name}.")
                     for name, given in (("amount", amount), ("currency", currency))
@@ -189,7 +187,7 @@ def checkout_session_create(
             FieldError("interval", "invalid_for_mode", "Only subscriptions take an interval.")
         )
     if errors:
-        raise ValidationProblem(errors=errors)
+        raise InvalidInput(errors=errors)
     success_url = redirect_url_validate(success_url, field="success_url")
     cancel_url = redirect_url_validate(cancel_url, field="cancel_url")
     text_validate(description=description, metadata={"customer_reference": customer_reference})
@@ -199,7 +197,7 @@ def checkout_session_create(
         or not isinstance(ttl, int)
         or not (MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS)
     ):
-        raise ValidationProblem(
+        raise InvalidInput(
             errors=[
                 FieldError(
                     "expires_in",
@@ -315,8 +313,9 @@ def checkout_session_complete(
 ) -> CheckoutAttempt:
     """Turn the page's card JWE into the session's outcome, at most once per session.
 
-    ``shopper_ip`` is the shopper's address as the page saw it (``monitoring.observability.clientip``): it
-    is signed into the card JWT and feeds the card-testing rules with the session id.
+    ``shopper_ip`` is the shopper's address as the page saw it
+    (``monitoring.observability.clientip``): it is signed into the card JWT and feeds the
+    card-testing rules with the session id.
 
     Raises ``SourceCoolingOff`` (429: the address or session cools off after a card-testing
     rule; nothing is claimed, or, when this card tripped the rule, it is revoked unused),
@@ -332,7 +331,7 @@ def checkout_session_complete(
     session = _claim(session_id=session_id, nonce=nonce, now=now)
     try:
         if not isinstance(card_jwe, str) or not 0 < len(card_jwe) <= MAX_JWE_LENGTH:
-            raise ValidationProblem(
+            raise InvalidInput(
                 "The card could not be read. Enter it again.",
                 code="invalid_card_jwe",
                 errors=[FieldError("card_jwe", "invalid_card_jwe", "Enter your card again.")],
@@ -346,7 +345,7 @@ def checkout_session_complete(
         )
         ingested = card_ingest(sealed)
     except Exception as exc:
-        code = exc.code if isinstance(exc, ProblemError) else "internal_error"
+        code = exc.code if isinstance(exc, DomainError) else "internal_error"
         _reopen(session, failure_code=code)
         _attempt_record(
             session,
@@ -395,7 +394,7 @@ def checkout_session_complete(
             now=now,
         )
     except Exception as exc:
-        code = exc.code if isinstance(exc, ProblemError) else "internal_error"
+        code = exc.code if isinstance(exc, DomainError) else "internal_error"
         _reopen(session, failure_code=code)
         _attempt_record(session, outcome=AuditEvent.Outcome.FAILURE, reason=code, token=token)
         raise

@@ -37,7 +37,8 @@ from checkout.sessions.services import (
 from checkout.sessions.transport import card_encrypt, current_key
 from monitoring.observability.clientip import client_ip
 from monitoring.security.engine import Cooloff, SourceCoolingOff, cooloff_check, cooloff_message
-from payments_site.problems import ProblemError
+from payments_site.kernel.errors import DomainError
+from payments_site.problems import problem_of
 from vault.cards import CardValidationError, brand_rules_export, card_validate
 from vault.keys import KeyPurpose
 from vault.transport.ingest import IngestRefused
@@ -286,14 +287,15 @@ def _submit(
             name=name,
             exp=exp,
         )
-    except ProblemError as exc:
+    except DomainError as exc:
         logger.warning("checkout_attempt_failed", extra={"session": session.pk, "code": exc.code})
+        ours = problem_of(exc).status >= 500  # our side failed: the card was not judged
         return _page(
             request,
             _fresh(session),
-            status=503 if exc.status >= 500 else 402,
+            status=503 if ours else 402,
             form_error=str(DECLINE_MESSAGES["processor_unavailable"])
-            if exc.status >= 500
+            if ours
             else str(GENERIC_DECLINE),
             name=name,
             exp=exp,

@@ -32,7 +32,7 @@ from urllib.parse import SplitResult, urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from payments_site.problems import FieldError, ProblemError, ValidationProblem
+from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -103,16 +103,15 @@ REASONS = {
 }
 
 
-class WebhookUrlRefused(ProblemError):
+class WebhookUrlRefused(DomainError):
     """The URL may not be called. ``code``: ``url_forbidden_address`` (resolves to a
     forbidden address), ``url_unresolvable`` (DNS gave no address)."""
 
-    status = 400
     code = "url_forbidden_address"
-    title = "This webhook URL cannot be used"
+    problem = "webhook_url_refused"
 
     def __init__(self, message: str, *, code: str, reason: str = "") -> None:
-        super().__init__(message, code=code, errors=[FieldError("url", code, message)])
+        super().__init__(message, code=code, field="url")
         self.reason = reason
 
 
@@ -189,10 +188,10 @@ class WebhookUrl:
 
 
 def webhook_url_validate(value: object, *, field: str = "url") -> WebhookUrl:
-    """Syntax and scheme only (no DNS): ``ValidationProblem`` with a specific code."""
+    """Syntax and scheme only (no DNS): ``InvalidInput`` with a specific code."""
 
-    def fail(code: str, message: str) -> ValidationProblem:
-        return ValidationProblem(message, code=code, errors=[FieldError(field, code, message)])
+    def fail(code: str, message: str) -> InvalidInput:
+        return InvalidInput(message, code=code, errors=[FieldError(field, code, message)])
 
     if not isinstance(value, str) or not value:
         raise fail("invalid_url", "Give an absolute https:// URL.")

@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.api.common import (
-    IDEMPOTENCY_PARAMETER,
     PageParamsSerializer,
     list_page,
     page_response,
@@ -28,7 +27,7 @@ from checkout.api.common import (
 )
 from checkout.models import Event, EventType, WebhookEndpoint
 from checkout.payments.api import CHARGE_EXAMPLE
-from checkout.payments.idempotency.services import idempotent
+from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from vault.authentication import request_merchant
 
 from .selectors import event_document, event_get, event_list, webhook_endpoint_list

@@ -38,7 +38,7 @@ from checkout.clock import clock_now
 from checkout.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from monitoring.audit.services import audit_record
 from monitoring.models import SecurityAlert
-from payments_site.problems import ProblemError
+from payments_site.kernel.errors import DomainError
 
 from .addresses import WebhookUrlRefused, target_resolve, webhook_url_validate
 from .secrets import secrets_valid
@@ -114,7 +114,7 @@ def _send(*, event: Event, endpoint: WebhookEndpoint, now: datetime) -> HttpOutc
     except WebhookUrlRefused as refused:
         code = "dns_failed" if refused.code == "url_unresolvable" else "address_forbidden"
         return HttpOutcome(status=None, latency_ms=0, error=code, error_detail=refused.message)
-    except ProblemError as invalid:
+    except DomainError as invalid:
         return HttpOutcome(
             status=None, latency_ms=0, error="url_invalid", error_detail=invalid.message
         )
@@ -352,10 +352,8 @@ def delivery_resend(
     return current
 
 
-class DeliveryNotResendable(ProblemError):
-    status = 409
+class DeliveryNotResendable(DomainError):
     code = "delivery_not_resendable"
-    title = "This delivery cannot be resent now"
 
 
 __all__ = [

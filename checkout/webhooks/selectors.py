@@ -9,15 +9,13 @@ from typing import Any
 from django.db.models import QuerySet
 
 from checkout.models import Event, WebhookEndpoint
+from payments_site.kernel.errors import DomainError
 from payments_site.kernel.queries import filter_given
-from payments_site.problems import ProblemError
 from vault.models import Merchant
 
 
-class EventNotFound(ProblemError):
-    status = 404
+class EventNotFound(DomainError):
     code = "event_not_found"
-    title = "No such event"
 
 
 def event_list(

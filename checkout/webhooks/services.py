@@ -17,7 +17,7 @@ from checkout.models import EventType, WebhookDelivery, WebhookEndpoint, Webhook
 from checkout.payments.validation import CARD_DATA_MESSAGE, text_validate
 from monitoring.audit.services import audit_record
 from monitoring.observability.redaction import redact_text
-from payments_site.problems import FieldError, ProblemError, ValidationProblem
+from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 from vault.models import Merchant
 
 from .addresses import target_resolve, webhook_url_validate
@@ -26,23 +26,19 @@ from .secrets import secret_generate, secret_store
 ALL_EVENTS = "*"
 
 
-class WebhookEndpointNotFound(ProblemError):
-    status = 404
+class WebhookEndpointNotFound(DomainError):
     code = "webhook_endpoint_not_found"
-    title = "No such webhook endpoint"
 
 
-class WebhookEndpointLimit(ProblemError):
-    status = 422
+class WebhookEndpointLimit(DomainError):
     code = "webhook_endpoint_limit"
-    title = "Too many webhook endpoints"
 
 
 def enabled_events_validate(value: object) -> list[str]:
     """A non-empty list of known event types, or ``["*"]`` for all (also future ones)."""
 
-    def fail(message: str) -> ValidationProblem:
-        return ValidationProblem(
+    def fail(message: str) -> InvalidInput:
+        return InvalidInput(
             message, errors=[FieldError("enabled_events", "invalid_event_type", message)]
         )
 
@@ -62,7 +58,7 @@ def enabled_events_validate(value: object) -> list[str]:
 def _url_check(url: object) -> str:
     parsed = webhook_url_validate(url)
     if redact_text(parsed.url) != parsed.url:
-        raise ValidationProblem(
+        raise InvalidInput(
             CARD_DATA_MESSAGE,
             errors=[FieldError("url", "card_data_not_allowed", CARD_DATA_MESSAGE)],
         )

@@ -5,9 +5,10 @@ Three layers, because each misses something the others catch:
 1. ``send_default_pii=False``: no cookies, user, IP or auth headers are attached at all.
 2. Sentry's ``EventScrubber`` (recursive) with our card words added to its deny list: values
    under keys such as ``number``, ``cvc``, ``card``, ``jwe`` are replaced wherever they sit.
-3. ``before_send`` / ``before_breadcrumb`` run ``monitoring.observability.redaction.redact`` over the whole
-   event: sensitive keys again, and any Luhn-valid 13–19 digit number inside any string —
-   exception messages, log messages, breadcrumbs, request bodies and stack-frame locals.
+3. ``before_send`` / ``before_breadcrumb`` run ``monitoring.observability.redaction.redact``
+   over the whole event: sensitive keys again, and any Luhn-valid 13–19 digit number inside
+   any string — exception messages, log messages, breadcrumbs, request bodies and stack-frame
+   locals.
 
 A scrubbing failure drops the event rather than sending it unscrubbed.
 """

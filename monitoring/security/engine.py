@@ -47,7 +47,8 @@ from monitoring.models import SecurityAlert
 from monitoring.observability import metrics
 from monitoring.observability.clientip import client_ip
 from monitoring.security.counters import CounterStore, Op, counter_store
-from payments_site.problems import DEPENDENCY_ERRORS, ProblemError, problem_response
+from payments_site.kernel.errors import DEPENDENCY_ERRORS, DomainError
+from payments_site.problems import error_response
 
 logger = logging.getLogger(__name__)
 
@@ -486,16 +487,12 @@ def cooloff_check(
     return found
 
 
-class SourceCoolingOff(ProblemError):
-    status = 429
+class SourceCoolingOff(DomainError):
     code = "too_many_attempts"
-    title = "Too many attempts"
 
     def __init__(self, cooloff: Cooloff) -> None:
         self.cooloff = cooloff
-        super().__init__(
-            cooloff_message(cooloff), headers={"Retry-After": str(cooloff.retry_after)}
-        )
+        super().__init__(cooloff_message(cooloff), retry_after=cooloff.retry_after)
 
 
 def cooloff_message(cooloff: Cooloff) -> str:
@@ -532,14 +529,7 @@ def cooloff_response(request: HttpRequest, cooloff: Cooloff) -> HttpResponse:
     """The friendly 429: an HTML page for people, problem+json for API clients."""
     headers = {"Retry-After": str(cooloff.retry_after), "Cache-Control": "no-store"}
     if request.path.startswith(("/api/", "/vault/")) or "json" in request.headers.get("Accept", ""):
-        return problem_response(
-            status=429,
-            code=SourceCoolingOff.code,
-            title=SourceCoolingOff.title,
-            detail=cooloff_message(cooloff),
-            request=request,
-            headers=headers,
-        )
+        return error_response(SourceCoolingOff(cooloff), request, headers=headers)
     response = TemplateResponse(
         request,
         "monitoring/cooloff.html",

@@ -22,17 +22,15 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.security.counters import counter_store
-from payments_site.problems import ProblemError
+from payments_site.kernel.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {"failure_limit": 10, "window_seconds": 1800, "cooloff_seconds": 1800}
 
 
-class TooManyFailedAttempts(ProblemError):
-    status = 429
+class TooManyFailedAttempts(DomainError):
     code = "too_many_failed_attempts"
-    title = "Too many failed attempts"
 
 
 def _config() -> dict[str, int]:
@@ -57,7 +55,7 @@ def credential_lockout_check(*, kind: str = "api_key", ip: str | None) -> None:
     if remaining:
         raise TooManyFailedAttempts(
             str(_("Too many failed attempts from your address. Try again later.")),
-            headers={"Retry-After": str(remaining)},
+            retry_after=remaining,
         )
 
 

@@ -92,9 +92,9 @@ class SecurityAlert(models.Model):
 
 class RecoveryCodeDevice(StaticDevice):
     """django-otp's static device, with its codes stored only as keyed hashes
-    (``monitoring.security.mfa.recovery_code_digests``): a copy of the database gives no way into the
-    admin. A code is spent by one conditional DELETE, so two logins racing with the same code
-    cannot both pass."""
+    (``monitoring.security.mfa.recovery_code_digests``): a copy of the database gives no way
+    into the admin. A code is spent by one conditional DELETE, so two logins racing with the
+    same code cannot both pass."""
 
     class Meta:
         proxy = True

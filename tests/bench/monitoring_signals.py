@@ -1,5 +1,5 @@
-"""``monitoring.security.engine.signal_record`` on the counter store, against one counter ``incr`` on
-the same store measured in the same run.
+"""``monitoring.security.engine.signal_record`` on the counter store, against one counter
+``incr`` on the same store measured in the same run.
 
 ``signal_record`` sits on the ingest and charge hot paths (two or three calls per card), so
 its cost is reported as "this many incr round trips": on Redis (``REDIS_URL``) that is close

@@ -8,7 +8,7 @@ from checkout.currencies import (
     currency_minor_units,
     currency_normalize,
 )
-from payments_site.problems import ValidationProblem
+from payments_site.kernel.errors import InvalidInput
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_lowercase_codes_are_normalised() -> None:
 
 @pytest.mark.parametrize("code", ["", "EU", "EURO", "XXX", "XAU", "CLF", "HRK", "123", "€"])
 def test_unknown_fund_metal_and_withdrawn_codes_are_refused(code: str) -> None:
-    with pytest.raises(ValidationProblem) as raised:
+    with pytest.raises(InvalidInput) as raised:
         currency_normalize(code)
 
     assert raised.value.errors[0].field == "currency"

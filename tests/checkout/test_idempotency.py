@@ -11,7 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from checkout.models import Charge, IdempotencyKey, SandboxLedgerEntry
-from checkout.payments.idempotency.services import idempotency_begin, request_fingerprint
+from checkout.payments.idempotency.api import request_fingerprint
+from checkout.payments.idempotency.services import idempotency_begin
 from checkout.payments.services import charge_create
 from vault.merchants import api_key_create
 from vault.models import Merchant, Token
@@ -232,10 +233,8 @@ def test_a_key_holding_a_card_number_works_but_is_stored_only_hashed(
 def test_random_hex_keys_are_all_accepted(api_client: APIClient, token: Token) -> None:
     import secrets
 
-    from checkout.payments.idempotency.services import (
-        idempotency_key_at_rest,
-        idempotency_key_validate,
-    )
+    from checkout.payments.idempotency.api import idempotency_key_validate
+    from checkout.payments.idempotency.services import idempotency_key_at_rest
 
     keys = [secrets.token_hex(16) for _ in range(3000)]
     assert all(idempotency_key_validate(k) == k for k in keys)

@@ -19,7 +19,7 @@ from checkout.sessions.services import (
     checkout_session_get,
 )
 from monitoring.models import AuditEvent
-from payments_site.problems import ValidationProblem
+from payments_site.kernel.errors import InvalidInput
 from vault.cards import CardValidationError
 from vault.keys import KeyService
 from vault.models import Merchant, Token
@@ -70,7 +70,7 @@ def test_a_session_expires_after_thirty_minutes_by_default(session_factory: Fact
 def test_unsafe_redirect_urls_are_refused(
     session_factory: Factory, merchant: Merchant, url: str, code: str
 ) -> None:
-    with pytest.raises(ValidationProblem) as refused:
+    with pytest.raises(InvalidInput) as refused:
         session_factory(success_url=url)
 
     assert [(e.field, e.code) for e in refused.value.errors] == [("success_url", code)]
@@ -102,7 +102,7 @@ def test_unsafe_redirect_urls_are_refused(
 def test_inconsistent_sessions_are_refused(
     session_factory: Factory, merchant: Merchant, fields: dict, field: str, code: str
 ) -> None:
-    with pytest.raises(ValidationProblem) as refused:
+    with pytest.raises(InvalidInput) as refused:
         session_factory(**fields)
 
     assert (field, code) in [(e.field, e.code) for e in refused.value.errors]

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 from django.urls import path
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from payments_site.problems import FieldError, ProblemError
+from payments_site.kernel.errors import DomainError, FieldError
+from payments_site.problems import DRF_CODES, PROBLEMS, Problem
 
 
-class Teapot(ProblemError):
-    status = 418
+class Teapot(DomainError):
     code = "teapot"
-    title = "I'm a teapot"
 
 
 class Boom(APIView):
@@ -36,7 +36,7 @@ class Domain(APIView):
         raise Teapot(
             "Short and stout.",
             errors=[FieldError("spout", "bent", "Bent spout.")],
-            headers={"Retry-After": "5"},
+            retry_after=5,
         )
 
 
@@ -75,7 +75,9 @@ def test_unexpected_exception_is_a_generic_500_without_internals() -> None:
     assert "secret" not in response.content.decode() and "4242" not in response.content.decode()
 
 
-def test_domain_error_carries_code_fields_and_headers() -> None:
+def test_domain_error_carries_code_fields_and_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PROBLEMS, "teapot", Problem(418, "I'm a teapot"))
+
     response = APIClient().get("/api/v1/domain")
 
     assert response.status_code == 418
@@ -120,3 +122,35 @@ def test_wrong_content_type_is_415_problem() -> None:
 
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
+
+
+def _project_error_classes() -> list[type[DomainError]]:
+    import importlib
+    import pkgutil
+
+    for package in ("checkout", "vault", "monitoring", "payments_site"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            skipped = (".migrations", ".settings", "gunicorn_conf", "wsgi")
+            if not any(part in info.name for part in skipped):
+                importlib.import_module(info.name)
+    found: list[type[DomainError]] = []
+    pending = [DomainError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return [c for c in found if not c.__module__.startswith("tests.")]
+
+
+def test_every_domain_error_has_its_row_in_the_problem_table() -> None:
+    classes = _project_error_classes()
+
+    missing = [c.__qualname__ for c in classes if (c.problem or c.code) not in PROBLEMS]
+    assert len(classes) > 30
+    assert missing == []
+
+
+@pytest.mark.parametrize("drf_class", list(DRF_CODES))
+def test_drf_errors_answer_the_status_their_row_names(drf_class: type[APIException]) -> None:
+    assert PROBLEMS[DRF_CODES[drf_class]].status == drf_class.status_code

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from monitoring.security import lockout
 from monitoring.models import AuditEvent
+from monitoring.security import lockout
 from vault.merchants import IssuedKey
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ real gunicorn with TLS. Each run raises exactly one alert for that source, which
 Several source addresses over loopback: the server runs with one trusted proxy
 (``AXES_PROXY_COUNT=1``, read as ``settings.TRUSTED_PROXY_COUNT``) and each request carries the
 ``X-Forwarded-For`` line that proxy would append. That is exactly how production behind one
-load balancer works: ``monitoring.observability.clientip.client_ip`` takes the right-most entry (the one our
-proxy wrote) and ignores anything the client put further left, as the spoofing request in the
-page run shows.
+load balancer works: ``monitoring.observability.clientip.client_ip`` takes the right-most entry
+(the one our proxy wrote) and ignores anything the client put further left, as the spoofing
+request in the page run shows.
 
 Counters live on the shared store: with ``REDIS_URL`` (CI's PostgreSQL run) two workers share
 them; without it each worker would count alone, so the server runs one worker.

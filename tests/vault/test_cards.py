@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from payments_site.problems import problem_of
 from tests.conftest import load_cards
 from vault.cards import (
     BRAND_RULES,
@@ -31,7 +32,7 @@ GOOD: dict[str, Any] = {"exp_month": 12, "exp_year": 2030, "cvc": "123"}
 def _codes(**fields: object) -> dict[str, str]:
     with pytest.raises(CardValidationError) as raised:
         card_validate(**{**GOOD, **fields}, today=TODAY)
-    assert raised.value.status == 422
+    assert problem_of(raised.value).status == 422
     return raised.value.codes
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from monitoring.models import AuditEvent
+from payments_site.problems import problem_of
 from tests.conftest import load_cards
 from tests.vault.conftest import AWS_BACKENDS
 from vault.cards import Card, card_validate
@@ -212,7 +213,7 @@ def test_disabled_vault_key_refuses_create_and_reveal_writing_nothing(
 
     with pytest.raises(KeyUnavailable) as raised:
         token_create(merchant=merchant, card=_card(), actor=ACTOR)
-    assert (raised.value.status, raised.value.headers["Retry-After"]) == (503, "5")
+    assert (problem_of(raised.value).status, raised.value.retry_after) == (503, 5)
     with pytest.raises(KeyUnavailable):
         _reveal(token)
     assert (Token.objects.count(), EncryptedCard.objects.count(), DataKey.objects.count()) == counts

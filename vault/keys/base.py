@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from payments_site.problems import ProblemError
+from payments_site.kernel.errors import DomainError
 
 
 class KeyPurpose(StrEnum):
@@ -66,12 +66,10 @@ class RewrappedKey:
     key_version: str
 
 
-class KeyServiceError(ProblemError):
+class KeyServiceError(DomainError):
     """Base of key-service failures. Never carries key material or plaintext."""
 
-    status = 503
     code = "key_service_unavailable"
-    title = "Key service unavailable"
 
 
 class KeyUnavailable(KeyServiceError):
@@ -80,16 +78,14 @@ class KeyUnavailable(KeyServiceError):
     def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
         super().__init__(
             message or "The key service is temporarily unavailable. Try again shortly.",
-            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
         )
 
 
 class KeyDecryptionFailed(KeyServiceError):
     """Ciphertext, wrapped key or context did not authenticate: fail closed, do not retry."""
 
-    status = 422
     code = "decryption_failed"
-    title = "Decryption failed"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or "The data could not be decrypted.")
@@ -99,7 +95,6 @@ class UnknownKey(KeyDecryptionFailed):
     """A ``kid`` (or key id) that names no current or still-valid previous key."""
 
     code = "unknown_key"
-    title = "Unknown key"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or "The key named by the request is not known.")

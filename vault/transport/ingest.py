@@ -25,7 +25,7 @@ from monitoring.models import AuditEvent
 from monitoring.observability.context import current_source_ip
 from monitoring.observability.metrics import ingest_timer
 from monitoring.security.engine import Signal, cooloff_enforce, signal_record
-from payments_site.problems import ProblemError
+from payments_site.kernel.errors import DomainError
 from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
@@ -45,14 +45,6 @@ REQUIRED_CLAIMS = ("iss", "aud", "iat", "exp", "jti", "sub")
 CARD_FIELDS = frozenset({"number", "exp_month", "exp_year", "cvc", "name", "sid", "nonce"})
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-_TITLES = {
-    400: "Malformed card token",
-    401: "Card token refused",
-    409: "Card token already used",
-    413: "Card token too large",
-    415: "Unsupported media type",
-}
-
 
 @dataclass
 class _Attempt:
@@ -69,13 +61,32 @@ class _Attempt:
     merchant_id: str | None = None
 
 
-class IngestRefused(ProblemError):
-    """A refused card token. ``code`` is the reason recorded in the audit trail."""
+class IngestRefused(DomainError):
+    """A refused card token: not ours, not for us, or not valid now. ``code`` is the reason
+    recorded in the audit trail; the subclasses say which kind of refusal it is."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        self.status = status
-        self.title = _TITLES.get(status, "Card token refused")
+    problem = "card_token_refused"
+
+    def __init__(self, reason: str, message: str) -> None:
         super().__init__(message, code=reason)
+
+
+class CardTokenMalformed(IngestRefused):
+    """The body is not a card token of the one shape we accept."""
+
+    problem = "card_token_malformed"
+
+
+class CardTokenReplayed(IngestRefused):
+    problem = "card_token_replayed"
+
+
+class CardTokenTooLarge(IngestRefused):
+    problem = "card_token_too_large"
+
+
+class UnsupportedCardMediaType(IngestRefused):
+    problem = "unsupported_media_type"
 
 
 @dataclass(frozen=True)
@@ -94,12 +105,12 @@ def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestRe
     with ingest_timer():
         try:
             return _ingest(raw, keys, attempt)
-        except ProblemError as exc:
+        except DomainError as exc:
             ingest_refusal_record(exc, attempt)
             raise
 
 
-def ingest_refusal_record(exc: ProblemError, attempt: _Attempt | None = None) -> None:
+def ingest_refusal_record(exc: DomainError, attempt: _Attempt | None = None) -> None:
     """Audit one refusal by its reason code and feed the anomaly rules; nothing from the token
     itself is recorded."""
     attempt = attempt or _Attempt(caller_ip=current_source_ip())
@@ -133,16 +144,16 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_TOKEN_BYTES:
-        raise IngestRefused(413, "payload_too_large", "A card token is at most 8 KiB.")
+        raise CardTokenTooLarge("payload_too_large", "A card token is at most 8 KiB.")
     try:
         token = raw.decode("ascii").strip()
     except UnicodeDecodeError as exc:
-        raise IngestRefused(400, "malformed_token", "The body must be a compact JWS.") from exc
+        raise CardTokenMalformed("malformed_token", "The body must be a compact JWS.") from exc
     segments = token.split(".")
     if len(segments) == 5:
-        raise IngestRefused(400, "jwe_not_accepted", "Send the signed card JWT, not a bare JWE.")
+        raise CardTokenMalformed("jwe_not_accepted", "Send the signed card JWT, not a bare JWE.")
     if len(segments) != 3:
-        raise IngestRefused(400, "malformed_token", "The body must be a compact JWS.")
+        raise CardTokenMalformed("malformed_token", "The body must be a compact JWS.")
 
     header = _header(segments[0])
     public_key = _signing_key(header, keys)
@@ -160,7 +171,7 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
         plaintext = jwe_decrypt(parts, keys=keys)
         card = strict_json_object(plaintext)
     except JoseError as exc:
-        raise IngestRefused(400, exc.reason, exc.message) from exc
+        raise CardTokenMalformed(exc.reason, exc.message) from exc
     _check_binding(card, claims)
 
     validated = card_validate(
@@ -188,18 +199,16 @@ def _header(segment: str) -> dict[str, Any]:
     try:
         header = strict_json_object(b64url_decode(segment))
     except JoseError as exc:
-        raise IngestRefused(400, "malformed_token", "The JWS header is not valid JSON.") from exc
+        raise CardTokenMalformed("malformed_token", "The JWS header is not valid JSON.") from exc
     forbidden = sorted(FORBIDDEN_HEADERS & set(header))
     if forbidden:
-        raise IngestRefused(
-            401, "forbidden_header", f"Header parameter not allowed: {forbidden[0]}."
-        )
+        raise IngestRefused("forbidden_header", f"Header parameter not allowed: {forbidden[0]}.")
     if not set(header) <= JWS_HEADER_KEYS:
-        raise IngestRefused(401, "unsupported_header", "Unsupported JWS header parameters.")
+        raise IngestRefused("unsupported_header", "Unsupported JWS header parameters.")
     if header.get("alg") != "ES256":
-        raise IngestRefused(401, "unsupported_algorithm", "Only ES256 is accepted.")
+        raise IngestRefused("unsupported_algorithm", "Only ES256 is accepted.")
     if header.get("typ") != JWT_TYPE:
-        raise IngestRefused(401, "wrong_token_type", f"The token type must be {JWT_TYPE}.")
+        raise IngestRefused("wrong_token_type", f"The token type must be {JWT_TYPE}.")
     return header
 
 
@@ -211,12 +220,12 @@ def _signing_key(header: Mapping[str, Any], keys: KeyService) -> Any:
     try:
         kid = valid_kid(header.get("kid"))
     except JoseError as exc:
-        raise IngestRefused(401, "unknown_kid", "Unknown signing key.") from exc
+        raise IngestRefused("unknown_kid", "Unknown signing key.") from exc
     match = next(
         (k for k in keys.public_keys() if k.kid == kid and k.purpose == KeyPurpose.SIGN), None
     )
     if match is None:
-        raise IngestRefused(401, "unknown_kid", "Unknown signing key.")
+        raise IngestRefused("unknown_kid", "Unknown signing key.")
     return _pyjwk(match).key
 
 
@@ -224,16 +233,46 @@ def _pyjwk(public: PublicKey) -> jwt.PyJWK:
     return jwt.PyJWK(dict(public.jwk), algorithm="ES256")
 
 
-_PYJWT_REASONS: list[tuple[type[Exception], int, str, str]] = [
-    (jwt.InvalidSignatureError, 401, "bad_signature", "The signature does not verify."),
-    (jwt.ExpiredSignatureError, 401, "token_expired", "The card token has expired."),
-    (jwt.ImmatureSignatureError, 401, "token_not_yet_valid", "The card token is not valid yet."),
-    (jwt.InvalidAudienceError, 401, "invalid_audience", "The card token is for another audience."),
-    (jwt.InvalidIssuerError, 401, "invalid_issuer", "The card token has an unknown issuer."),
-    (jwt.InvalidIssuedAtError, 401, "invalid_issued_at", "The card token's iat is not valid."),
-    (jwt.exceptions.InvalidJTIError, 401, "invalid_jti", "The jti claim is not valid."),
-    (jwt.exceptions.InvalidSubjectError, 401, "invalid_sub", "The sub claim is not valid."),
-    (jwt.DecodeError, 400, "malformed_token", "The card token could not be decoded."),
+_PYJWT_REASONS: list[tuple[type[Exception], type[IngestRefused], str, str]] = [
+    (jwt.InvalidSignatureError, IngestRefused, "bad_signature", "The signature does not verify."),
+    (jwt.ExpiredSignatureError, IngestRefused, "token_expired", "The card token has expired."),
+    (
+        jwt.ImmatureSignatureError,
+        IngestRefused,
+        "token_not_yet_valid",
+        "The card token is not valid yet.",
+    ),
+    (
+        jwt.InvalidAudienceError,
+        IngestRefused,
+        "invalid_audience",
+        "The card token is for another audience.",
+    ),
+    (
+        jwt.InvalidIssuerError,
+        IngestRefused,
+        "invalid_issuer",
+        "The card token has an unknown issuer.",
+    ),
+    (
+        jwt.InvalidIssuedAtError,
+        IngestRefused,
+        "invalid_issued_at",
+        "The card token's iat is not valid.",
+    ),
+    (jwt.exceptions.InvalidJTIError, IngestRefused, "invalid_jti", "The jti claim is not valid."),
+    (
+        jwt.exceptions.InvalidSubjectError,
+        IngestRefused,
+        "invalid_sub",
+        "The sub claim is not valid.",
+    ),
+    (
+        jwt.DecodeError,
+        CardTokenMalformed,
+        "malformed_token",
+        "The card token could not be decoded.",
+    ),
 ]
 
 
@@ -250,26 +289,26 @@ def _claims(token: str, public_key: Any) -> dict[str, Any]:
             options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
         )
     except jwt.MissingRequiredClaimError as exc:
-        raise IngestRefused(401, "missing_claim", f"Required claim missing: {exc.claim}.") from exc
+        raise IngestRefused("missing_claim", f"Required claim missing: {exc.claim}.") from exc
     except jwt.InvalidTokenError as exc:
-        for kind, status, reason, message in _PYJWT_REASONS:
+        for kind, refusal, reason, message in _PYJWT_REASONS:
             if isinstance(exc, kind):
-                raise IngestRefused(status, reason, message) from exc
-        raise IngestRefused(401, "invalid_token", "The card token is not valid.") from exc
+                raise refusal(reason, message) from exc
+        raise IngestRefused("invalid_token", "The card token is not valid.") from exc
     # pyjwt already compared these; the exact string checks stay here so that a change in a
     # library default can never turn them into substring or list-membership checks.
     if claims["iss"] != settings.CARD_JWT_ISSUER:
-        raise IngestRefused(401, "invalid_issuer", "The card token has an unknown issuer.")
+        raise IngestRefused("invalid_issuer", "The card token has an unknown issuer.")
     if claims["aud"] != settings.CARD_JWT_AUDIENCE:
-        raise IngestRefused(401, "invalid_audience", "The card token is for another audience.")
+        raise IngestRefused("invalid_audience", "The card token is for another audience.")
     now = datetime.now(UTC).timestamp()
     if not isinstance(claims["iat"], int) or claims["iat"] > now + leeway:
-        raise IngestRefused(401, "token_not_yet_valid", "The card token is not valid yet.")
+        raise IngestRefused("token_not_yet_valid", "The card token is not valid yet.")
     if claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS:
-        raise IngestRefused(401, "lifetime_too_long", "A card token lives at most 300 seconds.")
+        raise IngestRefused("lifetime_too_long", "A card token lives at most 300 seconds.")
     for name in ("jti", "sub"):
         if not isinstance(claims[name], str) or not _ID.match(claims[name]):
-            raise IngestRefused(401, f"invalid_{name}", f"The {name} claim is not valid.")
+            raise IngestRefused(f"invalid_{name}", f"The {name} claim is not valid.")
     return claims
 
 
@@ -287,12 +326,12 @@ def _shopper_ip(claims: Mapping[str, Any]) -> str | None:
 def _merchant(claims: Mapping[str, Any]) -> Merchant:
     merchant_id = claims.get("mer")
     if not isinstance(merchant_id, str) or not _ID.match(merchant_id):
-        raise IngestRefused(401, "missing_claim", "Required claim missing: mer.")
+        raise IngestRefused("missing_claim", "Required claim missing: mer.")
     try:
         return Merchant.objects.get(pk=merchant_id, is_active=True)
     except Merchant.DoesNotExist as exc:
         raise IngestRefused(
-            401, "unknown_merchant", "The card token names an unknown merchant."
+            "unknown_merchant", "The card token names an unknown merchant."
         ) from exc
 
 
@@ -304,24 +343,18 @@ def _record_jti(claims: Mapping[str, Any]) -> None:
                 jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC)
             )
     except IntegrityError as exc:
-        raise IngestRefused(
-            409, "token_replayed", "This card token has been used already."
-        ) from exc
+        raise CardTokenReplayed("token_replayed", "This card token has been used already.") from exc
 
 
 def _check_binding(card: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
     """The JWE names the checkout session and page nonce it was made for; the signed JWT
     names the session it was sealed in. A JWE lifted from another checkout fails here."""
     if not set(card) <= CARD_FIELDS:
-        raise IngestRefused(400, "malformed_card_payload", "Unexpected fields in the card.")
+        raise CardTokenMalformed("malformed_card_payload", "Unexpected fields in the card.")
     sid, nonce, expected = card.get("sid"), card.get("nonce"), claims.get("nonce")
     if not (isinstance(sid, str) and isinstance(nonce, str) and isinstance(expected, str)):
-        raise IngestRefused(
-            401, "session_mismatch", "The card was not encrypted for this checkout."
-        )
+        raise IngestRefused("session_mismatch", "The card was not encrypted for this checkout.")
     same_session = hmac.compare_digest(sid.encode(), str(claims["sub"]).encode())
     same_nonce = hmac.compare_digest(nonce.encode(), expected.encode())
     if not (same_session and same_nonce):
-        raise IngestRefused(
-            401, "session_mismatch", "The card was not encrypted for this checkout."
-        )
+        raise IngestRefused("session_mismatch", "The card was not encrypted for this checkout.")

@@ -32,7 +32,7 @@ _KID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 class JoseError(Exception):
-    """A refusal with a machine reason; ``ingest`` maps it to an HTTP status."""
+    """A refusal with a machine reason; ``ingest`` refuses the card token with it."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)

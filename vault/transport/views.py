@@ -9,10 +9,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring.observability.clientip import client_ip
 from monitoring.security.engine import cooloff_enforce
-from payments_site.problems import ProblemError, problem_response
+from payments_site.kernel.errors import DomainError
+from payments_site.problems import error_response
 from vault.keys import KeyPurpose, get_key_service
 
-from .ingest import MAX_TOKEN_BYTES, IngestRefused, card_ingest, ingest_refusal_record
+from .ingest import (
+    MAX_TOKEN_BYTES,
+    CardTokenTooLarge,
+    UnsupportedCardMediaType,
+    card_ingest,
+    ingest_refusal_record,
+)
 
 JWT_CONTENT_TYPE = "application/jwt"
 
@@ -53,28 +60,20 @@ def cards(request: HttpRequest) -> HttpResponse:
             # The caller who sent too many bad JWTs waits, before any parsing.
             cooloff_enforce(ip=client_ip(request))
             if request.content_type != JWT_CONTENT_TYPE:
-                raise IngestRefused(
-                    415, "unsupported_media_type", "Send Content-Type: application/jwt."
+                raise UnsupportedCardMediaType(
+                    "unsupported_media_type", "Send Content-Type: application/jwt."
                 )
             declared = request.META.get("CONTENT_LENGTH") or "0"
             if not declared.isdigit() or int(declared) > MAX_TOKEN_BYTES:
-                raise IngestRefused(413, "payload_too_large", "A card token is at most 8 KiB.")
-        except ProblemError as exc:
+                raise CardTokenTooLarge("payload_too_large", "A card token is at most 8 KiB.")
+        except DomainError as exc:
             ingest_refusal_record(exc)
             raise
         # Read at most one byte past the cap, whatever the client declared.
         body = request.read(MAX_TOKEN_BYTES + 1)
         result = card_ingest(body)
-    except ProblemError as exc:
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.message,
-            errors=exc.errors,
-            request=request,
-            headers=exc.headers,
-        )
+    except DomainError as exc:
+        return error_response(exc, request)
     token = result.token
     response = JsonResponse(
         {

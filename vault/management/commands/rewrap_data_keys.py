@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from payments_site.problems import ProblemError
+from payments_site.kernel.errors import DomainError
 from vault.services import (
     RewrapProgress,
     data_keys_rewrap,
@@ -64,5 +64,5 @@ class Command(BaseCommand):
                 key_id, key_version = options["retire"]
                 vault_key_version_retire(key_id=key_id, key_version=key_version, actor=ACTOR)
                 self.stdout.write(f"Retired {key_id} version {key_version}.")
-        except ProblemError as error:
+        except DomainError as error:
             raise CommandError(error.message) from error

@@ -1,0 +1,141 @@
+"""The ``Idempotency-Key`` header on every state-changing API call, Stripe semantics.
+
+- Same key, same request → the first response replayed (errors included), with
+  ``Idempotent-Replayed: true``.
+- Same key, different request → 422 ``idempotency_key_reused``.
+- Same key while the first request still runs → 409 ``idempotency_key_in_use``.
+
+``@idempotent`` on a DRF ``APIView`` method claims the key before the handler runs and stores
+its answer after (``services.py``: the records and their rules).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.utils.crypto import salted_hmac
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout.payments.idempotency.services import (
+    StoredResponse,
+    idempotency_begin,
+    idempotency_complete,
+    idempotency_key_at_rest,
+)
+from payments_site.kernel.errors import DomainError, FieldError
+from payments_site.problems import PROBLEM_CONTENT_TYPE
+from vault.authentication import request_merchant
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+# Response headers worth replaying (the rest are recomputed per response).
+_REPLAYED_HEADERS = ("Location", "Retry-After")
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "invalid_idempotency_key"
+
+
+def idempotency_key_validate(value: str) -> str:
+    """1–255 printable ASCII characters (no control characters)."""
+    if not value or len(value) > MAX_KEY_LENGTH or not all(32 <= ord(c) < 127 for c in value):
+        raise InvalidIdempotencyKey(
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters, such as a "
+            "UUID.",
+            errors=[
+                FieldError(
+                    HEADER, "invalid_idempotency_key", "Use 1 to 255 ASCII characters, e.g. a UUID."
+                )
+            ],
+        )
+    return value
+
+
+def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
+    """Keyed hash of the request; JSON bodies are canonicalised so key order and whitespace do
+    not matter. Keyed, so a stored fingerprint cannot be brute-forced back to a small body."""
+    try:
+        canonical = json.dumps(
+            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    material = method.upper().encode() + b"\n" + path.encode() + b"\n" + canonical
+    return salted_hmac("tessera.idempotency", material, algorithm="sha256").hexdigest()
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID. Retrying with the same "
+        "key and body replays the first answer (`Idempotent-Replayed: true`); a different body "
+        "is refused with 422; a retry while the first is still running gets 409. Keys are kept "
+        "at least 24 hours."
+    ),
+    examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
+)
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Response])
+
+
+def idempotent(handler: Handler) -> Handler:
+    """Decorate a DRF view method (after authentication) to honour ``Idempotency-Key``."""
+
+    @functools.wraps(handler)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raw_key = request.headers.get(HEADER)
+        if raw_key is None:
+            return handler(view, request, *args, **kwargs)
+        key = idempotency_key_at_rest(idempotency_key_validate(raw_key))
+        django_request = request._request
+        body = django_request.body  # read before DRF parses it; Django keeps a copy
+        outcome = idempotency_begin(
+            merchant=request_merchant(request),
+            key=key,
+            fingerprint=request_fingerprint(
+                method=request.method or "POST", path=django_request.get_full_path(), body=body
+            ),
+            method=request.method or "POST",
+            path=django_request.path,
+        )
+        if isinstance(outcome, StoredResponse):
+            return _replay(outcome)
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except Exception as exc:
+            # Errors are answers too: render them now so that the retry sees the same one.
+            response = view.handle_exception(exc)
+        headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
+        if response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE) or (
+            response.content_type == PROBLEM_CONTENT_TYPE
+        ):
+            headers["Content-Type"] = PROBLEM_CONTENT_TYPE
+        # A view may store a different body for replays than it answers now (webhooks: the
+        # signing secret is answered once and never stored in clear).
+        stored_body = getattr(response, "idempotency_replay_data", response.data)
+        idempotency_complete(
+            record=outcome, status=response.status_code, body=stored_body, headers=headers
+        )
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _replay(stored: StoredResponse) -> Response:
+    headers = dict(stored.headers)
+    content_type = headers.pop("Content-Type", None)
+    response = Response(stored.body, status=stored.status, headers=headers)
+    if content_type:
+        response.content_type = content_type
+    response["Idempotent-Replayed"] = "true"
+    return response

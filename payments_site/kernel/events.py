@@ -1,0 +1,65 @@
+"""Typed domain events: what happened, announced once the change is committed.
+
+A domain publishes a frozen dataclass (``publish(ChargeSucceeded(...))``) where the change is
+made; other parts subscribe to its type in their ``AppConfig.ready()``
+(``subscribe(ChargeSucceeded, handler)``). Handlers run after the publishing transaction
+commits, or at once outside one: a change that rolls back is never announced, and no handler
+can undo the change it hears about. Each handler runs on its own: one that fails is logged
+and the next still runs. Handlers of one event run in the order they subscribed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event: ids and facts only, never card data."""
+
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[Any], object]
+
+_handlers: dict[type[DomainEvent], list[Handler]] = {}
+
+
+def subscribe(event_type: type[E], handler: Callable[[E], object]) -> None:
+    """Call ``handler(event)`` after every committed ``event_type``; subscribing twice is a
+    no-op (``ready()`` may run more than once in tests)."""
+    handlers = _handlers.setdefault(event_type, [])
+    if handler not in handlers:
+        handlers.append(handler)
+
+
+def subscriptions() -> dict[type[DomainEvent], tuple[Handler, ...]]:
+    """Every event type with its handlers, in order."""
+    return {event_type: tuple(handlers) for event_type, handlers in _handlers.items()}
+
+
+def publish(event: DomainEvent) -> None:
+    """Announce ``event`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(functools.partial(_deliver, event))
+
+
+def _deliver(event: DomainEvent) -> None:
+    for handler in _handlers.get(type(event), ()):
+        try:
+            handler(event)
+        except Exception:
+            logger.exception(
+                "event_handler_failed",
+                extra={"event": type(event).__name__, "handler": _name(handler)},
+            )
+
+
+def _name(handler: Handler) -> str:
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
