@@ -1,3 +1,7 @@
 """Admin registrations of every checkout domain (Django's autodiscovery imports this module)."""
 
-from checkout.payments import admin as payments_admin  # noqa: F401
+from checkout.billing import admin as billing_admin
+from checkout.payments import admin as payments_admin
+from checkout.webhooks import admin as webhooks_admin
+
+__all__ = ["billing_admin", "payments_admin", "webhooks_admin"]

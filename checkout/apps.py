@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+from payments_site.kernel.events import subscribe
 
 
 class CheckoutConfig(AppConfig):
@@ -6,10 +9,26 @@ class CheckoutConfig(AppConfig):
     verbose_name = "Checkout"
 
     def ready(self) -> None:
-        from django.core.signals import setting_changed
-
-        from checkout.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        """Wire the checkout's reactions. Imported here, not at the top: apps.py loads before
+        the models registry is ready, and these modules define and use models."""
+        from checkout.api import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from checkout.billing.events import SubscriptionCreated
+        from checkout.billing.services import subscriptions_on_token_revoked
+        from checkout.billing.tasks import bill_first_period
         from checkout.payments.processors.base import get_processor
+        from checkout.webhooks.delivery import DeliveriesDue
+        from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
+        from checkout.webhooks.tasks import deliveries_hand_off
+        from vault.events import TokenRevoked
+
+        # Order matters within one event type: a revoked token's subscriptions go past due
+        # before webhooks record the revocation, so endpoints hear of them in that order;
+        # a new subscription's ``subscription.created`` is recorded before its first charge.
+        subscribe(TokenRevoked, subscriptions_on_token_revoked)
+        for event_type in WEBHOOK_EVENTS:
+            subscribe(event_type, events_on_domain_event)
+        subscribe(SubscriptionCreated, bill_first_period)
+        subscribe(DeliveriesDue, deliveries_hand_off)
 
         def _reset_processor(*, setting: str, **_: object) -> None:
             # Tests switch processors and faults with override_settings.

@@ -1,12 +1,11 @@
+"""Models of every checkout domain: Django's model discovery imports this module. Code
+imports each model from its own domain (``checkout.payments.models``…), not from here."""
+
 from checkout.billing.models import Subscription
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors.models import SandboxLedgerEntry
-
-# --- checkout sessions (issue 6) ---
 from checkout.sessions.models import CheckoutSession
-
-# --- webhooks (issue 8) ---
 from checkout.webhooks.models import (
     Event,
     EventType,

@@ -1,4 +1,15 @@
-"""Celery tasks of every checkout domain (Celery's autodiscovery imports this module)."""
+"""Celery tasks of every checkout domain: Celery's autodiscovery imports this module."""
 
-from checkout.billing.tasks import *  # noqa: F403
-from checkout.billing.tasks import __all__  # noqa: F401
+from checkout.billing.tasks import bill_subscription, billing_enqueue_due, charges_reconcile
+from checkout.payments.tasks import idempotency_purge
+from checkout.webhooks.tasks import deliver_webhook, events_purge, webhooks_enqueue_due
+
+__all__ = [
+    "bill_subscription",
+    "billing_enqueue_due",
+    "charges_reconcile",
+    "deliver_webhook",
+    "events_purge",
+    "idempotency_purge",
+    "webhooks_enqueue_due",
+]

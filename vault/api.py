@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +13,7 @@ from .authentication import request_api_key, request_merchant
 from .models import ApiKey, Merchant, Token
 from .models.tokens import BRAND_CHOICES
 from .selectors import MAX_PAGE, TOKEN_ID, token_get, token_list
+from .serializers import TokenOutputSerializer
 from .services import REASON_MAX_LENGTH, token_revoke
 
 
@@ -37,29 +37,6 @@ class MerchantMeApi(APIView):
 
 
 # --- tokens (ARCHITECTURE.md §4) ------------------------------------------------------------
-
-
-class TokenOutputSerializer(serializers.Serializer[Token]):
-    """Masked metadata only: there is no field through which a card could leave."""
-
-    id = serializers.CharField()
-    object = serializers.SerializerMethodField()
-    brand = serializers.CharField()
-    last4 = serializers.CharField()
-    exp_month = serializers.IntegerField()
-    exp_year = serializers.IntegerField()
-    fingerprint = serializers.CharField()
-    status = serializers.CharField()
-    expired = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    revoked_at = serializers.DateTimeField(allow_null=True)
-
-    def get_object(self, token: Token) -> str:
-        return "token"
-
-    def get_expired(self, token: Token) -> bool:
-        return token.expires_at <= timezone.now()
 
 
 class TokenListApi(APIView):

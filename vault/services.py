@@ -5,36 +5,36 @@ Public API (keyword-only):
 
 - ``token_create(merchant=, card=, deduplicate=False, actor=) -> Token``
 - ``token_reveal(token=, purpose=, actor=) -> RevealedCard`` — audited, never the CVC
-- ``token_revoke(token=, actor=, reason=) -> Token`` — crypto-shreds, audits, runs
-  ``settings.TOKEN_REVOKED_HOOKS`` in the same transaction
+- ``token_revoke(token=, actor=, reason=) -> Token`` — crypto-shreds, audits, and publishes
+  ``TokenRevoked`` (``vault.events``) for whoever listens, once committed
 - ``tokens_purge_expired(...)``, ``data_keys_rewrap(...)``, ``vault_key_version_retire(...)``,
   ``vault_key_rotate(...)`` — operations behind the management commands
 
 Key-service failures are audited (outside any transaction this module opens) and re-raised as
-the domain errors of ``vault.keys``: ``KeyUnavailable`` → 503 + Retry-After,
-``KeyDecryptionFailed`` → 422. Nothing is half-written: the card row and the token are saved in
-one transaction after every KMS call has succeeded.
+the domain errors of ``vault.keys``: ``KeyUnavailable`` (try again later) or
+``KeyDecryptionFailed`` (fail closed). Nothing is half-written: the card row and the token are
+saved in one transaction after every KMS call has succeeded.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent
+from payments_site.kernel.encoding import b64url_encode
 from payments_site.kernel.errors import DomainError
+from payments_site.kernel.events import publish
 from payments_site.kernel.ids import new_id
 
+from . import events
 from .cards import Card, card_expiry_end
 from .envelope import card_open, card_seal, data_key_context, data_keys
 from .keys import KeyPurpose, KeyServiceError, get_key_service
@@ -116,7 +116,7 @@ def card_fingerprint(*, merchant_id: str, number: str) -> str:
     nothing links the same card across merchants."""
     message = FINGERPRINT_DOMAIN + merchant_id.encode("ascii") + b"\x00" + number.encode("ascii")
     digest = get_key_service().mac(message)
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url_encode(digest)
 
 
 def _clean_reason(reason: str) -> str:
@@ -240,8 +240,8 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
 
 
 def token_revoke(*, token: Token, actor: str, reason: str) -> Token:
-    """Crypto-shred the card (delete its ciphertext row), keep the metadata, audit, and call
-    every ``TOKEN_REVOKED_HOOKS`` entry as ``hook(token=, reason=)`` in the same transaction.
+    """Crypto-shred the card (delete its ciphertext row), keep the metadata, audit, and
+    publish ``TokenRevoked`` (heard once the revocation is committed).
 
     Idempotent: revoking a revoked token changes nothing and returns it.
     """
@@ -271,9 +271,9 @@ def token_revoke(*, token: Token, actor: str, reason: str) -> Token:
             reason=reason[:100],
             data={"merchant": current.merchant_id},
         )
-        for dotted in settings.TOKEN_REVOKED_HOOKS:
-            hook: Callable[..., object] = import_string(dotted)
-            hook(token=current, reason=reason)
+        publish(
+            events.TokenRevoked(token_id=current.id, merchant_id=current.merchant_id, reason=reason)
+        )
     for name in ("status", "card_data", "revoked_at", "revoked_by", "revoked_reason"):
         setattr(token, name, getattr(current, name))
     return current

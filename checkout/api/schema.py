@@ -14,6 +14,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiVi
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from checkout.api.common import page_serializer, problem_responses
+from vault.serializers import TokenOutputSerializer
+
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "vault.authentication.ApiKeyAuthentication"
@@ -102,9 +105,6 @@ class TokenListApiSchema(OpenApiViewExtension):
     target_class = "vault.api.TokenListApi"
 
     def view_replacement(self) -> type[Any]:
-        from checkout.api.common import page_serializer, problem_responses
-        from vault.api import TokenOutputSerializer
-
         target: Any = self.target_class
         page = page_serializer("TokenPage", TokenOutputSerializer)
 
@@ -130,8 +130,6 @@ class TokenDetailApiSchema(OpenApiViewExtension):
     target_class = "vault.api.TokenDetailApi"
 
     def view_replacement(self) -> type[Any]:
-        from vault.api import TokenOutputSerializer
-
         target: Any = self.target_class
 
         class Documented(target):

@@ -12,7 +12,8 @@ deliveries, comes from three things working together:
    bypassed (SQLite has no row locks; there its write lock serialises the same steps).
 
 A worker that dies mid-charge leaves a pending charge; the reconcile job settles it through
-the processor, which advances the subscription exactly as a normal answer would.
+the processor, which advances the subscription exactly as a normal answer would
+(``subscription_charges_reconcile``: billing settles its own charges, with their schedules).
 """
 
 from __future__ import annotations
@@ -25,13 +26,31 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from checkout.billing.errors import SubscriptionNotFound
+from checkout.billing.events import (
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionPastDue,
+    SubscriptionRenewed,
+    SubscriptionUpdated,
+)
+from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.clock import clock_now
-from checkout.events import event_emit
-from checkout.models import Charge, Subscription
+from checkout.payments.models import Charge
+from checkout.payments.services import (
+    charge_execute,
+    charge_fail,
+    charge_reconcile,
+    charge_report,
+    charges_reconcile,
+    reconcile_cutoff,
+)
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from payments_site.kernel.errors import FieldError, InvalidInput
+from payments_site.kernel.events import publish
+from vault.events import TokenRevoked
 from vault.models import Merchant, Token
 
 logger = logging.getLogger(__name__)
@@ -113,10 +132,13 @@ def subscription_create(
         )
         if first_period_paid_by is not None:
             _first_period_paid(subscription, first_period_paid_by)
-        event_emit(event_type="subscription.created", obj=subscription)
-        if subscription.period == 0 and anchor <= now:
-            # Period 0 is due now: bill it once committed (inline when there is no broker).
-            transaction.on_commit(lambda: _enqueue_bill(subscription.id))
+        publish(
+            SubscriptionCreated(
+                subscription_id=subscription.pk,
+                merchant_id=merchant.pk,
+                first_period_due=subscription.period == 0 and anchor <= now,
+            )
+        )
     return subscription
 
 
@@ -135,18 +157,6 @@ def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
     subscription.period = 1
     subscription.next_billing_at = _bounds(subscription, 1)[0]
     subscription.save(update_fields=["period", "next_billing_at"])
-
-
-def _enqueue_bill(subscription_id: str) -> None:
-    """Runs after the subscription committed: a broker that does not answer is logged, not
-    raised (the caller's subscription exists), and the beat's ``billing_enqueue_due`` pass
-    bills the still-due period within a minute."""
-    from checkout.tasks import bill_subscription
-
-    try:
-        bill_subscription.delay(subscription_id)
-    except Exception:
-        logger.exception("subscription_enqueue_failed", extra={"subscription": subscription_id})
 
 
 def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:
@@ -179,7 +189,7 @@ def subscription_cancel(
         if at_period_end:
             subscription.cancel_at_period_end = True
             subscription.save(update_fields=["cancel_at_period_end"])
-            event_emit(event_type="subscription.updated", obj=subscription)
+            _announce(SubscriptionUpdated, subscription)
         else:
             _cancel(subscription, reason="requested", now=now)
     return subscription
@@ -191,21 +201,28 @@ def _cancel(subscription: Subscription, *, reason: str, now: datetime) -> None:
     subscription.canceled_at = now
     subscription.next_billing_at = None
     subscription.save(update_fields=["status", "status_reason", "canceled_at", "next_billing_at"])
-    event_emit(event_type="subscription.canceled", obj=subscription)
+    _announce(SubscriptionCanceled, subscription)
 
 
-def subscriptions_on_token_revoked(*, token: Token, reason: str = "", **_: object) -> int:
-    """``TOKEN_REVOKED_HOOKS`` entry: called by the vault inside the revocation transaction.
-    Live subscriptions on the token go ``past_due`` (reason ``token_revoked``); their next
-    attempt fails without reaching the processor and dunning runs its course."""
-    affected = list(
-        Subscription.objects.select_for_update().filter(token=token, status__in=BILLABLE)
-    )
-    for subscription in affected:
-        subscription.status = Subscription.Status.PAST_DUE
-        subscription.status_reason = "token_revoked"
-        subscription.save(update_fields=["status", "status_reason"])
-        event_emit(event_type="subscription.past_due", obj=subscription)
+def _announce(event: type[SubscriptionEvent], subscription: Subscription) -> None:
+    publish(event(subscription_id=subscription.pk, merchant_id=subscription.merchant_id))
+
+
+def subscriptions_on_token_revoked(event: TokenRevoked) -> int:
+    """Subscribed to the vault's ``TokenRevoked``: live subscriptions on the token go
+    ``past_due`` (reason ``token_revoked``); their next attempt fails without reaching the
+    processor (the token is refused whatever happens here) and dunning runs its course."""
+    with transaction.atomic():
+        affected = list(
+            Subscription.objects.select_for_update().filter(
+                token_id=event.token_id, status__in=BILLABLE
+            )
+        )
+        for subscription in affected:
+            subscription.status = Subscription.Status.PAST_DUE
+            subscription.status_reason = "token_revoked"
+            subscription.save(update_fields=["status", "status_reason"])
+            _announce(SubscriptionPastDue, subscription)
     return len(affected)
 
 
@@ -221,8 +238,6 @@ def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list
 def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> Charge | None:
     """Bill one due subscription: one attempt for its current period. Returns the charge, or
     None when there was nothing to do (not due, canceled, or another worker has it)."""
-    from checkout.payments.services import charge_execute, charge_fail, charge_report
-
     now = clock_now(now)
     try:
         with transaction.atomic():
@@ -260,15 +275,46 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
     token = Token.objects.get(pk=charge.token_id)
     refusal = token_refusal(token=token, now=now)
     if refusal:
-        return charge_fail(charge=charge, failure_code=refusal, now=now)
-    charge = charge_execute(charge=charge, token=token, now=now)
+        return charge_fail(
+            charge=charge,
+            failure_code=refusal,
+            now=now,
+            on_settled=subscription_charge_settled,
+        )
+    charge = charge_execute(
+        charge=charge, token=token, now=now, on_settled=subscription_charge_settled
+    )
     charge_report(charge=charge, fingerprint=token.fingerprint)
     return charge
 
 
+def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Settle subscription charges left pending by a lost answer or a dead worker, each with
+    its schedule (``charge_reconcile`` with ``subscription_charge_settled``)."""
+    now = clock_now(now)
+    charge_ids = list(
+        Charge.objects.filter(
+            status=Charge.Status.PENDING,
+            created_at__lte=reconcile_cutoff(now),
+            subscription__isnull=False,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for charge_id in charge_ids:
+        charge_reconcile(charge_id=charge_id, now=now, on_settled=subscription_charge_settled)
+    return len(charge_ids)
+
+
+def pending_reconcile(*, now: datetime | None = None) -> int:
+    """Everything lost answers left pending: charges and refunds, then subscription charges
+    with their schedules. The reconcile job and ``run_billing`` run this."""
+    return charges_reconcile(now=now) + subscription_charges_reconcile(now=now)
+
+
 def subscription_charge_settled(*, charge: Charge, now: datetime) -> None:
-    """Advance the subscription after its charge settled. Runs inside ``charge_settle``'s
-    transaction, so the charge's outcome and the schedule change commit together."""
+    """Advance the subscription after its charge settled: ``charge_settle``'s ``on_settled``,
+    inside its transaction, so the charge's outcome and the schedule change commit together."""
     subscription = Subscription.objects.select_for_update().get(pk=charge.subscription_id)
     if charge.period != subscription.period or charge.attempt != subscription.failed_attempts + 1:
         logger.warning("subscription_stale_charge", extra={"charge": charge.id})
@@ -298,10 +344,7 @@ def subscription_charge_settled(*, charge: Charge, now: datetime) -> None:
         update_fields=["period", "failed_attempts", "status", "status_reason", "next_billing_at"]
     )
     renewed = charge.status == Charge.Status.SUCCEEDED
-    event_emit(
-        event_type="subscription.renewed" if renewed else "subscription.past_due",
-        obj=subscription,
-    )
+    _announce(SubscriptionRenewed if renewed else SubscriptionPastDue, subscription)
 
 
 def _bounds(subscription: Subscription, index: int) -> tuple[datetime, datetime]:

@@ -1,5 +1,5 @@
 """Celery tasks of the billing runner. Each is safe to run twice (at-least-once delivery):
-the services they call are idempotent by construction (see services/subscriptions.py).
+the services they call are idempotent by construction (see services.py).
 
 ``now`` travels as an ISO 8601 string so a driver (tests, ``run_billing --now``) can bill a
 simulated calendar; beat sends none and workers use the configured clock.
@@ -7,13 +7,15 @@ simulated calendar; beat sends none and workers use the configured clock.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from celery import shared_task
 
-from checkout.billing.services import subscription_bill, subscriptions_due
-from checkout.payments.idempotency.services import idempotency_purge as _idempotency_purge
-from checkout.payments.services import charges_reconcile as _charges_reconcile
+from checkout.billing.events import SubscriptionCreated
+from checkout.billing.services import pending_reconcile, subscription_bill, subscriptions_due
+
+logger = logging.getLogger(__name__)
 
 
 def _parse(now: str | None) -> datetime | None:
@@ -37,22 +39,22 @@ def billing_enqueue_due(now: str | None = None, limit: int = 1000) -> int:
 
 @shared_task(name="checkout.tasks.charges_reconcile")
 def charges_reconcile(now: str | None = None) -> int:
-    return _charges_reconcile(now=_parse(now))
+    return pending_reconcile(now=_parse(now))
 
 
-@shared_task(name="checkout.tasks.idempotency_purge")
-def idempotency_purge() -> int:
-    return _idempotency_purge()
+def bill_first_period(event: SubscriptionCreated) -> None:
+    """Subscribed to ``SubscriptionCreated``: a period 0 due now goes to the runner once the
+    subscription is committed (inline when there is no broker). A broker that does not answer
+    is logged, not raised (the caller's subscription exists), and the beat's
+    ``billing_enqueue_due`` pass bills the still-due period within a minute."""
+    if not event.first_period_due:
+        return
+    try:
+        bill_subscription.delay(event.subscription_id)
+    except Exception:
+        logger.exception(
+            "subscription_enqueue_failed", extra={"subscription": event.subscription_id}
+        )
 
 
-# --- webhooks (issue 8): registered with the worker through this module ---
-from checkout.webhooks.tasks import deliver_webhook, webhooks_enqueue_due  # noqa: E402
-
-__all__ = [
-    "bill_subscription",
-    "billing_enqueue_due",
-    "charges_reconcile",
-    "deliver_webhook",
-    "idempotency_purge",
-    "webhooks_enqueue_due",
-]
+__all__ = ["bill_first_period", "bill_subscription", "billing_enqueue_due", "charges_reconcile"]

@@ -21,49 +21,14 @@ from checkout.api.common import (
     problem_responses,
 )
 from checkout.api.throttling import ApiKeyRateThrottle
-from checkout.models import Charge, Refund
 from checkout.payments.idempotency.api import HEADER, IDEMPOTENCY_PARAMETER, idempotent
+from checkout.payments.models import Charge, Refund
 from checkout.payments.selectors import charge_list
+from checkout.payments.serializers import ChargeOutputSerializer, RefundOutputSerializer
 from checkout.payments.services import charge_create, charge_get, refund_create
 from monitoring.observability.clientip import client_ip
 from monitoring.security.engine import CooloffWriteThrottle, api_client_source
 from vault.authentication import request_merchant
-
-
-class ChargeOutputSerializer(serializers.Serializer[Charge]):
-    id = serializers.CharField()
-    object = serializers.SerializerMethodField()
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
-    status = serializers.ChoiceField(choices=Charge.Status.choices)
-    failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
-    failure_message = serializers.CharField(allow_null=True, source="failure_message_or_none")
-    amount_refunded = serializers.IntegerField()
-    refunded = serializers.BooleanField()
-    token = serializers.CharField(source="token_id")
-    subscription = serializers.CharField(source="subscription_id", allow_null=True)
-    description = serializers.CharField()
-    metadata = serializers.DictField(child=serializers.CharField())
-    created = serializers.DateTimeField(source="created_at")
-
-    def get_object(self, charge: Charge) -> str:
-        return "charge"
-
-
-class RefundOutputSerializer(serializers.Serializer[Refund]):
-    id = serializers.CharField()
-    object = serializers.SerializerMethodField()
-    charge = serializers.CharField(source="charge_id")
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
-    status = serializers.ChoiceField(choices=Refund.Status.choices)
-    failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
-    reason = serializers.CharField()
-    created = serializers.DateTimeField(source="created_at")
-
-    def get_object(self, refund: Refund) -> str:
-        return "refund"
-
 
 CHARGE_EXAMPLE = {
     "id": "ch_3xq9ZbL0kq2rT8yWcN4vQa",

@@ -5,12 +5,16 @@ id as the processor's idempotency key; its outcome is written in a second transa
 answer never comes (timeout, crash), the charge stays ``pending`` and ``charge_reconcile`` asks
 the processor what happened — or re-sends the same request, which the processor deduplicates —
 so a charge is never made twice.
+
+Payments know nothing of subscriptions: billing passes ``on_settled``, called inside the
+transaction that records a charge's outcome, so a renewal and its schedule commit together.
+Everything else hears of a settled charge or refund through the events published after commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,15 +22,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from checkout.clock import clock_now
-from checkout.events import event_emit
-from checkout.models import Charge, Refund
 from checkout.payments.errors import (
     ChargeIdempotencyConflict,
     ChargeNotFound,
     RefundNotAllowed,
     token_unusable,
 )
+from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.payments.idempotency.services import idempotency_key_at_rest
+from checkout.payments.models import Charge, Refund
 from checkout.payments.processors import (
     ProcessorCharge,
     ProcessorTimeout,
@@ -38,6 +42,7 @@ from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.engine import Signal, signal_record
 from payments_site.kernel.errors import FieldError
+from payments_site.kernel.events import publish
 from vault.models import Merchant, Token
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,9 @@ FAILURE_MESSAGES = {
     "token_revoked": "The token was revoked; nothing was charged.",
     "token_expired": "The card behind the token has expired; nothing was charged.",
 }
+
+# Called as ``on_settled(charge=, now=)`` inside the transaction that settles ``charge``.
+SettledHook = Callable[..., None]
 
 
 def charge_create(
@@ -155,14 +163,19 @@ def _same_charge(existing: Charge, *, token: Token, amount: int, currency: str) 
 
 
 def charge_execute(
-    *, charge: Charge, token: Token, cvc: str | None = None, now: datetime | None = None
+    *,
+    charge: Charge,
+    token: Token,
+    cvc: str | None = None,
+    now: datetime | None = None,
+    on_settled: SettledHook | None = None,
 ) -> Charge:
     """Send a committed ``pending`` charge to the processor and record the answer. Safe to call
     again for the same charge: the processor deduplicates on the charge id. Never call it
     inside a transaction: the processor's side effect cannot be rolled back with ours."""
     refusal = token_refusal(token=token, now=clock_now(now))
     if refusal:
-        return charge_fail(charge=charge, failure_code=refusal, now=now)
+        return charge_fail(charge=charge, failure_code=refusal, now=now, on_settled=on_settled)
     try:
         result = processor_charge_token(
             charge_id=charge.id,
@@ -174,17 +187,25 @@ def charge_execute(
         )
     except TokenRefused as refused:
         # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
-        return charge_fail(charge=charge, failure_code=refused.code, now=now)
+        return charge_fail(charge=charge, failure_code=refused.code, now=now, on_settled=on_settled)
     except ProcessorTimeout:
         logger.warning("charge_processor_timeout", extra={"charge": charge.id})
         return charge
     except ProcessorUnreachable:
         logger.warning("charge_processor_unreachable", extra={"charge": charge.id})
-        return charge_fail(charge=charge, failure_code=PROCESSOR_UNAVAILABLE, now=now)
-    return charge_settle(charge=charge, result=result, now=now)
+        return charge_fail(
+            charge=charge, failure_code=PROCESSOR_UNAVAILABLE, now=now, on_settled=on_settled
+        )
+    return charge_settle(charge=charge, result=result, now=now, on_settled=on_settled)
 
 
-def charge_fail(*, charge: Charge, failure_code: str, now: datetime | None = None) -> Charge:
+def charge_fail(
+    *,
+    charge: Charge,
+    failure_code: str,
+    now: datetime | None = None,
+    on_settled: SettledHook | None = None,
+) -> Charge:
     """Settle a pending charge as failed without a processor answer (nothing was sent)."""
     return charge_settle(
         charge=charge,
@@ -195,17 +216,23 @@ def charge_fail(*, charge: Charge, failure_code: str, now: datetime | None = Non
             failure_message=FAILURE_MESSAGES.get(failure_code, ""),
         ),
         now=now,
+        on_settled=on_settled,
     )
 
 
 def charge_settle(
-    *, charge: Charge, result: ProcessorCharge, now: datetime | None = None
+    *,
+    charge: Charge,
+    result: ProcessorCharge,
+    now: datetime | None = None,
+    on_settled: SettledHook | None = None,
 ) -> Charge:
     """Record the processor's answer on a pending charge, once: the UPDATE only matches while
     the row is still pending, so a reconcile racing the original request settles nothing
-    twice. Subscription bookkeeping and events happen in this same transaction."""
-    from checkout.billing.services import subscription_charge_settled
-
+    twice. ``on_settled`` (a subscription's schedule) runs in this same transaction; a
+    subscription's charge is settled by billing only, which passes it."""
+    if charge.subscription_id is not None and on_settled is None:
+        raise ValueError("A subscription's charge is settled with its schedule: use billing.")
     now = clock_now(now)
     approved = result.approved
     fields = {
@@ -222,9 +249,10 @@ def charge_settle(
             return charge  # settled already (a reconcile raced the original request)
         for name, value in fields.items():
             setattr(charge, name, value)
-        event_emit(event_type=f"charge.{charge.status}", obj=charge)
-        if charge.subscription_id:
-            subscription_charge_settled(charge=charge, now=now)
+        settled_event = ChargeSucceeded if approved else ChargeFailed
+        publish(settled_event(charge_id=charge.pk, merchant_id=charge.merchant_id))
+        if on_settled is not None:
+            on_settled(charge=charge, now=now)
     return charge
 
 
@@ -238,7 +266,9 @@ def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
 # --- reconcile ---------------------------------------------------------------------------------
 
 
-def charge_reconcile(*, charge_id: str, now: datetime | None = None) -> Charge:
+def charge_reconcile(
+    *, charge_id: str, now: datetime | None = None, on_settled: SettledHook | None = None
+) -> Charge:
     """Settle a pending charge through the processor: its record of our idempotency key if it
     got the request, else the same request sent again (deduplicated if the first arrives)."""
     charge = Charge.objects.select_related("token").get(pk=charge_id)
@@ -246,20 +276,28 @@ def charge_reconcile(*, charge_id: str, now: datetime | None = None) -> Charge:
         return charge
     known = get_processor().charge_lookup(idempotency_key=charge.id)
     if known is not None:
-        charge = charge_settle(charge=charge, result=known, now=now)
+        charge = charge_settle(charge=charge, result=known, now=now, on_settled=on_settled)
     else:
-        charge = charge_execute(charge=charge, token=charge.token, now=now)
+        charge = charge_execute(charge=charge, token=charge.token, now=now, on_settled=on_settled)
     charge_report(charge=charge, fingerprint=charge.token.fingerprint)
     return charge
 
 
+def reconcile_cutoff(now: datetime) -> datetime:
+    """Pending since before this, no original request can still be in flight (the setting
+    exceeds the processor's request timeout)."""
+    return now - timedelta(seconds=settings.CHARGE_RECONCILE_AFTER_SECONDS)
+
+
 def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Reconcile pending charges and refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``
-    (long enough that no original request can still be in flight). Returns how many."""
+    """Reconcile pending charges (those of no subscription: billing reconciles its own) and
+    pending refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
     now = clock_now(now)
-    cutoff = now - timedelta(seconds=settings.CHARGE_RECONCILE_AFTER_SECONDS)
+    cutoff = reconcile_cutoff(now)
     charge_ids = list(
-        Charge.objects.filter(status=Charge.Status.PENDING, created_at__lte=cutoff)
+        Charge.objects.filter(
+            status=Charge.Status.PENDING, created_at__lte=cutoff, subscription__isnull=True
+        )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -358,7 +396,12 @@ def _refund_settle(
         refund.processor_id = processor_id
         refund.settled_at = clock_now(now)
         refund.save(update_fields=["status", "failure_code", "processor_id", "settled_at"])
-        event_emit(event_type=f"refund.{refund.status}", obj=refund)
+        settled_event = RefundSucceeded if succeeded else RefundFailed
+        publish(
+            settled_event(
+                refund_id=refund.pk, charge_id=refund.charge_id, merchant_id=refund.merchant_id
+            )
+        )
         if not succeeded:  # give the reserved amount back
             Charge.objects.filter(pk=refund.charge_id).update(
                 amount_refunded=F("amount_refunded") - refund.amount

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,8 +13,10 @@ from rest_framework.views import APIView
 
 from checkout.api.common import problem_responses
 from checkout.api.throttling import ApiKeyRateThrottle
-from checkout.models import CheckoutSession, Subscription
+from checkout.billing.models import Subscription
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
+from checkout.sessions.models import CheckoutSession
+from checkout.sessions.serializers import CheckoutSessionOutputSerializer
 from checkout.sessions.services import (
     MAX_TTL_SECONDS,
     MAX_URL_LENGTH,
@@ -25,46 +26,6 @@ from checkout.sessions.services import (
 )
 from monitoring.security.engine import CooloffWriteThrottle
 from vault.authentication import request_merchant
-
-
-class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
-    id = serializers.CharField()
-    object = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices)
-    status = serializers.ChoiceField(choices=CheckoutSession.Status.choices)
-    payment_status = serializers.SerializerMethodField()
-    amount = serializers.IntegerField(allow_null=True)
-    currency = serializers.CharField(allow_null=True, source="currency_or_none")
-    interval = serializers.CharField(allow_null=True, source="interval_or_none")
-    interval_count = serializers.IntegerField(allow_null=True)
-    description = serializers.CharField()
-    customer_reference = serializers.CharField()
-    success_url = serializers.CharField()
-    cancel_url = serializers.CharField()
-    token = serializers.CharField(source="token_id", allow_null=True)
-    charge = serializers.CharField(source="charge_id", allow_null=True)
-    subscription = serializers.CharField(source="subscription_id", allow_null=True)
-    attempts = serializers.IntegerField()
-    last_failure_code = serializers.CharField(allow_null=True, source="last_failure_code_or_none")
-    created = serializers.DateTimeField(source="created_at")
-    expires_at = serializers.DateTimeField()
-    completed_at = serializers.DateTimeField(allow_null=True)
-
-    def get_object(self, session: CheckoutSession) -> str:
-        return "checkout.session"
-
-    def get_url(self, session: CheckoutSession) -> str:
-        path = reverse("checkout-page", kwargs={"session_id": session.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
-
-    def get_payment_status(self, session: CheckoutSession) -> str:
-        """``paid`` once the charge succeeded, ``no_payment_required`` for setup sessions."""
-        if session.mode == CheckoutSession.Mode.SETUP:
-            return "no_payment_required"
-        return "paid" if session.status == CheckoutSession.Status.COMPLETE else "unpaid"
-
 
 SESSION_EXAMPLE = {
     "id": "cs_4Bv0a9QkTq1sLr7WmZp2Xc",

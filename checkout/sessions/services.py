@@ -28,13 +28,15 @@ from django.db import transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
+from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.billing.services import subscription_create
 from checkout.clock import clock_now
-from checkout.events import event_emit
-from checkout.models import Charge, CheckoutSession, Subscription
+from checkout.payments.models import Charge
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
+from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.audit.services import audit_record
 from monitoring.models import AuditEvent
@@ -46,6 +48,7 @@ from monitoring.security.engine import (
     signal_record,
 )
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
+from payments_site.kernel.events import publish
 from payments_site.kernel.ids import new_id
 from vault.models import Merchant, Token
 from vault.services import token_revoke
@@ -325,7 +328,7 @@ def checkout_session_complete(
     the session is open again.
     """
     now = clock_now(now)
-    # Monitoring seam (issue 7): a source cooling off waits before anything is claimed or
+    # Monitoring seam: a source cooling off waits before anything is claimed or
     # decrypted, and this refusal changes nothing (it is not an attempt).
     cooloff_enforce(ip=shopper_ip, session_id=session_id[:40])
     session = _claim(session_id=session_id, nonce=nonce, now=now)
@@ -358,7 +361,7 @@ def checkout_session_complete(
         )
         raise
     token = ingested.token
-    # Monitoring seam (issue 7): if this very card tripped a card-testing rule, it is never
+    # Monitoring seam: if this very card tripped a card-testing rule, it is never
     # authorised, so the tester does not learn whether it works.
     cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
     if cooloff is not None:
@@ -497,7 +500,9 @@ def _finish(
             last_failure_code="",
         )
         if done:
-            event_emit(event_type="checkout.session.completed", obj=_reload(session))
+            publish(
+                CheckoutSessionCompleted(session_id=session.pk, merchant_id=session.merchant_id)
+            )
     if not done:  # cannot happen while attempts end within CHECKOUT_ATTEMPT_LOCK_SECONDS
         logger.error("checkout_session_finish_lost", extra={"session": session.pk})
 
@@ -550,7 +555,7 @@ def _attempt_record(
 ) -> None:
     """The one record of every card attempt on a hosted page, whatever its outcome.
 
-    Card-testing signals (monitoring seam, issue 7) are counted once per attempt, where the
+    Card-testing signals (the monitoring seam) are counted once per attempt, where the
     outcome is known: the vault ingest reports a card it refuses (``CARD_INVALID``) or
     tokenizes (``CARD_SUBMITTED``, ``TOKENIZED``), ``charge_create`` reports the processor's
     answer (``CHARGE_SUCCEEDED`` / ``CHARGE_DECLINED``). ``signal`` is given only for an

@@ -17,9 +17,10 @@ from typing import Any
 from django.conf import settings
 from jwcrypto import jwe, jwk
 
+from payments_site.kernel.encoding import b64url_encode
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.transport.ingest import JWT_TYPE, MAX_LIFETIME_SECONDS
-from vault.transport.jose import JWE_ALG, JWE_ENC, b64url_encode
+from vault.transport.jose import JWE_ALG, JWE_ENC
 
 
 def current_key(purpose: KeyPurpose, keys: KeyService | None = None) -> PublicKey:

@@ -23,9 +23,9 @@ from django.views.decorators.http import require_http_methods
 
 from checkout.clock import clock_now
 from checkout.currencies import amount_format
-from checkout.models import CheckoutSession
 from checkout.sessions.assets import page_assets
 from checkout.sessions.forms import FIELD_FOR_ERROR, CheckoutForm
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import (
     CheckoutSessionNotFound,
     CheckoutSessionUnavailable,

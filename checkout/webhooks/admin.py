@@ -12,24 +12,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from checkout.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from payments_site.kernel.admin import ReadOnlyAdminMixin
 
 from .delivery import DeliveryNotResendable, delivery_resend
 
 
-class _ReadOnly(admin.ModelAdmin[Any]):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Event)
-class EventAdmin(_ReadOnly):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = ("id", "merchant", "type", "object_id", "created_at")
     list_filter = ("type", "created_at")
     search_fields = ("id", "object_id")
@@ -54,7 +44,7 @@ class EventAdmin(_ReadOnly):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(_ReadOnly):
+class WebhookEndpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = (
         "id",
         "merchant",
@@ -85,7 +75,9 @@ class WebhookEndpointAdmin(_ReadOnly):
     readonly_fields = fields
 
 
-class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookDelivery]):
+class WebhookAttemptInline(
+    ReadOnlyAdminMixin, admin.TabularInline[WebhookAttempt, WebhookDelivery]
+):
     model = WebhookAttempt
     extra = 0
     can_delete = False
@@ -101,15 +93,9 @@ class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookDelivery])
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = (
         "id",
         "event",

@@ -25,12 +25,13 @@ from checkout.api.common import (
     page_serializer,
     problem_responses,
 )
-from checkout.models import Event, EventType, WebhookEndpoint
 from checkout.payments.api import CHARGE_EXAMPLE
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
+from checkout.webhooks.models import Event, EventType, WebhookEndpoint
 from vault.authentication import request_merchant
 
 from .selectors import event_document, event_get, event_list, webhook_endpoint_list
+from .serializers import EventOutputSerializer
 from .services import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
@@ -40,19 +41,6 @@ from .services import (
 )
 
 EVENT_TYPES = [*EventType.values]
-
-
-class EventOutputSerializer(serializers.Serializer[Any]):
-    """Schema only: an event is answered exactly as it was sent to endpoints."""
-
-    id = serializers.CharField()
-    object = serializers.CharField(help_text='Always "event".')
-    type = serializers.ChoiceField(choices=EventType.choices)
-    api_version = serializers.CharField()
-    created = serializers.DateTimeField()
-    data = serializers.DictField(  # type: ignore[assignment]
-        help_text="`{object: …}`: the object as the API showed it then."
-    )
 
 
 EventPageSerializer = page_serializer("EventPage", EventOutputSerializer)

@@ -26,19 +26,20 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from checkout.clock import clock_now
-from checkout.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from monitoring.audit.services import audit_record
 from monitoring.models import SecurityAlert
 from payments_site.kernel.errors import DomainError
+from payments_site.kernel.events import DomainEvent, publish
 
 from .addresses import WebhookUrlRefused, target_resolve, webhook_url_validate
 from .secrets import secrets_valid
@@ -63,6 +64,14 @@ def retry_delay(attempt: int) -> timedelta:
     cap = float(settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS)
     delay = min(cap, base * 2 ** min(attempt - 1, 40))
     return timedelta(seconds=delay * _jitter.uniform(0.8, 1.2))
+
+
+@dataclass(frozen=True)
+class DeliveriesDue(DomainEvent):
+    """Deliveries that may be attempted now, once committed: ``tasks.py`` hands them to the
+    workers. A lost hand-off is no loss: the rows stay due for the next pass."""
+
+    delivery_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -276,8 +285,6 @@ def _endpoint_disable_if_failing(*, delivery: WebhookDelivery, now: datetime) ->
 def webhook_url_host(url: str) -> str:
     """The host of a URL, for logs and alerts (a URL's path or query may carry a merchant's
     own secret, so whole URLs are not logged)."""
-    from urllib.parse import urlsplit
-
     try:
         return (urlsplit(url).hostname or "")[:200]
     except ValueError:
@@ -285,19 +292,6 @@ def webhook_url_host(url: str) -> str:
 
 
 # --- scheduling ----------------------------------------------------------------------------------
-
-
-def deliveries_enqueue(ids: Iterable[int], now: datetime | None = None) -> None:
-    """Hand deliveries to Celery (inline without a broker). A failure to enqueue is logged,
-    not raised: the rows stay due and the next pass hands them out again."""
-    from .tasks import deliver_webhook
-
-    when = now.isoformat() if now else None
-    for delivery_id in ids:
-        try:
-            deliver_webhook.delay(delivery_id, when)
-        except Exception:
-            logger.exception("webhook_enqueue_failed", extra={"delivery": delivery_id})
 
 
 def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -348,7 +342,7 @@ def delivery_resend(
             object_id=str(current.pk),
             data={"event": current.event_id, "endpoint": current.endpoint_id},
         )
-        transaction.on_commit(lambda: deliveries_enqueue([current.pk]))
+        publish(DeliveriesDue(delivery_ids=(current.pk,)))
     return current
 
 
@@ -358,9 +352,9 @@ class DeliveryNotResendable(DomainError):
 
 __all__ = [
     "ALERT_RULE",
+    "DeliveriesDue",
     "DeliveryNotResendable",
     "deliveries_due",
-    "deliveries_enqueue",
     "deliveries_run",
     "delivery_attempt",
     "delivery_claim",

@@ -1,120 +1,69 @@
-"""Recording events: the ``CHECKOUT_EVENT_HOOKS`` and ``TOKEN_REVOKED_HOOKS`` entries.
+"""Recording webhook events: every domain event a merchant can hear of becomes an ``Event``.
 
-Both hooks run inside the transaction of the change they report, so an ``Event`` (and its
-deliveries) exists if and only if the change committed. Deliveries are handed to Celery only
-after that commit (``transaction.on_commit``); a lost hand-off is picked up by the next
-``deliveries_enqueue_due`` pass, because the delivery row, not the queue, is the record.
+Webhooks learn of changes only through the domains' events (``payments_site.kernel.events``),
+heard once the change is committed: ``events_on_domain_event`` (subscribed in
+``CheckoutConfig.ready``) writes the ``Event`` and its deliveries in one transaction, then
+hands the deliveries to the workers once that commits; a lost hand-off is picked up by the
+next ``webhooks_enqueue_due`` pass, because the delivery row, not the queue, is the record.
 
-The snapshot in ``data.object`` is built by the same output serializers the API answers with,
-so a webhook says exactly what ``GET /api/v1/<object>/<id>`` said at that moment: token
-metadata (brand, last4, expiry, fingerprint), never a card number or CVC. (The API layer's
-serializers are imported lazily here: they *are* the public representation of each object.)
+Domain event → webhook event types (``WEBHOOK_EVENTS``):
 
-Domain event → webhook event types:
-
-- ``charge.succeeded`` / ``charge.failed`` → the same, object: the charge;
-- ``refund.succeeded`` → ``refund.succeeded`` (the refund) **and** ``charge.refunded`` (the
-  charge, with its new ``amount_refunded``), Stripe's name for it;
-- ``refund.failed`` → the same, object: the refund;
-- ``subscription.created|updated|renewed|past_due|canceled`` → the same;
-- ``checkout.session.completed`` → the same, object: the session;
-- a token revocation → ``token.revoked``, object: the token's masked metadata.
+- ``ChargeSucceeded`` / ``ChargeFailed`` → ``charge.succeeded`` / ``charge.failed``;
+- ``RefundSucceeded`` → ``refund.succeeded`` (the refund) **and** ``charge.refunded`` (the
+  charge, with its new ``amount_refunded``), Stripe's name for it; ``RefundFailed`` →
+  ``refund.failed``;
+- ``SubscriptionCreated|Updated|Renewed|PastDue|Canceled`` → ``subscription.<the same>``;
+- ``CheckoutSessionCompleted`` → ``checkout.session.completed``;
+- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
-from rest_framework import serializers
 
-from checkout.clock import clock_now
-from checkout.models import (
-    Charge,
-    CheckoutSession,
-    Event,
-    EventType,
-    Refund,
-    Subscription,
-    WebhookDelivery,
-    WebhookEndpoint,
+from checkout.billing.events import (
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionPastDue,
+    SubscriptionRenewed,
+    SubscriptionUpdated,
 )
-from monitoring.observability.redaction import redact_text
+from checkout.billing.models import Subscription
+from checkout.clock import clock_now
+from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
+from checkout.payments.models import Charge, Refund
+from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.models import CheckoutSession
+from checkout.webhooks.delivery import DeliveriesDue
+from checkout.webhooks.models import Event, EventType, WebhookDelivery, WebhookEndpoint
+from checkout.webhooks.payloads import API_VERSION, event_document, object_snapshot, object_type
+from payments_site.kernel.events import DomainEvent, publish
 from payments_site.kernel.ids import new_id
+from vault.events import TokenRevoked
 from vault.models import Token
-
-logger = logging.getLogger(__name__)
-
-API_VERSION = "v1"
-
-
-_SERIALIZERS: dict[type[Model], tuple[str, Any]] = {}
-
-
-def _serializer_for(obj: Model) -> tuple[str, Callable[[Model], Any]]:
-    """(object type, function rendering ``obj`` as the API does). One serializer instance per
-    type is kept and its ``to_representation`` reused: building a DRF serializer's fields
-    anew for every event was a third of the cost of recording one."""
-    if not _SERIALIZERS:
-        from checkout.billing.api import SubscriptionOutputSerializer
-        from checkout.payments.api import ChargeOutputSerializer, RefundOutputSerializer
-        from checkout.sessions.api import CheckoutSessionOutputSerializer
-        from vault.api import TokenOutputSerializer
-
-        _SERIALIZERS.update(
-            {
-                Charge: ("charge", ChargeOutputSerializer()),
-                Refund: ("refund", RefundOutputSerializer()),
-                Subscription: ("subscription", SubscriptionOutputSerializer()),
-                CheckoutSession: ("checkout.session", CheckoutSessionOutputSerializer()),
-                Token: ("token", TokenOutputSerializer()),
-            }
-        )
-    object_type, serializer = _SERIALIZERS[type(obj)]
-    return object_type, serializer.to_representation
-
-
-def _scrub(value: Any) -> Any:
-    """Belt and braces: every string of the snapshot passes the log redactor, so a card number
-    that slipped past input validation (which refuses them) would leave masked."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
 
 
 def event_record(*, event_type: str, obj: Model, now: datetime | None = None) -> Event:
     """Write the event for ``obj`` and queue it for every enabled endpoint that wants it."""
     now = clock_now(now)
-    object_type, serialize = _serializer_for(obj)
-    snapshot = _scrub(json.loads(json.dumps(serialize(obj), default=str)))
     event = Event(
         id=new_id("evt"),
         merchant_id=obj.merchant_id,  # type: ignore[attr-defined]
         type=EventType(event_type),
         api_version=API_VERSION,
-        object_type=object_type,
+        object_type=object_type(obj),
         object_id=str(obj.pk),
         created_at=now,
     )
-    document = {
-        "id": event.id,
-        "object": "event",
-        "type": event.type,
-        "api_version": API_VERSION,
-        "created": serializers.DateTimeField().to_representation(now),
-        "data": {"object": snapshot},
-    }
-    event.payload = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    event.payload = event_document(
+        event_id=event.id, event_type=event.type, created=now, snapshot=object_snapshot(obj)
+    )
     event.save(force_insert=True)
     _deliveries_create(event=event, now=now)
     return event
@@ -142,30 +91,55 @@ def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
     ids = [d.pk for d in created if d.pk is not None]
     if len(ids) != len(created):  # a backend that returns no ids: look them up
         ids = list(WebhookDelivery.objects.filter(event=event).values_list("pk", flat=True))
-
-    from .delivery import deliveries_enqueue
-
-    transaction.on_commit(lambda: deliveries_enqueue(ids))
+    publish(DeliveriesDue(delivery_ids=tuple(ids)))
     return ids
 
 
-def events_on_checkout_event(*, event_type: str, obj: Model, **_: object) -> None:
-    """``CHECKOUT_EVENT_HOOKS`` entry (see the module docstring for the mapping)."""
-    if event_type == "refund.succeeded" and isinstance(obj, Refund):
-        event_record(event_type=EventType.REFUND_SUCCEEDED, obj=obj)
-        charge = Charge.objects.get(pk=obj.charge_id)
-        event_record(event_type=EventType.CHARGE_REFUNDED, obj=charge)
-        return
-    if event_type not in EventType.values:
-        # A new domain event nobody mapped yet: not worth failing the change for.
-        logger.warning("webhook_event_type_unknown", extra={"event_type": event_type})
-        return
-    event_record(event_type=event_type, obj=obj)
+def _charge(event: ChargeSucceeded | ChargeFailed | RefundSucceeded) -> Model:
+    return Charge.objects.get(pk=event.charge_id)
 
 
-def events_on_token_revoked(*, token: Token, reason: str = "", **_: object) -> None:
-    """``TOKEN_REVOKED_HOOKS`` entry: ``token.revoked`` with the token's masked metadata."""
-    event_record(event_type=EventType.TOKEN_REVOKED, obj=token)
+def _refund(event: RefundSucceeded | RefundFailed) -> Model:
+    return Refund.objects.get(pk=event.refund_id)
+
+
+def _subscription(event: SubscriptionEvent) -> Model:
+    return Subscription.objects.get(pk=event.subscription_id)
+
+
+def _session(event: CheckoutSessionCompleted) -> Model:
+    return CheckoutSession.objects.select_related("merchant").get(pk=event.session_id)
+
+
+def _token(event: TokenRevoked) -> Model:
+    return Token.objects.get(pk=event.token_id)
+
+
+# Each domain event → the webhook events it makes, with the object each one shows.
+WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Model]], ...]] = {
+    ChargeSucceeded: ((EventType.CHARGE_SUCCEEDED, _charge),),
+    ChargeFailed: ((EventType.CHARGE_FAILED, _charge),),
+    RefundSucceeded: (
+        (EventType.REFUND_SUCCEEDED, _refund),
+        (EventType.CHARGE_REFUNDED, _charge),
+    ),
+    RefundFailed: ((EventType.REFUND_FAILED, _refund),),
+    SubscriptionCreated: ((EventType.SUBSCRIPTION_CREATED, _subscription),),
+    SubscriptionUpdated: ((EventType.SUBSCRIPTION_UPDATED, _subscription),),
+    SubscriptionRenewed: ((EventType.SUBSCRIPTION_RENEWED, _subscription),),
+    SubscriptionPastDue: ((EventType.SUBSCRIPTION_PAST_DUE, _subscription),),
+    SubscriptionCanceled: ((EventType.SUBSCRIPTION_CANCELED, _subscription),),
+    CheckoutSessionCompleted: ((EventType.CHECKOUT_SESSION_COMPLETED, _session),),
+    TokenRevoked: ((EventType.TOKEN_REVOKED, _token),),
+}
+
+
+def events_on_domain_event(event: DomainEvent) -> None:
+    """Subscribed to every type of ``WEBHOOK_EVENTS``: its webhook events, in one
+    transaction."""
+    with transaction.atomic():
+        for event_type, load in WEBHOOK_EVENTS[type(event)]:
+            event_record(event_type=event_type, obj=load(event))
 
 
 # The events API promises at least this much history (README, /api/v1/events).
@@ -204,9 +178,8 @@ def events_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
 
 
 __all__ = [
-    "API_VERSION",
+    "WEBHOOK_EVENTS",
     "event_record",
-    "events_on_checkout_event",
-    "events_on_token_revoked",
+    "events_on_domain_event",
     "events_purge",
 ]

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db.models import F, Q
 
-from checkout.models import WebhookEndpoint, WebhookSecret
+from checkout.webhooks.models import WebhookEndpoint, WebhookSecret
 from payments_site.kernel.ids import base62
 from vault.envelope import NONCE_BYTES, data_keys
 from vault.keys import KeyDecryptionFailed, get_key_service

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from checkout.models import Event, WebhookEndpoint
+from checkout.webhooks.models import Event, WebhookEndpoint
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.queries import filter_given
 from vault.models import Merchant

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import transaction
 
 from checkout.clock import clock_now
-from checkout.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from checkout.payments.validation import CARD_DATA_MESSAGE, text_validate
+from checkout.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from monitoring.audit.services import audit_record
-from monitoring.observability.redaction import redact_text
+from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 from vault.models import Merchant
 
@@ -57,7 +57,7 @@ def enabled_events_validate(value: object) -> list[str]:
 
 def _url_check(url: object) -> str:
     parsed = webhook_url_validate(url)
-    if redact_text(parsed.url) != parsed.url:
+    if has_card_data(parsed.url):
         raise InvalidInput(
             CARD_DATA_MESSAGE,
             errors=[FieldError("url", "card_data_not_allowed", CARD_DATA_MESSAGE)],

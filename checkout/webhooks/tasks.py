@@ -7,11 +7,22 @@ a simulated calendar; beat sends none and workers use the configured clock.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from celery import shared_task
 
 from checkout.clock import clock_now
+from checkout.webhooks.delivery import (
+    DeliveriesDue,
+    deliveries_due,
+    delivery_attempt,
+)
+from checkout.webhooks.events import events_purge as _events_purge
+from checkout.webhooks.secrets import secrets_purge
+
+logger = logging.getLogger(__name__)
 
 
 def _parse(now: str | None) -> datetime | None:
@@ -21,8 +32,6 @@ def _parse(now: str | None) -> datetime | None:
 @shared_task(name="checkout.webhooks.deliver")
 def deliver_webhook(delivery_id: int, now: str | None = None) -> int | None:
     """One attempt of one delivery, if it is due. Returns the attempt's number or None."""
-    from .delivery import delivery_attempt
-
     attempt = delivery_attempt(delivery_id=delivery_id, now=_parse(now))
     return attempt.sequence if attempt else None
 
@@ -31,9 +40,6 @@ def deliver_webhook(delivery_id: int, now: str | None = None) -> int | None:
 def webhooks_enqueue_due(now: str | None = None, limit: int = 1000) -> int:
     """Beat: one task per due delivery (retries, and anything whose first hand-off was lost);
     also destroys signing secrets whose roll-over overlap has ended."""
-    from .delivery import deliveries_due, deliveries_enqueue
-    from .secrets import secrets_purge
-
     moment = clock_now(_parse(now))
     secrets_purge(now=moment)
     ids = deliveries_due(now=moment, limit=limit)
@@ -44,6 +50,29 @@ def webhooks_enqueue_due(now: str | None = None, limit: int = 1000) -> int:
 @shared_task(name="checkout.webhooks.events_purge")
 def events_purge(now: str | None = None) -> int:
     """Beat (hourly): forget events past their retention, with their deliveries and attempts."""
-    from .events import events_purge as purge
+    return _events_purge(now=_parse(now))
 
-    return purge(now=_parse(now))
+
+def deliveries_enqueue(ids: Iterable[int], now: datetime | None = None) -> None:
+    """Hand deliveries to Celery (inline without a broker). A failure to enqueue is logged,
+    not raised: the rows stay due and the next pass hands them out again."""
+    when = now.isoformat() if now else None
+    for delivery_id in ids:
+        try:
+            deliver_webhook.delay(delivery_id, when)
+        except Exception:
+            logger.exception("webhook_enqueue_failed", extra={"delivery": delivery_id})
+
+
+def deliveries_hand_off(event: DeliveriesDue) -> None:
+    """Subscribed to ``DeliveriesDue``: once the deliveries are committed, to the workers."""
+    deliveries_enqueue(event.delivery_ids)
+
+
+__all__ = [
+    "deliver_webhook",
+    "deliveries_enqueue",
+    "deliveries_hand_off",
+    "events_purge",
+    "webhooks_enqueue_due",
+]

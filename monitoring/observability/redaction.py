@@ -2,7 +2,8 @@
 
 Two independent nets, because either alone misses cases: values under sensitive keys are
 masked whatever they look like (a CVC is just three digits), and any 13–19 digit run that
-passes Luhn — with or without spaces or dashes — is masked wherever it appears in free text.
+passes Luhn — with or without spaces or dashes — is masked wherever it appears in free text
+(``payments_site.kernel.cards``, the detector input validation uses too).
 """
 
 from __future__ import annotations
@@ -11,17 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-MASK = "[REDACTED]"
-PAN_MASK = "[REDACTED-PAN]"
+from payments_site.kernel.cards import CVC_MASK, card_data_mask
 
-# Any run of 13-19 digits, optionally separated by single spaces or dashes.
-_PAN_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
-
-# A card security code named in free text: "cvc 123", "CVV2=1234", '"cvc": "123"'. A bare
-# three-digit number cannot be told from any other, but one right after its name can.
-_CVC_IN_TEXT = re.compile(
-    r"(?i)(?<![a-z0-9])(cvc2?|cvv2?|cvn|csc|security[ _-]?code)([\"' :=]{1,4})([0-9]{3,4})(?![0-9])"
-)
+MASK = CVC_MASK
+# Every Luhn-valid 13–19 digit run and every named security code: the kernel's detector, the
+# same one input validation refuses with.
+redact_text = card_data_mask
 
 # Key words that make a value sensitive wherever they appear as a word of the key:
 # "card_number", "cardNumber", "cvc", "card_jwe", "X-Card-PAN"...
@@ -49,31 +45,6 @@ _SENSITIVE_WORDS = frozenset(
 _SENSITIVE_KEYS = frozenset({"card", "token_secret", "api_key", "apikey", "sessionid", "csrftoken"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
-    return PAN_MASK if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
-
-
-def redact_text(text: str) -> str:
-    """Mask every Luhn-valid 13–19 digit run in ``text``, and a security code after its name."""
-    if not any(c.isdigit() for c in text):
-        return text
-    text = _PAN_CANDIDATE.sub(_mask_match, text)
-    return _CVC_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 
 
 def is_sensitive_key(key: object) -> bool:

@@ -40,6 +40,12 @@ def subscribe(event_type: type[E], handler: Callable[[E], object]) -> None:
         handlers.append(handler)
 
 
+def unsubscribe(event_type: type[E], handler: Callable[[E], object]) -> None:
+    handlers = _handlers.get(event_type, [])
+    if handler in handlers:
+        handlers.remove(handler)
+
+
 def subscriptions() -> dict[type[DomainEvent], tuple[Handler, ...]]:
     """Every event type with its handlers, in order."""
     return {event_type: tuple(handlers) for event_type, handlers in _handlers.items()}

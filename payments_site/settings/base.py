@@ -248,9 +248,6 @@ KMS_PUBLIC_KEY_CACHE_SECONDS = env.float("KMS_PUBLIC_KEY_CACHE_SECONDS", default
 # Envelope encryption: one data key seals cards for at most this long / this many cards.
 DATA_KEY_MAX_AGE_SECONDS = env.float("DATA_KEY_MAX_AGE_SECONDS", default=300.0)
 DATA_KEY_MAX_USES = env.int("DATA_KEY_MAX_USES", default=10_000)
-# Dotted paths called as hook(token=..., reason=...) inside the revoking transaction (the
-# charges and webhooks apps register theirs; the vault imports neither).
-TOKEN_REVOKED_HOOKS: list[str] = []
 
 # --- Card transport: the checkout seals card JWTs, the vault ingests them ----------------------
 # `iss` names this checkout, `aud` the vault (its DNS name in production); both are compared
@@ -368,10 +365,6 @@ CELERY_BEAT_SCHEDULE = {
     # The audit chain's head, logged: anchors outside the database for verify_audit_chain.
     "audit-chain-anchor": {"task": "monitoring.audit_chain_anchor", "schedule": 300.0},
 }
-# The vault calls these inside the token revocation transaction: hook(token=..., reason=...).
-TOKEN_REVOKED_HOOKS += ["checkout.billing.services.subscriptions_on_token_revoked"]
-# Outer apps (webhooks) register hook(event_type=..., obj=...) here; see checkout/events.py.
-CHECKOUT_EVENT_HOOKS: list[str] = []
 
 # --- Checkout sessions and the hosted page (issue 6) ------------------------------------------
 # A session's page lives this long unless the merchant asks for 5 min … 24 h (`expires_in`).
@@ -417,9 +410,6 @@ PAYMENT_PAGE_INVENTORY = env.str(
 )
 
 # --- Webhooks (issue 8): events pushed to merchants' endpoints (checkout/webhooks/) ------------
-# Events are recorded by these hooks inside the transaction of the change they report.
-CHECKOUT_EVENT_HOOKS += ["checkout.webhooks.events.events_on_checkout_event"]
-TOKEN_REVOKED_HOOKS += ["checkout.webhooks.events.events_on_token_revoked"]
 # One attempt: the whole exchange (connect, TLS, request, answer) within this deadline; at most
 # this much of the answer is read. No redirect is ever followed.
 WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)

@@ -21,8 +21,8 @@ from typing import Any
 
 from django.db import connection
 
+from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_bill, subscriptions_due
-from checkout.models import Subscription
 from tests.bench.registry import BenchContext, bench, timed
 from tests.support.load import run_load
 from tests.support.servers import celery_workers, gunicorn

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import http.client
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from unittest import mock
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.test import override_settings
 
-from checkout.models import Event, WebhookDelivery
+from checkout.payments.events import ChargeSucceeded
 from checkout.payments.services import charge_create
 from checkout.webhooks.delivery import deliveries_run
-from checkout.webhooks.events import event_record
+from checkout.webhooks.events import event_record, events_on_domain_event
+from checkout.webhooks.models import Event, WebhookDelivery
 from checkout.webhooks.services import webhook_endpoint_create
+from payments_site.kernel.events import DomainEvent, subscribe, unsubscribe
 from tests.bench.registry import BenchContext, bench, timed
 from tests.webhooks.receiver import receiver_server
 from vault.cards import card_validate
@@ -41,6 +44,16 @@ def _token(merchant: object) -> object:
     return token_create(merchant=merchant, card=card, actor="bench")  # type: ignore[arg-type]
 
 
+@contextmanager
+def _without(event_type: type[DomainEvent], handler: Callable[..., object]) -> Iterator[None]:
+    """The same charges with webhooks not listening: the baseline."""
+    unsubscribe(event_type, handler)
+    try:
+        yield
+    finally:
+        subscribe(event_type, handler)
+
+
 @bench("webhooks.delivery")
 def delivery_bench(ctx: BenchContext) -> None:
     data_keys.clear()
@@ -53,7 +66,7 @@ def delivery_bench(ctx: BenchContext) -> None:
         )
         receiver.secrets.append(secret)
         # Queued, not handed to Celery (which runs inline without a broker): the pass sends.
-        with mock.patch("checkout.webhooks.delivery.deliveries_enqueue"):
+        with mock.patch("checkout.webhooks.tasks.deliveries_enqueue"):
             for _ in range(DELIVERIES):
                 event_record(event_type="token.revoked", obj=token)  # type: ignore[arg-type]
         body = Event.objects.first().payload.encode()  # type: ignore[union-attr]
@@ -87,7 +100,6 @@ def events_bench(ctx: BenchContext) -> None:
     data_keys.clear()
     merchant = merchant_create(name="Bench events")
     token = _token(merchant)
-    without_hooks = [h for h in settings.CHECKOUT_EVENT_HOOKS if "webhooks" not in h]
 
     def charges() -> float:
         with timed() as t:
@@ -95,13 +107,13 @@ def events_bench(ctx: BenchContext) -> None:
                 charge_create(merchant=merchant, token_id=token.pk, amount=100, currency="EUR")  # type: ignore[attr-defined]
         return CHARGES / t.seconds
 
-    with override_settings(CHECKOUT_EVENT_HOOKS=without_hooks):
+    with _without(ChargeSucceeded, events_on_domain_event):
         base = charges()
     with override_settings(WEBHOOK_ADDRESS_ALLOWLIST=["127.0.0.1"], WEBHOOK_ALLOW_HTTP=True):
         # One endpoint, so each charge also queues a delivery row; the hand-off to Celery
         # happens on commit and is not part of this measure (no broker: nothing is sent).
         webhook_endpoint_create(merchant=merchant, url="http://127.0.0.1:9/", enabled_events=["*"])
-    with mock.patch("checkout.webhooks.delivery.deliveries_enqueue"):
+    with mock.patch("checkout.webhooks.tasks.deliveries_enqueue"):
         rate = charges()
     ctx.row("charge_create (sandbox processor)", "per s", "× baseline")
     ctx.row("without webhook events", f"{base:,.0f}", "1.00")

@@ -10,7 +10,7 @@ from django.contrib.admin.utils import quote
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from checkout.models import Charge
+from checkout.payments.models import Charge
 from vault.merchants import api_key_create
 from vault.models import Merchant, Token
 

@@ -20,8 +20,10 @@ import redis
 from django.core.management import call_command
 from django.db import connection
 
+from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_cancel, subscription_create
-from checkout.models import Charge, SandboxLedgerEntry, Subscription
+from checkout.payments.models import Charge
+from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.tasks import billing_enqueue_due
 from tests.checkout.conftest import DECLINES, at, make_token
 from tests.support.servers import celery_workers

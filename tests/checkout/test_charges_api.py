@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, SandboxLedgerEntry
+from checkout.payments.models import Charge
+from checkout.payments.processors.models import SandboxLedgerEntry
 from monitoring.models import AuditEvent
 from tests.checkout.conftest import CARDS, DECLINES, make_token
 from vault.models import Merchant, Token

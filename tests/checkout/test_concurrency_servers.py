@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from checkout.models import Charge, SandboxLedgerEntry
+from checkout.payments.models import Charge
+from checkout.payments.processors.models import SandboxLedgerEntry
 from tests.checkout.conftest import make_token
 from tests.support.servers import gunicorn
 from vault.merchants import api_key_create

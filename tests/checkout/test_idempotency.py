@@ -10,9 +10,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, IdempotencyKey, SandboxLedgerEntry
 from checkout.payments.idempotency.api import request_fingerprint
+from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.idempotency.services import idempotency_begin
+from checkout.payments.models import Charge
+from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.payments.services import charge_create
 from vault.merchants import api_key_create
 from vault.models import Merchant, Token

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, Refund, SandboxLedgerEntry
+from checkout.payments.models import Charge, Refund
+from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.payments.services import charge_create, charge_reconcile, charges_reconcile
 from vault.models import Merchant, Token
 

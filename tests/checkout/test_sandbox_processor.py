@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checkout.models import SandboxLedgerEntry
 from checkout.payments.processors import ProcessorCard, ProcessorTimeout, ProcessorUnreachable
+from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.payments.processors.sandbox import SandboxIdempotencyError, SandboxProcessor
 from tests.checkout.conftest import CARDS
 

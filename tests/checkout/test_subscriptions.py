@@ -8,21 +8,41 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from rest_framework.test import APIClient
 
+from checkout.billing.events import (
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionPastDue,
+    SubscriptionRenewed,
+    SubscriptionUpdated,
+)
+from checkout.billing.models import Subscription
 from checkout.billing.services import (
     subscription_bill,
     subscription_cancel,
     subscription_create,
     subscriptions_due,
 )
-from checkout.models import Charge, SandboxLedgerEntry, Subscription
+from checkout.payments.events import ChargeFailed, ChargeSucceeded
+from checkout.payments.models import Charge
+from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.tasks import billing_enqueue_due
 from tests.checkout.conftest import DECLINES, at
+from tests.checkout.events import failing_listener, heard
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
 pytestmark = pytest.mark.django_db
+
+SUBSCRIPTION_EVENTS = (
+    SubscriptionCreated,
+    SubscriptionUpdated,
+    SubscriptionRenewed,
+    SubscriptionPastDue,
+    SubscriptionCanceled,
+)
 
 
 def bill_until(subscription: Subscription, until: datetime) -> list[Charge]:
@@ -132,12 +152,13 @@ def test_past_due_while_retrying_and_active_again_after_a_successful_retry(
 
 
 def test_revoked_token_moves_subscriptions_to_past_due_with_a_reason(
-    merchant: Merchant, token: Token
+    merchant: Merchant, token: Token, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     subscription = new(merchant, token)
     bill_until(subscription, at("2027-02-01"))
 
-    token_revoke(token=token, actor="test", reason="card lost")
+    with django_capture_on_commit_callbacks(execute=True):  # billing hears it after commit
+        token_revoke(token=token, actor="test", reason="card lost")
     subscription.refresh_from_db()
     assert (subscription.status, subscription.status_reason) == ("past_due", "token_revoked")
 
@@ -353,40 +374,63 @@ def test_sandbox_token_command_picks_a_test_card_by_outcome(merchant: Merchant, 
         call_command("sandbox_token", "--merchant", merchant.id, stdout=out)
 
 
-def test_events_are_emitted_inside_the_state_change(
-    merchant: Merchant, token_factory: Callable[..., Token], settings
+@pytest.mark.django_db(transaction=True)
+def test_events_are_published_once_each_change_commits(
+    merchant: Merchant, token_factory: Callable[..., Token]
 ) -> None:
-    from tests.checkout import events
-
-    events.RECORDED.clear()
-    settings.CHECKOUT_EVENT_HOOKS = ["tests.checkout.events.record"]
     token = token_factory()
     poor = token_factory(number=DECLINES["card_declined"])
-    good = new(merchant, token)
-    bad = new(merchant, poor)
-    bill_until(good, at("2027-01-31"))
-    bill_until(bad, at("2027-01-31"))
-    token_revoke(token=token, actor="test", reason="lost")
+    with heard(*SUBSCRIPTION_EVENTS, ChargeSucceeded, ChargeFailed) as events:
+        good = new(merchant, token)
+        bad = new(merchant, poor)
+        bill_until(good, at("2027-01-31"))
+        bill_until(bad, at("2027-01-31"))
+        token_revoke(token=token, actor="test", reason="lost")
 
-    kinds = [kind for kind, _ in events.RECORDED]
-    assert kinds == [
-        "subscription.created",
-        "subscription.created",
-        "charge.succeeded",
-        "subscription.renewed",
-        "charge.failed",
-        "subscription.past_due",
-        "subscription.past_due",  # the revoked token's subscription
+    assert [type(e) for e in events] == [
+        SubscriptionCreated,
+        SubscriptionCreated,
+        ChargeSucceeded,
+        SubscriptionRenewed,
+        ChargeFailed,
+        SubscriptionPastDue,
+        SubscriptionPastDue,  # the revoked token's subscription, heard from the vault's event
     ]
-    assert events.RECORDED[-1][1] == good.id
+    assert events[-1] == SubscriptionPastDue(subscription_id=good.id, merchant_id=merchant.id)
 
 
-def test_a_failing_event_hook_rolls_the_state_change_back(
-    merchant: Merchant, token: Token, settings
+def test_a_rolled_back_change_is_never_announced(
+    merchant: Merchant, token: Token, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
-    settings.CHECKOUT_EVENT_HOOKS = ["tests.checkout.events.explode"]
+    def create_then_fail() -> None:
+        with transaction.atomic():
+            new(merchant, token)
+            raise RuntimeError("rolled back")
 
-    with pytest.raises(RuntimeError, match="outbox"):
-        new(merchant, token)
+    with (
+        heard(SubscriptionCreated) as events,
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+    ):
+        create_then_fail()
 
+    assert events == []
     assert Subscription.objects.count() == 0
+
+
+def test_a_failing_listener_cannot_undo_the_change_it_hears_of(
+    merchant: Merchant,
+    token: Token,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        failing_listener(SubscriptionCreated),
+        heard(SubscriptionCreated) as events,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        subscription = new(merchant, token)
+
+    assert Subscription.objects.get().pk == subscription.pk
+    assert [type(e) for e in events] == [SubscriptionCreated]  # the next listener still ran
+    assert any(r.message == "event_handler_failed" for r in caplog.records)

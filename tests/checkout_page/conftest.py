@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from checkout.models import CheckoutSession
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_create
 from checkout.sessions.transport import card_encrypt
 from tests.conftest import load_cards

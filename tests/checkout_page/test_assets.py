@@ -15,8 +15,8 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from checkout.models import CheckoutSession
 from checkout.sessions.assets import PAGE_MODULE, PAGE_MODULE_IMPORTS, PAGE_STYLESHEET
+from checkout.sessions.models import CheckoutSession
 from vault.keys import KeyService
 
 from .html import parse

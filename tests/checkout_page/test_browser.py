@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from checkout.models import Charge, CheckoutSession
+from checkout.payments.models import Charge
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_create
 from checkout.sessions.transport import card_encrypt
 from tests.support.servers import RunningServer, gunicorn

@@ -14,8 +14,9 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, CheckoutSession
+from checkout.payments.models import Charge
 from checkout.sessions import views
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete
 from monitoring.models import SecurityAlert
 from monitoring.security.engine import (

@@ -16,8 +16,8 @@ import pytest
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from checkout.models import CheckoutSession
 from checkout.sessions import views
+from checkout.sessions.models import CheckoutSession
 from vault.keys import KeyPurpose, KeyService
 from vault.models import Token
 

@@ -18,7 +18,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
-from checkout.models import Charge, CheckoutSession
+from checkout.payments.models import Charge
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.security.counters import Op, counter_store
 from tests.checkout.conftest import make_token

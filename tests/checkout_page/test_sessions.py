@@ -10,9 +10,11 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_bill, subscription_current_period
-from checkout.models import Charge, CheckoutSession, Subscription
+from checkout.payments.models import Charge
 from checkout.payments.services import charge_reconcile
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import (
     CheckoutSessionUnavailable,
     checkout_session_complete,

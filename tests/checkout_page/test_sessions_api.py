@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from checkout.models import CheckoutSession
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete
 from vault.keys import KeyService
 from vault.merchants import api_key_create, merchant_create

@@ -13,7 +13,8 @@ import pytest
 import structlog
 
 from monitoring.observability.logs import json_formatter
-from monitoring.observability.redaction import luhn_valid, redact, redact_text
+from monitoring.observability.redaction import redact, redact_text
+from payments_site.kernel.cards import luhn_valid
 from tests.conftest import load_cards
 from tests.support.servers import ROOT
 

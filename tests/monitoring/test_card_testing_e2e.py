@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 import requests
 
-from checkout.models import CheckoutSession
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_create
 from monitoring.models import SecurityAlert
-from monitoring.observability.redaction import luhn_valid
 from monitoring.security.engine import api_client_source
+from payments_site.kernel.cards import luhn_valid
 from tests.checkout.conftest import make_token
 from tests.support.servers import RunningServer, gunicorn
 from vault.envelope import data_keys

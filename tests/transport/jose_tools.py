@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from vault.transport.jose import b64url_decode, b64url_encode
+from payments_site.kernel.encoding import b64url_decode, b64url_encode
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 

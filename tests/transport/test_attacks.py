@@ -19,7 +19,7 @@ from checkout.sessions.transport import card_encrypt, card_seal, current_key
 from monitoring.models import AuditEvent
 from vault.keys import KeyPurpose
 from vault.models import Merchant, Token, UsedJti
-from vault.transport.jose import b64url_encode
+from payments_site.kernel.encoding import b64url_encode
 
 from .jose_tools import (
     decode_part,

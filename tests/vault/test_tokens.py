@@ -16,8 +16,10 @@ from pytest_django.fixtures import Settings
 
 from monitoring.models import AuditEvent
 from payments_site.problems import problem_of
+from tests.checkout.events import failing_listener, heard
 from tests.conftest import load_cards
 from tests.vault.conftest import AWS_BACKENDS
+from vault import events as vault_events
 from vault.cards import Card, card_validate
 from vault.envelope import data_keys
 from vault.keys import KeyDecryptionFailed, KeyPurpose, KeyService, KeyUnavailable
@@ -267,42 +269,67 @@ def test_revoke_is_idempotent(key_service: KeyService, merchant: Merchant) -> No
     assert AuditEvent.objects.filter(action="token.revoke").count() == 1
 
 
-hook_calls: list[tuple[str, str]] = []
+@pytest.mark.parametrize("backend_name", ["local"])
+def test_revocation_is_announced_once_committed(
+    key_service: KeyService,
+    merchant: Merchant,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    token = token_create(merchant=merchant, card=_card(), actor=ACTOR)
 
+    with (
+        heard(vault_events.TokenRevoked) as events,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        token_revoke(token=token, actor=ACTOR, reason="fraud")
 
-def recording_hook(*, token: Token, reason: str) -> None:
-    hook_calls.append((token.id, reason))
-
-
-def failing_hook(*, token: Token, reason: str) -> None:
-    raise RuntimeError("downstream refused")
-
-
-@pytest.fixture
-def hooks(settings: Settings) -> list[tuple[str, str]]:
-    hook_calls.clear()
-    settings.TOKEN_REVOKED_HOOKS = ["tests.vault.test_tokens.recording_hook"]
-    return hook_calls
+    assert events == [
+        vault_events.TokenRevoked(token_id=token.id, merchant_id=merchant.id, reason="fraud")
+    ]
 
 
 @pytest.mark.parametrize("backend_name", ["local"])
-def test_revocation_hooks_run_in_the_same_transaction(
-    key_service: KeyService, merchant: Merchant, hooks: list[tuple[str, str]], settings: Settings
+def test_a_revocation_that_rolls_back_is_never_announced(
+    key_service: KeyService,
+    merchant: Merchant,
+    django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     token = token_create(merchant=merchant, card=_card(), actor=ACTOR)
-    other = token_create(merchant=merchant, card=_card(), actor=ACTOR)
 
-    token_revoke(token=token, actor=ACTOR, reason="fraud")
-    assert hooks == [(token.id, "fraud")]
+    def revoke_then_fail() -> None:
+        with transaction.atomic():
+            token_revoke(token=token, actor=ACTOR, reason="fraud")
+            raise RuntimeError("the caller's transaction fails")
 
-    # a failing hook rolls the whole revocation back
-    settings.TOKEN_REVOKED_HOOKS = ["tests.vault.test_tokens.failing_hook"]
-    with pytest.raises(RuntimeError):
-        token_revoke(token=other, actor=ACTOR, reason="fraud")
-    other.refresh_from_db()
-    assert other.status == "active"
-    assert other.card_data_id is not None
-    assert _reveal(other).number == "4242424242424242"
+    with (
+        heard(vault_events.TokenRevoked) as events,
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+    ):
+        revoke_then_fail()
+
+    assert events == []
+    token.refresh_from_db()
+    assert (token.status, token.card_data_id is not None) == ("active", True)
+    assert _reveal(token).number == "4242424242424242"
+
+
+@pytest.mark.parametrize("backend_name", ["local"])
+def test_a_failing_listener_cannot_undo_a_revocation(
+    key_service: KeyService,
+    merchant: Merchant,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    token = token_create(merchant=merchant, card=_card(), actor=ACTOR)
+
+    with (
+        failing_listener(vault_events.TokenRevoked),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        revoked = token_revoke(token=token, actor=ACTOR, reason="fraud")
+
+    token.refresh_from_db()
+    assert (revoked.status, token.status, token.card_data_id) == ("revoked", "revoked", None)
 
 
 @pytest.mark.parametrize("backend_name", ["local"])

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.utils import timezone
 
-from checkout.models import WebhookEndpoint
+from checkout.webhooks.models import WebhookEndpoint
 from checkout.webhooks.services import webhook_endpoint_create
 from tests.checkout.conftest import make_token
 from tests.webhooks.receiver import Receiver, receiver_server

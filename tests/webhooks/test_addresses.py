@@ -12,10 +12,10 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from checkout.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from checkout.webhooks.addresses import address_refusal
 from checkout.webhooks.delivery import deliveries_run
 from checkout.webhooks.events import event_record
+from checkout.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from checkout.webhooks.services import webhook_endpoint_create
 from tests.foundation.test_settings import KMS_ENV, production_env
 from tests.support.servers import ROOT

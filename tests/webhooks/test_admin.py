@@ -11,9 +11,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from checkout.models import WebhookDelivery, WebhookSecret
 from checkout.webhooks.delivery import ALERT_RULE, deliveries_run
 from checkout.webhooks.events import event_record
+from checkout.webhooks.models import WebhookDelivery, WebhookSecret
 from checkout.webhooks.services import webhook_endpoint_create, webhook_endpoint_secret_roll
 from tests.webhooks.conftest import Hooked, SimClock
 from tests.webhooks.receiver import silent_listener

@@ -14,7 +14,6 @@ import pytest
 from django.db import connection
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from checkout.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from checkout.payments.services import charge_create
 from checkout.webhooks.delivery import (
     ALERT_RULE,
@@ -26,6 +25,7 @@ from checkout.webhooks.delivery import (
     lease_seconds,
 )
 from checkout.webhooks.events import event_record
+from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from checkout.webhooks.services import (
     webhook_endpoint_create,
     webhook_endpoint_secret_roll,
@@ -52,6 +52,7 @@ def _run_until_settled(clock: SimClock, *, max_passes: int = 60) -> list[dt.date
     raise AssertionError("deliveries did not settle")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_delivery_is_the_event_signed_with_the_endpoint_secret(
     hooked: Hooked, merchant: Merchant, token: Token, clock: SimClock
 ) -> None:

@@ -10,13 +10,9 @@ from django.db import connection
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
-from checkout.models import (
-    IdempotencyKey,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookSecret,
-)
+from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.webhooks.events import event_record
+from checkout.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from checkout.webhooks.secrets import secret_open, secrets_valid
 from monitoring.models import AuditEvent
 from tests.webhooks.conftest import SimClock

@@ -1,5 +1,6 @@
-"""Events: written in the transaction of the change they report, with the object exactly as
-the API shows it, for every change merchants need; and ``/api/v1/events``."""
+"""Events: recorded once the change they report is committed (real commits here, so the
+domain events are heard as in production), with the object exactly as the API shows it, for
+every change merchants need; and ``/api/v1/events``."""
 
 from __future__ import annotations
 
@@ -9,21 +10,26 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from checkout.billing.models import Subscription
 from checkout.billing.services import (
     subscription_bill,
     subscription_cancel,
     subscription_create,
 )
-from checkout.models import Charge, CheckoutSession, Event, Subscription, WebhookDelivery
+from checkout.payments.models import Charge
 from checkout.payments.services import charge_create, refund_create
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete, checkout_session_create
 from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.events import event_record
+from checkout.webhooks.models import Event, WebhookDelivery
 from tests.checkout.conftest import DECLINES, make_token
 from tests.webhooks.conftest import Hooked, SimClock
 from vault.merchants import merchant_create
 from vault.models import Merchant, Token
 from vault.services import token_revoke
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _events(merchant: Merchant) -> list[tuple[str, str]]:
@@ -101,10 +107,8 @@ def test_a_subscription_lifecycle_writes_created_renewed_past_due_and_canceled(
     subscription = subscription_create(
         merchant=merchant, token_id=token.id, amount=900, currency="EUR", interval="month"
     )
-    assert new_events() == ["subscription.created"]
-    # …billed for period 0 and renewed for period 1
-    subscription_bill(subscription_id=subscription.id, now=clock.now)
-    assert new_events() == ["charge.succeeded", "subscription.renewed"]
+    # …billed for period 0 as soon as it is committed, and renewed for period 1
+    assert new_events() == ["charge.succeeded", "subscription.created", "subscription.renewed"]
     subscription.refresh_from_db()
     subscription_bill(subscription_id=subscription.id, now=subscription.next_billing_at)
     assert new_events() == ["charge.succeeded", "subscription.renewed"]
@@ -175,7 +179,7 @@ def test_a_completed_checkout_session_writes_checkout_session_completed(
 
 
 def test_an_event_exists_only_if_its_change_committed(merchant: Merchant, token: Token) -> None:
-    # given a change whose transaction rolls back after the event was written
+    # given a change whose transaction rolls back: its event is not even written before
     written = []
 
     def change_then_fail() -> None:
@@ -188,7 +192,7 @@ def test_an_event_exists_only_if_its_change_committed(merchant: Merchant, token:
 
     with pytest.raises(RuntimeError):
         change_then_fail()
-    assert written == [1]
+    assert written == [0]
 
     # then neither the subscription nor its event exists
     assert not Subscription.objects.exists()

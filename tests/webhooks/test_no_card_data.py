@@ -13,18 +13,13 @@ from django.test import Client
 from django.urls import reverse
 
 from checkout.billing.services import subscription_bill, subscription_create
-from checkout.models import (
-    Charge,
-    CheckoutSession,
-    Event,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from checkout.payments.models import Charge
 from checkout.payments.services import refund_create
+from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete, checkout_session_create
 from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.delivery import deliveries_run
+from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from monitoring.observability.redaction import redact_text
 from tests.conftest import load_cards
 from tests.webhooks.conftest import Hooked, SimClock

@@ -6,14 +6,17 @@ from __future__ import annotations
 from io import StringIO
 from typing import Any
 
+import pytest
 from django.core.management import call_command
 
-from checkout.models import Event, WebhookAttempt, WebhookDelivery
 from checkout.payments.services import charge_create
 from checkout.webhooks.delivery import deliveries_run
 from checkout.webhooks.events import events_purge
+from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery
 from tests.webhooks.conftest import Hooked, SimClock
 from vault.models import Merchant, Token
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _charge(merchant: Merchant, token: Token) -> str:
@@ -50,7 +53,8 @@ def test_events_past_retention_go_with_their_deliveries_and_attempts(
 def test_an_event_with_a_pending_delivery_stays_until_the_delivery_ends(
     hooked: Hooked, merchant: Merchant, token: Token, clock: SimClock
 ) -> None:
-    pending = _charge(merchant, token)  # never attempted: its delivery is pending
+    hooked.receiver.script = [500]  # the first attempt fails: the delivery stays pending
+    pending = _charge(merchant, token)
     clock.advance(days=31)
 
     assert events_purge() == 0

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_create
-from checkout.models import Event, Subscription, WebhookAttempt, WebhookDelivery
 from checkout.payments.services import charge_create
 from checkout.tasks import bill_subscription
+from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery
 from checkout.webhooks.services import webhook_endpoint_create
 from tests.checkout.conftest import make_token
 from tests.support.servers import celery_workers

@@ -6,7 +6,6 @@ same conversions, and a bug in any of them breaks interop silently.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -16,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from payments_site.kernel.encoding import b64url_encode
+
 from .base import KeyPurpose, KeyServiceError
 
 ES256_COORDINATE_BYTES = 32
@@ -24,8 +25,7 @@ ES256_COORDINATE_BYTES = 32
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+b64url = b64url_encode
 
 
 def _int_bytes(value: int, length: int | None = None) -> bytes:

@@ -9,8 +9,6 @@ touched. The JWS signature itself is verified by pyjwt (see ``ingest.py``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -20,9 +18,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from payments_site.kernel.encoding import b64url_decode as kernel_b64url_decode
 from vault.keys import KeyDecryptionFailed, KeyService
-
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 
 JWE_ALG = "RSA-OAEP-256"
 JWE_ENC = "A256GCM"
@@ -42,16 +39,10 @@ class JoseError(Exception):
 
 def b64url_decode(segment: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2): anything else is malformed."""
-    if not _B64URL.match(segment) or len(segment) % 4 == 1:
-        raise JoseError("malformed", "Not base64url.")
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as exc:
+        return kernel_b64url_decode(segment)
+    except ValueError as exc:
         raise JoseError("malformed", "Not base64url.") from exc
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

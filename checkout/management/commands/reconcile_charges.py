@@ -6,11 +6,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from checkout.payments.services import charges_reconcile
+from checkout.billing.services import pending_reconcile
 
 
 class Command(BaseCommand):
     help = "Settle pending charges and refunds through the processor's idempotency."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(f"reconciled {charges_reconcile()}")
+        self.stdout.write(f"reconciled {pending_reconcile()}")

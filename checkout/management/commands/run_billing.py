@@ -11,9 +11,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from checkout.billing.services import subscription_bill, subscriptions_due
+from checkout.billing.services import pending_reconcile, subscription_bill, subscriptions_due
 from checkout.clock import clock_now
-from checkout.payments.services import charges_reconcile
 
 
 def _aware(value: str) -> datetime:
@@ -40,5 +39,5 @@ class Command(BaseCommand):
                 continue
             billed += 1
             failed += charge.status == charge.Status.FAILED
-        reconciled = 0 if options["no_reconcile"] else charges_reconcile(now=now)
+        reconciled = 0 if options["no_reconcile"] else pending_reconcile(now=now)
         self.stdout.write(f"billed {billed} (failed {failed}), reconciled {reconciled}")

@@ -26,7 +26,8 @@ from checkout.payments.processors.base import (
     ProcessorTimeout,
     ProcessorUnreachable,
 )
-from monitoring.observability.redaction import luhn_valid
+from checkout.payments.processors.models import SandboxLedgerEntry
+from payments_site.kernel.cards import luhn_valid
 from payments_site.kernel.ids import new_id
 
 # (BIN, last4) → failure code, as in the public test cards.
@@ -105,8 +106,6 @@ class SandboxProcessor(Processor):
         return _as_charge(entry)
 
     def charge_lookup(self, *, idempotency_key: str) -> ProcessorCharge | None:
-        from checkout.models import SandboxLedgerEntry
-
         entry = SandboxLedgerEntry.objects.filter(
             idempotency_key=idempotency_key, kind=SandboxLedgerEntry.Kind.CHARGE
         ).first()
@@ -115,8 +114,6 @@ class SandboxProcessor(Processor):
     def refund(
         self, *, idempotency_key: str, processor_charge_id: str, amount: int, currency: str
     ) -> ProcessorRefund:
-        from checkout.models import SandboxLedgerEntry
-
         self._network("refund", before=True)
         original = SandboxLedgerEntry.objects.filter(
             processor_id=processor_charge_id, kind=SandboxLedgerEntry.Kind.CHARGE, approved=True
@@ -168,8 +165,6 @@ class SandboxProcessor(Processor):
     def _record(
         self, *, idempotency_key: str, kind: str, digest: str, fields: dict[str, Any]
     ) -> Any:
-        from checkout.models import SandboxLedgerEntry
-
         prefix = "py" if kind == "charge" else "pyr"
         try:
             with transaction.atomic():

@@ -1,0 +1,16 @@
+"""What the vault announces once committed (``payments_site.kernel.events``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payments_site.kernel.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class TokenRevoked(DomainEvent):
+    """A token's card was crypto-shredded; ``reason`` is the cleaned, card-free reason."""
+
+    token_id: str
+    merchant_id: str
+    reason: str

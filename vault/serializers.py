@@ -1,0 +1,31 @@
+"""How a token is shown outside the vault: by its API and in the events about it."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from .models import Token
+
+
+class TokenOutputSerializer(serializers.Serializer[Token]):
+    """Masked metadata only: there is no field through which a card could leave."""
+
+    id = serializers.CharField()
+    object = serializers.SerializerMethodField()
+    brand = serializers.CharField()
+    last4 = serializers.CharField()
+    exp_month = serializers.IntegerField()
+    exp_year = serializers.IntegerField()
+    fingerprint = serializers.CharField()
+    status = serializers.CharField()
+    expired = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_object(self, token: Token) -> str:
+        return "token"
+
+    def get_expired(self, token: Token) -> bool:
+        return token.expires_at <= timezone.now()
