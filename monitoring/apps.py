@@ -6,17 +6,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
+from monitoring.audit.guard import sqlite_guard_restore, sqlite_register_guard
+from monitoring.observability.telemetry import sentry_init_from_settings
+
 
 def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
-        from monitoring.audit.chain import sqlite_register_guard
-
         sqlite_register_guard(connection)
 
 
 def _on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    from monitoring.audit.chain import sqlite_guard_restore
-
     sqlite_guard_restore(using)
 
 
@@ -31,8 +30,6 @@ class MonitoringConfig(AppConfig):
         connection_created.connect(_on_connection_created, dispatch_uid="monitoring-audit-guard")
         # A later migration that rebuilds the audit table on SQLite drops its triggers.
         post_migrate.connect(_on_post_migrate, sender=self, dispatch_uid="monitoring-guard-restore")
-        from monitoring.observability.telemetry import sentry_init_from_settings
-
         sentry_init_from_settings()
 
 

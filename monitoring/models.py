@@ -1,5 +1,7 @@
-"""Models of every monitoring job (Django's model discovery imports this module)."""
+"""Models of every monitoring job: Django's model discovery imports this module. Code imports
+each model from its job (``monitoring.audit.models``, ``monitoring.security.models``)."""
 
-from monitoring.security.models import AuditEvent, RecoveryCodeDevice, SecurityAlert
+from monitoring.audit.models import AuditEvent
+from monitoring.security.models import RecoveryCodeDevice, SecurityAlert
 
 __all__ = ["AuditEvent", "RecoveryCodeDevice", "SecurityAlert"]

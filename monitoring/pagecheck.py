@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.conf import settings
 
 SRI_ALGORITHMS = ("sha256", "sha384", "sha512")
 DEFAULT_HEADERS = (
@@ -267,8 +268,6 @@ def _fetch(
 
 def _static_url_default() -> str:
     try:
-        from django.conf import settings
-
         return str(settings.STATIC_URL or "/static/")
     except Exception:  # pragma: no cover - outside Django
         return "/static/"

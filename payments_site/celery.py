@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "payments_site.settings.production")
 
@@ -28,6 +29,4 @@ def _recycle_database_connections(task: Any = None, **_: Any) -> None:
     Inline (eager) tasks run inside their caller's connection and transaction: left alone."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
-    from django.db import close_old_connections
-
     close_old_connections()

@@ -4,6 +4,8 @@ pushed p99 past 200 ms in our measurements (ARCHITECTURE.md §8)."""
 import multiprocessing
 import os
 
+from prometheus_client import multiprocess
+
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
 worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
@@ -37,6 +39,4 @@ def on_starting(server: object) -> None:
 def child_exit(server: object, worker: object) -> None:
     """Forget an exited worker's live gauges (its counters stay in the totals)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

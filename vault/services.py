@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.models import AuditEvent
 from payments_site.kernel.encoding import b64url_encode
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import publish

@@ -27,7 +27,8 @@ from checkout.payments.selectors import charge_list
 from checkout.payments.serializers import ChargeOutputSerializer, RefundOutputSerializer
 from checkout.payments.services import charge_create, charge_get, refund_create
 from monitoring.observability.clientip import client_ip
-from monitoring.security.engine import CooloffWriteThrottle, api_client_source
+from monitoring.security.http import CooloffWriteThrottle
+from monitoring.security.rules import api_client_source
 from vault.authentication import request_merchant
 
 CHARGE_EXAMPLE = {

@@ -40,7 +40,8 @@ from checkout.payments.processors import (
 from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
-from monitoring.security.engine import Signal, signal_record
+from monitoring.security.engine import signal_record
+from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
 from vault.models import Merchant, Token

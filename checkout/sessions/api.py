@@ -24,7 +24,7 @@ from checkout.sessions.services import (
     checkout_session_create,
     checkout_session_get,
 )
-from monitoring.security.engine import CooloffWriteThrottle
+from monitoring.security.http import CooloffWriteThrottle
 from vault.authentication import request_merchant
 
 SESSION_EXAMPLE = {

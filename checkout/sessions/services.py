@@ -38,15 +38,11 @@ from checkout.payments.validation import amount_validate, text_validate
 from checkout.sessions.events import CheckoutSessionCompleted
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
+from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.models import AuditEvent
-from monitoring.security.engine import (
-    Signal,
-    SourceCoolingOff,
-    cooloff_check,
-    cooloff_enforce,
-    signal_record,
-)
+from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
+from monitoring.security.engine import signal_record
+from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 from payments_site.kernel.events import publish
 from payments_site.kernel.ids import new_id

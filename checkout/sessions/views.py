@@ -36,7 +36,7 @@ from checkout.sessions.services import (
 )
 from checkout.sessions.transport import card_encrypt, current_key
 from monitoring.observability.clientip import client_ip
-from monitoring.security.engine import Cooloff, SourceCoolingOff, cooloff_check, cooloff_message
+from monitoring.security.cooloff import Cooloff, SourceCoolingOff, cooloff_check, cooloff_message
 from payments_site.kernel.errors import DomainError
 from payments_site.problems import problem_of
 from vault.cards import CardValidationError, brand_rules_export, card_validate

@@ -37,7 +37,7 @@ from django.db.models import Q
 from checkout.clock import clock_now
 from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from monitoring.audit.services import audit_record
-from monitoring.models import SecurityAlert
+from monitoring.security.models import SecurityAlert
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import DomainEvent, publish
 

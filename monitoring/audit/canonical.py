@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
+AUDIT_TABLE = "monitoring_auditevent"
 CHAIN_VERSION = 1
 
 # PostgreSQL advisory lock key for the chain head: any 64-bit constant unique to this purpose.

@@ -19,30 +19,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection as default_connection
-from django.db import connections, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.migrations.recorder import MigrationRecorder
+from django.db import transaction
 
 from monitoring.audit.canonical import (
     ADVISORY_LOCK_KEY,
     FIELD_LIMITS,
     GENESIS,
-    PG_GUARD_SETTING,
-    SQLITE_GUARD_FUNCTION,
-    SQLITE_INSTALL,
-    SQLITE_TRIGGERS,
     canonical_ip,
     canonical_json,
     event_digest,
 )
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -188,74 +181,3 @@ def chain_anchor_log() -> str:
     anchor = f"{head[0]}:{head[1]}" if head else f"0:{GENESIS}"
     logger.info("audit_chain_head", extra={"anchor": anchor})
     return anchor
-
-
-# --- The append-only guard -----------------------------------------------------------------
-
-
-def sqlite_register_guard(wrapper: BaseDatabaseWrapper) -> None:
-    """Give a new SQLite connection the function its triggers consult.
-
-    A connection without it (the ``sqlite3`` shell, another program) cannot delete rows at
-    all: the trigger fails with "no such function", so the guard fails closed.
-    """
-    wrapper.connection.create_function(
-        SQLITE_GUARD_FUNCTION,
-        0,
-        lambda: 1 if getattr(wrapper, "_tessera_audit_guard_lifted", False) else 0,
-    )
-
-
-@contextmanager
-def audit_guard_lifted(using: BaseDatabaseWrapper | None = None) -> Iterator[None]:
-    """Allow DELETE/TRUNCATE of audit rows on this connection while the block runs.
-
-    For maintenance that a person decides on (a test database flush; a purge of rows older
-    than the retention period after they were exported). UPDATE stays refused.
-    """
-    conn = using or default_connection
-    conn.ensure_connection()
-    if conn.vendor == "postgresql":
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT set_config(%s, 'lifted', false)", [PG_GUARD_SETTING])
-        try:
-            yield
-        finally:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT set_config(%s, '', false)", [PG_GUARD_SETTING])
-    else:
-        conn._tessera_audit_guard_lifted = True  # type: ignore[attr-defined]
-        try:
-            yield
-        finally:
-            conn._tessera_audit_guard_lifted = False  # type: ignore[attr-defined]
-
-
-GUARD_MIGRATION = ("monitoring", "0002_auditevent_append_only")
-
-
-def sqlite_guard_restore(using: str = "default") -> bool:
-    """Put the SQLite triggers back if a table rebuild dropped them; True if it had to.
-
-    Django alters a SQLite table by copying it into a new one, which loses its triggers, so a
-    later migration of ``monitoring_auditevent`` would silently lift the guard. This runs after
-    every ``migrate`` (``post_migrate``) once migration 0002 is applied. PostgreSQL keeps
-    triggers across ``ALTER TABLE``: nothing to do there.
-    """
-    connection = connections[using]
-    if connection.vendor != "sqlite":
-        return False
-    if GUARD_MIGRATION not in MigrationRecorder(connection).applied_migrations():
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
-            [AuditEvent._meta.db_table],
-        )
-        present = {row[0] for row in cursor.fetchall()}
-        if present >= SQLITE_TRIGGERS:
-            return False
-        for statement in SQLITE_INSTALL:
-            cursor.execute(statement)
-    logger.warning("audit_guard_restored", extra={"missing": sorted(SQLITE_TRIGGERS - present)})
-    return True

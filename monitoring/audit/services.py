@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from monitoring.audit.chain import chain_append
-from monitoring.models import AuditEvent, SecurityAlert
+from monitoring.audit.models import AuditEvent
 from monitoring.observability.context import current_request_id, current_source_ip
 from monitoring.observability.redaction import redact
 
@@ -39,24 +38,3 @@ def audit_record(
         request_id=current_request_id() or "",
         data=redact(dict(data or {})),
     )
-
-
-def alert_acknowledge(*, alert: SecurityAlert, actor: str, note: str = "") -> SecurityAlert:
-    """Mark an open alert as seen by an operator (idempotent) and record who did it."""
-    if alert.status == SecurityAlert.Status.ACKNOWLEDGED:
-        return alert
-    alert.status = SecurityAlert.Status.ACKNOWLEDGED
-    alert.acknowledged_at = timezone.now()
-    alert.acknowledged_by = actor[:200]
-    if note:
-        alert.note = note
-    with transaction.atomic():
-        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "note"])
-        audit_record(
-            action="security_alert.acknowledge",
-            actor=actor,
-            object_type="security_alert",
-            object_id=str(alert.pk),
-            reason=alert.rule[:100],
-        )
-    return alert

@@ -4,7 +4,7 @@ Rows written before this migration get their chain computed once, in id order, b
 triggers exist; from then on the database refuses UPDATE and DELETE (and TRUNCATE).
 
 Note for later migrations of this table on SQLite: Django rebuilds a SQLite table to alter it,
-which drops its triggers; ``monitoring.audit.chain.sqlite_guard_restore`` puts them back after every
+which drops its triggers; ``monitoring.audit.guard.sqlite_guard_restore`` puts them back after every
 ``migrate`` (post_migrate).
 """
 

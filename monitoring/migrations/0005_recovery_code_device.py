@@ -7,12 +7,12 @@ from django.utils.crypto import salted_hmac
 
 def hash_stored_codes(apps, schema_editor):
     """Recovery codes issued before this migration were stored in clear (8 characters); store
-    their keyed hash instead (16 hex characters), as monitoring.security.mfa.recovery_code_digest does."""
+    their keyed hash instead (16 hex characters), as monitoring.security.recovery_codes.recovery_code_digest does."""
     StaticToken = apps.get_model("otp_static", "StaticToken")
     for row in StaticToken.objects.exclude(token__regex=r"^[0-9a-f]{16}$"):
         normalized = "".join(row.token.split()).replace("-", "").lower()
         digest = salted_hmac(
-            "monitoring.security.mfa.recovery-code", normalized, secret=settings.SECRET_KEY,
+            "monitoring.mfa.recovery-code", normalized, secret=settings.SECRET_KEY,
             algorithm="sha256",
         )
         row.token = digest.hexdigest()[:16]

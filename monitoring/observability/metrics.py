@@ -25,6 +25,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 _LABEL = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
@@ -118,8 +119,6 @@ def http_observe(*, route: str, status: int, seconds: float) -> None:
 def metrics_exposition() -> tuple[bytes, str]:
     """The text exposition of every metric: merged across workers in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

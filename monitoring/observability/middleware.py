@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from monitoring.observability.clientip import client_ip
 from monitoring.observability.context import request_id_var, source_ip_var
+from monitoring.observability.metrics import http_observe
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -46,8 +47,6 @@ class MetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from monitoring.observability.metrics import http_observe
-
         start = time.perf_counter()
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)

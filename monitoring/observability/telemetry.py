@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 import sentry_sdk
+from django.conf import settings
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
@@ -103,8 +104,6 @@ def sentry_init(
 
 def sentry_init_from_settings() -> None:
     """Called once per process from ``MonitoringConfig.ready``; does nothing without a DSN."""
-    from django.conf import settings
-
     dsn = getattr(settings, "SENTRY_DSN", "")
     if dsn:
         sentry_init(

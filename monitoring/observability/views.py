@@ -11,6 +11,8 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from monitoring.observability.metrics import metrics_exposition
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,8 +50,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition, merged across gunicorn workers. Needs
     ``Authorization: Bearer <METRICS_BEARER_TOKEN>``; without that setting the page does not
     exist (404), so it is never open by accident."""
-    from monitoring.observability.metrics import metrics_exposition
-
     expected = getattr(settings, "METRICS_BEARER_TOKEN", "")
     if not expected:
         raise Http404

@@ -30,8 +30,9 @@ from django_otp import login as otp_login
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from monitoring.models import RecoveryCodeDevice
 from monitoring.security import mfa
+from monitoring.security.models import RecoveryCodeDevice
+from monitoring.security.overview import CHART_HEIGHT, CHART_WIDTH, overview_build
 
 SESSION_ENROL = "monitoring_mfa_enrol"
 
@@ -180,8 +181,6 @@ class TesseraAdminSite(AdminSite):
 
     def overview_view(self, request: HttpRequest) -> HttpResponse:
         """Last 24 hours at a glance, for anyone allowed to see security alerts."""
-        from monitoring.security.overview import CHART_HEIGHT, CHART_WIDTH, overview_build
-
         if not request.user.has_perm("monitoring.view_securityalert"):
             raise PermissionDenied
         o = overview_build()

@@ -21,6 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from monitoring.audit.services import audit_record
+from monitoring.observability.metrics import lockout_inc
 from monitoring.security.counters import counter_store
 from payments_site.kernel.errors import DomainError
 
@@ -76,9 +78,6 @@ def credential_failure_record(*, kind: str = "api_key", ip: str | None) -> int:
 
 
 def _on_lockout(*, kind: str, ip: str | None, failures: int, cooloff: int) -> None:
-    from monitoring.audit.services import audit_record
-    from monitoring.observability.metrics import lockout_inc
-
     logger.warning(
         "credential_lockout",
         extra={"kind": kind, "source_ip": ip, "failures": failures, "cooloff_seconds": cooloff},

@@ -10,6 +10,7 @@ It stops working once a device is confirmed or the password changes, and after
 from __future__ import annotations
 
 import hashlib
+from base64 import b32encode
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +21,14 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
-from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring.audit.services import audit_record
-from monitoring.models import RecoveryCodeDevice
+from monitoring.security.models import RecoveryCodeDevice
+from monitoring.security.recovery_codes import recovery_code_digest
 
-_SALT = "monitoring.security.mfa.enrolment"
-_RECOVERY_SALT = "monitoring.security.mfa.recovery-code"
+_SALT = "monitoring.mfa.enrolment"
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
@@ -86,8 +86,6 @@ def totp_qr_svg(*, device: TOTPDevice) -> str:
 
 def totp_secret_base32(*, device: TOTPDevice) -> str:
     """The key for typing into an app by hand, in groups of four."""
-    from base64 import b32encode
-
     raw = b32encode(device.bin_key).decode("ascii").rstrip("=")
     return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
@@ -126,22 +124,6 @@ def totp_device_confirm(*, user: Any, device_id: int, code: str) -> Enrolment | 
         object_id=str(user.pk),
     )
     return Enrolment(device=device, recovery_codes=codes)
-
-
-def recovery_code_digest(code: str, *, secret: str | None = None) -> str:
-    """What is stored for a recovery code: HMAC-SHA256 under ``SECRET_KEY``, 64 bits as 16 hex
-    characters (django-otp's column). A code has only 40 bits: a plain hash of it would fall
-    to an offline search of a database copy; without the key there is nothing to search."""
-    normalized = "".join(code.split()).replace("-", "").lower()
-    digest = salted_hmac(_RECOVERY_SALT, normalized, secret=secret, algorithm="sha256")
-    return digest.hexdigest()[:16]
-
-
-def recovery_code_digests(code: str) -> list[str]:
-    """The code's digest under the current key and each of ``SECRET_KEY_FALLBACKS``, so a key
-    rotation does not lock staff out of their recovery codes."""
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [recovery_code_digest(code, secret=secret) for secret in secrets]
 
 
 @transaction.atomic

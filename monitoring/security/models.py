@@ -1,4 +1,5 @@
-"""Audit trail and security alerts. Holds ids and codes handed in by other apps, never card data."""
+"""Security alerts and admin recovery codes. Alerts hold ids and codes handed in by other apps,
+never card data."""
 
 from __future__ import annotations
 
@@ -7,34 +8,7 @@ from typing import Any
 from django.db import models
 from django_otp.plugins.otp_static.models import StaticDevice
 
-
-class AuditEvent(models.Model):
-    """One security-relevant action (PCI DSS 10.2): who did what to what, and how it ended."""
-
-    class Outcome(models.TextChoices):
-        SUCCESS = "success", "Success"
-        FAILURE = "failure", "Failure"
-        DENIED = "denied", "Denied"
-
-    occurred_at = models.DateTimeField(db_index=True)
-    actor = models.CharField(max_length=200)
-    action = models.CharField(max_length=100, db_index=True)
-    object_type = models.CharField(max_length=50, blank=True)
-    object_id = models.CharField(max_length=100, blank=True, db_index=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    reason = models.CharField(max_length=100, blank=True)
-    source_ip = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=128, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64, blank=True)
-    hash = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
-
-    def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.outcome}"
+from monitoring.security.recovery_codes import recovery_code_digests
 
 
 class SecurityAlert(models.Model):
@@ -92,7 +66,7 @@ class SecurityAlert(models.Model):
 
 class RecoveryCodeDevice(StaticDevice):
     """django-otp's static device, with its codes stored only as keyed hashes
-    (``monitoring.security.mfa.recovery_code_digests``): a copy of the database gives no way
+    (``monitoring.security.recovery_codes``): a copy of the database gives no way
     into the admin. A code is spent by one conditional DELETE, so two logins racing with the
     same code cannot both pass."""
 
@@ -101,8 +75,6 @@ class RecoveryCodeDevice(StaticDevice):
         verbose_name = "recovery code set"
 
     def verify_token(self, token: Any) -> bool:
-        from monitoring.security.mfa import recovery_code_digests
-
         allowed, _ = self.verify_is_allowed()
         if not allowed:
             return False

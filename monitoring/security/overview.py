@@ -13,8 +13,9 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from monitoring.models import SecurityAlert
-from monitoring.security.engine import Signal, stats_last_hours
+from monitoring.security.engine import stats_last_hours
+from monitoring.security.models import SecurityAlert
+from monitoring.security.rules import Signal
 
 CHART_WIDTH = 720
 CHART_HEIGHT = 180

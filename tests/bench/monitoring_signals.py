@@ -20,8 +20,10 @@ import secrets
 from django.conf import settings
 from django.test import override_settings
 
+from monitoring.security.cooloff import cooloff_check
 from monitoring.security.counters import counter_store
-from monitoring.security.engine import Signal, cooloff_check, signal_record
+from monitoring.security.engine import signal_record
+from monitoring.security.rules import Signal
 from tests.bench.registry import BenchContext, bench, timed
 
 CALLS = 2000

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from checkout.payments.models import Charge
 from checkout.payments.processors.models import SandboxLedgerEntry
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from tests.checkout.conftest import CARDS, DECLINES, make_token
 from vault.models import Merchant, Token
 from vault.services import token_revoke

@@ -247,7 +247,7 @@ def test_a_charge_is_settled_once_even_if_two_answers_arrive(
 
 
 def test_declines_feed_the_card_testing_rules(merchant: Merchant, token_factory) -> None:
-    from monitoring.models import SecurityAlert
+    from monitoring.security.models import SecurityAlert
     from tests.checkout.conftest import DECLINES
 
     stolen = token_factory(number=DECLINES["stolen_card"])
@@ -262,7 +262,7 @@ def test_declines_feed_the_card_testing_rules(merchant: Merchant, token_factory)
 def test_our_own_refusals_are_not_card_signals(
     merchant: Merchant, token: Token, processor_fault: Callable[[str], None]
 ) -> None:
-    from monitoring.models import SecurityAlert
+    from monitoring.security.models import SecurityAlert
 
     processor_fault("connection_error")
     for _ in range(6):

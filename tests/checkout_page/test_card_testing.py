@@ -18,14 +18,10 @@ from checkout.payments.models import Charge
 from checkout.sessions import views
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete
-from monitoring.models import SecurityAlert
-from monitoring.security.engine import (
-    Signal,
-    SourceCoolingOff,
-    api_client_source,
-    signal_record,
-    stats_last_hours,
-)
+from monitoring.security.cooloff import SourceCoolingOff
+from monitoring.security.engine import signal_record, stats_last_hours
+from monitoring.security.models import SecurityAlert
+from monitoring.security.rules import Signal, api_client_source
 from tests.checkout.conftest import make_token
 from vault.keys import KeyService
 from vault.models import Merchant, Token

@@ -20,7 +20,7 @@ from checkout.sessions.services import (
     checkout_session_complete,
     checkout_session_get,
 )
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from payments_site.kernel.errors import InvalidInput
 from vault.cards import CardValidationError
 from vault.keys import KeyService

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from vault.merchants import IssuedKey, api_key_revoke
 from vault.models import ApiKey, Merchant
 

@@ -15,7 +15,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from monitoring.audit.chain import audit_guard_lifted
+from monitoring.audit.guard import audit_guard_lifted
 
 _original_flush = BaseDatabaseOperations.execute_sql_flush
 

@@ -10,9 +10,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.models import AuditEvent, SecurityAlert
-from monitoring.security.engine import Signal, signal_record
+from monitoring.security.engine import signal_record
+from monitoring.security.models import SecurityAlert
+from monitoring.security.rules import Signal
 
 pytestmark = pytest.mark.django_db
 

@@ -18,19 +18,15 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from monitoring.models import AuditEvent, SecurityAlert
-from monitoring.security import engine as anomaly
+from monitoring.audit.models import AuditEvent
+from monitoring.security import cooloff, engine
+from monitoring.security import rules as anomaly_rules
+from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
 from monitoring.security.counters import Op, counter_store
-from monitoring.security.engine import (
-    CooloffThrottle,
-    Signal,
-    SourceCoolingOff,
-    cooloff_check,
-    cooloff_enforce,
-    cooloff_guard,
-    signal_record,
-    stats_last_hours,
-)
+from monitoring.security.engine import signal_record, stats_last_hours
+from monitoring.security.http import CooloffThrottle, cooloff_guard
+from monitoring.security.models import SecurityAlert
+from monitoring.security.rules import Signal
 from payments_site.problems import problem_of
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +41,8 @@ T0 = 1_900_000_020.0  # 20 s into a 10-minute window
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     """Freeze the engine's clock at T0; call the fixture's value to move it."""
     state = {"now": T0}
-    monkeypatch.setattr(anomaly, "_now", lambda: state["now"])
+    for module in (engine, cooloff):  # counting and cooling off keep one clock
+        monkeypatch.setattr(module, "_now", lambda: state["now"])
 
     def move(seconds: float) -> None:
         state["now"] += seconds
@@ -444,7 +441,7 @@ def test_a_client_decline_run_straddling_a_window_edge_is_seen_whole(
     clock: Callable[[float], None],
 ) -> None:
     # given an API client whose declines begin two seconds before a 10-minute window ends
-    source = anomaly.api_client_source(merchant_id=MERCHANT, ip="203.0.113.9")
+    source = anomaly_rules.api_client_source(merchant_id=MERCHANT, ip="203.0.113.9")
     clock(600 - T0 % 600 - 2)
     for _ in range(12):
         signal_record(Signal.CHARGE_DECLINED, merchant_id=MERCHANT, client=source)

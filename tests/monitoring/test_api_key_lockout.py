@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from monitoring.security import lockout
 from vault.merchants import IssuedKey
 

@@ -24,15 +24,10 @@ from monitoring.audit.canonical import (
     SQLITE_UNINSTALL,
     event_digest,
 )
-from monitoring.audit.chain import (
-    audit_guard_lifted,
-    chain_append,
-    chain_verify,
-    row_digest,
-    sqlite_guard_restore,
-)
+from monitoring.audit.chain import chain_append, chain_verify, row_digest
+from monitoring.audit.guard import audit_guard_lifted, sqlite_guard_restore
+from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.models import AuditEvent
 from monitoring.observability.context import request_id_var, source_ip_var
 
 db = pytest.mark.django_db
@@ -480,7 +475,7 @@ def test_migrate_puts_back_sqlite_triggers_a_table_rebuild_dropped(
             cursor.execute(sql)
     assert sqlite_guard_restore() is True  # (and a second look finds nothing to do)
     assert sqlite_guard_restore() is False
-    assert [r.getMessage() for r in caplog.records if r.name == "monitoring.audit.chain"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "monitoring.audit.guard"] == [
         "audit_guard_restored"
     ]
     with connection.cursor() as cursor:

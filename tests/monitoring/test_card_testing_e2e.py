@@ -30,8 +30,8 @@ import requests
 
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_create
-from monitoring.models import SecurityAlert
-from monitoring.security.engine import api_client_source
+from monitoring.security.models import SecurityAlert
+from monitoring.security.rules import api_client_source
 from payments_site.kernel.cards import luhn_valid
 from tests.checkout.conftest import make_token
 from tests.support.servers import RunningServer, gunicorn

@@ -40,7 +40,7 @@ from django.urls import reverse
 
 from checkout.sessions.services import checkout_session_create
 from checkout.sessions.transport import card_encrypt, card_seal
-from monitoring.models import SecurityAlert
+from monitoring.security.models import SecurityAlert
 from tests.conftest import load_cards
 from tests.support.servers import gunicorn
 from vault.envelope import data_keys

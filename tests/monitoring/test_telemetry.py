@@ -15,7 +15,8 @@ from django.test import Client
 from prometheus_client import multiprocess
 
 from monitoring.observability import metrics, telemetry
-from monitoring.security.engine import Signal, signal_record
+from monitoring.security.engine import signal_record
+from monitoring.security.rules import Signal
 from payments_site import gunicorn_conf
 from tests.conftest import load_cards
 from tests.monitoring.support import CapturingTransport

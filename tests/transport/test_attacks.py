@@ -16,10 +16,10 @@ from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
 
 from checkout.sessions.transport import card_encrypt, card_seal, current_key
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
+from payments_site.kernel.encoding import b64url_encode
 from vault.keys import KeyPurpose
 from vault.models import Merchant, Token, UsedJti
-from payments_site.kernel.encoding import b64url_encode
 
 from .jose_tools import (
     decode_part,

@@ -10,9 +10,9 @@ import pytest
 from django.test import Client
 
 from checkout.sessions.transport import card_encrypt, card_seal
-from monitoring.models import SecurityAlert
 from monitoring.observability.metrics import INGEST_SECONDS, TOKENIZATIONS
-from monitoring.security.engine import SourceCoolingOff
+from monitoring.security.cooloff import SourceCoolingOff
+from monitoring.security.models import SecurityAlert
 from tests.conftest import load_cards
 from vault.keys import KeyService
 from vault.models import Merchant, Token

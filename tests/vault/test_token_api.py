@@ -7,7 +7,7 @@ from django.contrib.admin.utils import quote
 from django.test import Client
 from rest_framework.test import APIClient
 
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from vault.cards import card_validate
 from vault.keys import KeyService
 from vault.merchants import IssuedKey, api_key_create, merchant_create

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from payments_site.problems import problem_of
 from tests.checkout.events import failing_listener, heard
 from tests.conftest import load_cards

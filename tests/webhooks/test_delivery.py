@@ -32,7 +32,8 @@ from checkout.webhooks.services import (
     webhook_endpoint_update,
 )
 from checkout.webhooks.signature import verify_signature
-from monitoring.models import AuditEvent, SecurityAlert
+from monitoring.audit.models import AuditEvent
+from monitoring.security.models import SecurityAlert
 from tests.webhooks.conftest import FakeDns, Hooked, SimClock, SocketGuard, TlsFiles
 from tests.webhooks.receiver import Receiver, receiver_server, silent_listener
 from vault.models import Merchant, Token

@@ -14,7 +14,7 @@ from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.webhooks.events import event_record
 from checkout.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from checkout.webhooks.secrets import secret_open, secrets_valid
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 from tests.webhooks.conftest import SimClock
 from tests.webhooks.receiver import Receiver
 from vault.keys import KeyDecryptionFailed

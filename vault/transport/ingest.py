@@ -20,11 +20,13 @@ import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.models import AuditEvent
 from monitoring.observability.context import current_source_ip
 from monitoring.observability.metrics import ingest_timer
-from monitoring.security.engine import Signal, cooloff_enforce, signal_record
+from monitoring.security.cooloff import cooloff_enforce
+from monitoring.security.engine import signal_record
+from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
 from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service

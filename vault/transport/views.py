@@ -8,7 +8,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring.observability.clientip import client_ip
-from monitoring.security.engine import cooloff_enforce
+from monitoring.security.cooloff import cooloff_enforce
 from payments_site.kernel.errors import DomainError
 from payments_site.problems import error_response
 from vault.keys import KeyPurpose, get_key_service

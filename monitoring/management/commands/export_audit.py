@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
 from monitoring.audit.canonical import canonical_ip, canonical_time
-from monitoring.models import AuditEvent
+from monitoring.audit.models import AuditEvent
 
 
 def _moment(value: str) -> datetime:

@@ -1,0 +1,40 @@
+"""The audit trail in the admin: operators filter and read it; nobody changes it."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from monitoring.audit.models import AuditEvent
+from payments_site.kernel.admin import ReadOnlyAdminMixin
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
+    """Read-only: the trail is evidence, so the admin can filter it but never change it."""
+
+    list_display = (
+        "occurred_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+        "reason",
+    )
+    list_filter = ("outcome", "action", "object_type", "occurred_at")
+    search_fields = ("object_id", "actor", "request_id", "source_ip")
+    readonly_fields = (
+        "occurred_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+        "reason",
+        "source_ip",
+        "request_id",
+        "data",
+        "prev_hash",
+        "hash",
+    )
+    date_hierarchy = "occurred_at"
