@@ -1,5 +1,6 @@
 # Tessera: `make run` serves https://localhost:8443, `make test` runs the whole suite.
 # Needs only python3 (3.11+) and make; everything else comes from requirements.lock.
+# `make lint` also checks the import contracts in pyproject.toml (import-linter).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -47,6 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=payments_site.settings.test $(BIN)/mypy .
+	$(BIN)/lint-imports --no-cache
 
 # Regenerate the lock after editing pyproject.toml's dependencies (needs network to PyPI).
 lock: $(STAMP)
