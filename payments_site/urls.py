@@ -1,4 +1,5 @@
-"""Top-level routes. Each app owns its URLs; this module only mounts them."""
+"""Top-level routes. Each app owns its URLs; this module only mounts them (the README's code
+map lists which package answers which prefix)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,11 +15,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("vault.urls")),
     path("", include("vault.transport.urls")),
-    # --- checkout (issue 5): charges, subscriptions, OpenAPI schema and docs ---
+    # The checkout's API, then the OpenAPI schema and docs, then the hosted page.
     path("api/v1/", include("checkout.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
-    # --- checkout sessions (issue 6): the hosted page ---
     path("checkout/", include("checkout.sessions.page_urls")),
 ]
 

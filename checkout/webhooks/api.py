@@ -31,7 +31,7 @@ from checkout.webhooks.models import Event, EventType, WebhookEndpoint
 from vault.authentication import request_merchant
 
 from .selectors import event_document, event_get, event_list, webhook_endpoint_list
-from .serializers import EventOutputSerializer
+from .serializers import EventDocumentSerializer
 from .services import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
@@ -41,6 +41,10 @@ from .services import (
 )
 
 EVENT_TYPES = [*EventType.values]
+
+
+class EventOutputSerializer(EventDocumentSerializer):
+    """Schema only: an event is answered exactly as it was sent to endpoints."""
 
 
 EventPageSerializer = page_serializer("EventPage", EventOutputSerializer)

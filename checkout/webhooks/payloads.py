@@ -21,7 +21,7 @@ from checkout.payments.models import Charge, Refund
 from checkout.payments.serializers import ChargeOutputSerializer, RefundOutputSerializer
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.serializers import CheckoutSessionOutputSerializer
-from checkout.webhooks.serializers import EventOutputSerializer
+from checkout.webhooks.serializers import EventDocumentSerializer
 from monitoring.observability.redaction import redact_text
 from vault.models import Token
 from vault.serializers import TokenOutputSerializer
@@ -37,7 +37,7 @@ _OBJECTS: dict[type[Model], tuple[str, Any]] = {
     CheckoutSession: ("checkout.session", CheckoutSessionOutputSerializer()),
     Token: ("token", TokenOutputSerializer()),
 }
-_ENVELOPE = EventOutputSerializer()
+_ENVELOPE = EventDocumentSerializer()
 
 
 def object_type(obj: Model) -> str:

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from checkout.webhooks.models import EventType
 
 
-class EventOutputSerializer(serializers.Serializer[Any]):
+class EventDocumentSerializer(serializers.Serializer[Any]):
     """An event as sent to endpoints; the events API answers the stored document as is."""
 
     id = serializers.CharField()

@@ -22,5 +22,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 0
 
-# --- checkout sessions (issue 6): `make run` demos may return to an http://localhost shop.
+# --- checkout sessions: `make run` demos may return to an http://localhost shop.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = env.bool("CHECKOUT_REDIRECT_HTTP_ALLOWED", default=True)

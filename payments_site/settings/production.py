@@ -9,20 +9,26 @@ from .base import KEY_BACKENDS, KEYS_BACKEND, env
 
 # Every variable production cannot run without. Checked together so that one deploy attempt
 # names them all instead of failing one at a time.
-REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"]
-# The card-testing counters, cool-offs and API throttles must be one store for every worker and
-# server: in process memory each worker would count alone (every threshold multiplied by the
-# number of processes) and evict counters under load, so an attack would go unseen.
-REQUIRED += ["REDIS_URL"]
-# --- keys (vault) ----------------------------------------------------------------------------
-# The backend is named explicitly; on KMS every key id and the region must be set, so that a
-# deploy never silently runs on a default alias in the wrong account or region.
-REQUIRED += ["KEYS_BACKEND"]
-if env.str("KEYS_BACKEND", default="") == "aws":
-    REQUIRED += ["KMS_SIGN_KEY_ID", "KMS_JWE_KEY_ID", "KMS_VAULT_KEY_ID", "KMS_FINGERPRINT_KEY_ID"]
-    if not env.str("AWS_DEFAULT_REGION", default="").strip():
-        REQUIRED += ["AWS_REGION"]
-# --- end keys ---------------------------------------------------------------------------------
+# - REDIS_URL: the card-testing counters, cool-offs and API throttles must be one store for
+#   every worker and server: in process memory each worker would count alone (every threshold
+#   multiplied by the number of processes) and evict counters under load, so an attack would
+#   go unseen.
+# - KEYS_BACKEND is named explicitly; on KMS every key id and the region must be set, so that a
+#   deploy never silently runs on a default alias in the wrong account or region.
+_on_kms = env.str("KEYS_BACKEND", default="") == "aws"
+REQUIRED = [
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "KEYS_BACKEND",
+    *(
+        ["KMS_SIGN_KEY_ID", "KMS_JWE_KEY_ID", "KMS_VAULT_KEY_ID", "KMS_FINGERPRINT_KEY_ID"]
+        if _on_kms
+        else []
+    ),
+    *(["AWS_REGION"] if _on_kms and not env.str("AWS_DEFAULT_REGION", default="").strip() else []),
+]
 _missing = [name for name in REQUIRED if not env.str(name, default="").strip()]
 if _missing:
     raise ImproperlyConfigured(
@@ -68,7 +74,7 @@ if not env.bool("ADMIN_MFA_REQUIRED", default=True):
     raise ImproperlyConfigured("ADMIN_MFA_REQUIRED cannot be false in production (PCI DSS 8.4).")
 ADMIN_MFA_REQUIRED = True
 
-# --- Webhooks (issue 8): only https, only public addresses ------------------------------------
+# --- Webhooks: only https, only public addresses --------------------------------------------
 if env.list("WEBHOOK_ADDRESS_ALLOWLIST", default=[]):
     raise ImproperlyConfigured(
         "WEBHOOK_ADDRESS_ALLOWLIST lets webhooks reach private addresses and is for tests only; "

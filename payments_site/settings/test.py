@@ -52,13 +52,13 @@ LOCAL_KEYRING_PATH = Path(
 # Benches mount extra baseline views next to the application's (tests/bench/urls.py).
 ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")
 
-# --- checkout (issue 5): Celery tasks run inline in tests; suites that start real workers
-# switch this off for themselves (and the workers) explicitly.
+# --- Celery: tasks run inline in tests; suites that start real workers switch this off for
+# themselves (and the workers) explicitly.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 
-# --- checkout sessions (issue 6): test merchants' success pages may be plain http.
+# --- checkout sessions: test merchants' success pages may be plain http.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = True
 
-# --- webhooks (issue 8): receivers the tests start on 127.0.0.1 (plain http or their own CA).
+# --- webhooks: receivers the tests start on 127.0.0.1 (plain http or their own CA).
 WEBHOOK_ADDRESS_ALLOWLIST = ["127.0.0.1"]
 WEBHOOK_ALLOW_HTTP = True

@@ -10,7 +10,7 @@ MODULES = [
     "tests.bench.vault_tokens",
     "tests.bench.transport_ingest",
     "tests.bench.checkout",
-    "tests.bench.checkout_page",  # issue 6
-    "tests.bench.monitoring_signals",  # issue 7
-    "tests.bench.webhooks",  # issue 8
+    "tests.bench.checkout_page",
+    "tests.bench.monitoring_signals",
+    "tests.bench.webhooks",
 ]

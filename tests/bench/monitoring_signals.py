@@ -7,7 +7,7 @@ to the number of network round trips it makes; on the process-local cache it is 
 Python. Every call below runs the rules in full (all four scopes known, a reason code), and
 the sources never reach a threshold, as on the hot path.
 
-Measured here (2 cores, Redis on loopback, issue 7): before the rules' counters were batched,
+Measured here (2 cores, Redis on loopback): before the rules' counters were batched,
 ``CARD_SUBMITTED`` cost 6.8-7.6 incr round trips and ``CHARGE_DECLINED`` 17-18; with one
 MULTI/EXEC batch per event they cost 1.6-1.8 and 2.4-2.7, and ``cooloff_check`` (one MGET)
 0.6-0.7 instead of 1.2-2.0.

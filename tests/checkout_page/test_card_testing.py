@@ -1,4 +1,4 @@
-"""The hosted page and the charges API wired into monitoring (issue 7): each card attempt is
+"""The hosted page and the charges API wired into monitoring: each card attempt is
 counted once, under the shopper's address and session; a cooling-off source gets the friendly
 429 with Retry-After, and nobody else does. Over Django's test client; the same run against
 real gunicorn is in ``tests/monitoring/test_card_testing_e2e.py``."""

@@ -1,4 +1,4 @@
-"""Must-show (issue 7): a simulated card-testing run — 60 attempts with distinct declined and
+"""A simulated card-testing run — 60 attempts with distinct declined and
 invalid cards from one address in well under a minute — through the real hosted page (HTTP
 no-JavaScript form posts) and through the API (``POST /api/v1/charges`` on tokens), against
 real gunicorn with TLS. Each run raises exactly one alert for that source, which then gets

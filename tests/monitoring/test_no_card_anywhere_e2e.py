@@ -1,4 +1,4 @@
-"""Must-show (issue 7): every public test card through the real hosted page (no-JavaScript
+"""Every public test card through the real hosted page (no-JavaScript
 form posts) and the API (``POST /vault/v1/cards``, then ``POST /api/v1/charges`` on the
 tokens), against real gunicorn with TLS, Sentry pointed at a local HTTP receiver, JSON logs
 captured from the server, and Prometheus multi-process metrics on. Then a card-testing burst

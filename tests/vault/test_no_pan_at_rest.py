@@ -33,7 +33,7 @@ BINARY_ALLOWED = {
     ("vault", "encryptedcard", "nonce"),
     ("vault", "encryptedcard", "ciphertext"),
     ("vault", "datakey", "wrapped"),
-    # webhooks (issue 8): signing secrets, AES-GCM under a vault data key
+    # webhooks: signing secrets, AES-GCM under a vault data key
     ("checkout", "webhooksecret", "nonce"),
     ("checkout", "webhooksecret", "ciphertext"),
 }

@@ -1,0 +1,11 @@
+"""``/api/v1/charges…``: charges and their refunds."""
+
+from django.urls import path
+
+from checkout.payments import api
+
+urlpatterns = [
+    path("charges", api.ChargeListCreateApi.as_view(), name="charges"),
+    path("charges/<str:charge_id>", api.ChargeDetailApi.as_view(), name="charge-detail"),
+    path("charges/<str:charge_id>/refunds", api.RefundCreateApi.as_view(), name="charge-refunds"),
+]

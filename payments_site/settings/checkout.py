@@ -1,0 +1,40 @@
+"""The checkout: processors, charges and refunds, idempotency, billing, hosted sessions."""
+
+from __future__ import annotations
+
+from .environment import BASE_DIR, env
+
+# Payment processor adapter (checkout/payments/processors/): resolved once per process.
+PROCESSOR_BACKEND: str = env.str(
+    "PROCESSOR_BACKEND", default="checkout.payments.processors.sandbox.SandboxProcessor"
+)
+PROCESSOR_OPTIONS: dict[str, object] = {
+    # Simulated network latency of the sandbox, milliseconds.
+    "latency_ms": env.int("PROCESSOR_SANDBOX_LATENCY_MS", default=0),
+    # Injected fault: "", "timeout_before", "timeout_after" (charged, answer lost),
+    # "connection_error".
+    "fault": env.str("PROCESSOR_SANDBOX_FAULT", default=""),
+}
+# Public test cards for `manage.py sandbox_token` (numbers never leave tests/).
+SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
+# Pending charges older than this are settled by the reconcile job (must exceed the processor
+# request timeout, so no original request can still be in flight).
+CHARGE_RECONCILE_AFTER_SECONDS: int = env.int("CHARGE_RECONCILE_AFTER_SECONDS", default=300)
+CHARGE_MAX_AMOUNT: int = 99_999_999
+# Idempotency keys are kept at least this long, then purged by `purge_idempotency_keys`.
+IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A request holding a key longer than this is presumed dead (> gunicorn's timeout).
+IDEMPOTENCY_LOCK_SECONDS: int = env.int("IDEMPOTENCY_LOCK_SECONDS", default=90)
+# Failed renewal retries, in days after the period's first failed attempt; then canceled.
+SUBSCRIPTION_DUNNING_DAYS: list[int] = [int(d) for d in env.list("DUNNING_DAYS", default=[1, 3, 5])]
+# Injectable clock (dotted path to a zero-argument callable returning an aware datetime).
+CHECKOUT_CLOCK: str = env.str("CHECKOUT_CLOCK", default="django.utils.timezone.now")
+
+# Hosted checkout sessions and their page.
+# A session's page lives this long unless the merchant asks for 5 min … 24 h (`expires_in`).
+CHECKOUT_SESSION_TTL_SECONDS: int = env.int("CHECKOUT_SESSION_TTL_SECONDS", default=30 * 60)
+# success_url / cancel_url must be https; development and tests also allow http (localhost).
+CHECKOUT_REDIRECT_HTTP_ALLOWED = False
+# An attempt that holds a session longer than this is presumed dead (> gunicorn's timeout) and
+# the session reopens for the shopper.
+CHECKOUT_ATTEMPT_LOCK_SECONDS: int = env.int("CHECKOUT_ATTEMPT_LOCK_SECONDS", default=90)
