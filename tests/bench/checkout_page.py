@@ -89,7 +89,7 @@ def browser_encrypt(ctx: BenchContext) -> None:
     from playwright.sync_api import sync_playwright
 
     from payments_site.devtools import write_cert
-    from tests.checkout_page.browser import CHROMIUM_ARGS, ensure_chromium
+    from tests.checkout.sessions.browser import CHROMIUM_ARGS, ensure_chromium
     from tests.support.servers import gunicorn
 
     runs = 50

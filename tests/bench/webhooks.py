@@ -28,7 +28,7 @@ from checkout.webhooks.models import Event, WebhookDelivery
 from checkout.webhooks.services import webhook_endpoint_create
 from payments_site.kernel.events import DomainEvent, subscribe, unsubscribe
 from tests.bench.registry import BenchContext, bench, timed
-from tests.webhooks.receiver import receiver_server
+from tests.checkout.webhooks.receiver import receiver_server
 from vault.cards import card_validate
 from vault.envelope import data_keys
 from vault.merchants import merchant_create
