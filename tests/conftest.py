@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from payments_site.devtools import write_cert
+from tests.factories import IssuedKeyFactory, MerchantFactory
 from tests.monitoring.support import (
     allow_test_flush,
     monitoring_counters_reset,
     otp_verified_login,
 )
-from vault.merchants import IssuedKey, api_key_create, merchant_create
+from vault.merchants import IssuedKey
 from vault.models import Merchant
-
-DATA = Path(__file__).parent / "data"
 
 # --- monitoring: the audit trail is append-only; lift its guard for the test flush only ------
 allow_test_flush()
@@ -38,11 +36,6 @@ def admin_client(db: None, admin_user: Any) -> Any:
     return otp_verified_login(Client(), admin_user)
 
 
-def load_cards() -> dict[str, Any]:
-    """The public test cards (a copy of ../shared/testdata/cards.json, kept with the tests)."""
-    return json.loads((DATA / "cards.json").read_text())
-
-
 @pytest.fixture(scope="session")
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_cert(tmp_path_factory.mktemp("tls"))
@@ -50,12 +43,12 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def merchant(db: None) -> Merchant:
-    return merchant_create(name="Acme Books")
+    return MerchantFactory.create(name="Acme Books")
 
 
 @pytest.fixture
 def issued_key(merchant: Merchant) -> IssuedKey:
-    return api_key_create(merchant=merchant)
+    return IssuedKeyFactory.create(merchant=merchant)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Fixtures for the checkout suites: tokens made through the vault's real ``token_create``."""
+"""Fixtures for the checkout suites: tokens made through the vault's real ``token_create``
+(``tests.factories.TokenFactory``)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,14 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from tests.conftest import load_cards
-from vault.cards import card_validate
+from tests.cards import load_cards
+from tests.factories import MerchantFactory, TokenFactory
 from vault.envelope import data_keys
-from vault.merchants import merchant_create
 from vault.models import Merchant, Token
-from vault.services import token_create
 
 CARDS = load_cards()
 APPROVED = CARDS["approve"][0]["number"]
 DECLINES = {card["failure_code"]: card["number"] for card in CARDS["decline"]}
-
-
-def make_token(
-    *, merchant: Merchant, number: str = APPROVED, exp_month: int = 12, exp_year: int = 2034
-) -> Token:
-    """A real vault token for ``number`` (the one place that knows ``token_create``'s shape)."""
-    card = card_validate(number=number, exp_month=exp_month, exp_year=exp_year, require_cvc=False)
-    return token_create(merchant=merchant, card=card, actor="test")
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +33,8 @@ def _fresh_data_keys() -> Iterator[None]:
 def token_factory(merchant: Merchant) -> Callable[..., Token]:
     def factory(**kwargs: Any) -> Token:
         kwargs.setdefault("merchant", merchant)
-        return make_token(**kwargs)
+        token: Token = TokenFactory.create(**kwargs)
+        return token
 
     return factory
 
@@ -54,7 +46,8 @@ def token(token_factory: Callable[..., Token]) -> Token:
 
 @pytest.fixture
 def other_merchant(db: None) -> Merchant:
-    return merchant_create(name="Other Shop")
+    other: Merchant = MerchantFactory.create(name="Other Shop")
+    return other
 
 
 @pytest.fixture

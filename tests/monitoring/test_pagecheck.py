@@ -26,8 +26,8 @@ from monitoring.pagecheck import (
     page_scripts,
     sri_hash,
 )
+from tests.factories import MerchantFactory
 from tests.support.servers import ROOT, gunicorn, server_env
-from vault.merchants import merchant_create
 
 SCRIPT = b"document.querySelector('form').addEventListener('submit', encrypt);"
 
@@ -249,7 +249,7 @@ def test_the_live_checkout_page_passes_its_inventory_and_fails_on_any_change(
     static_root = tmp_path / "static"
     _collectstatic(static_root)
     session = checkout_session_create(
-        merchant=merchant_create(name="Inventory Shop"),
+        merchant=MerchantFactory.create(name="Inventory Shop"),
         mode="payment",
         amount=1000,
         currency="EUR",

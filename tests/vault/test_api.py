@@ -8,9 +8,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from monitoring.audit.models import AuditEvent
+from tests.factories import MerchantFactory
 from vault.cards import card_validate
 from vault.keys import KeyService
-from vault.merchants import IssuedKey, api_key_create, merchant_create
+from vault.merchants import IssuedKey, api_key_create
 from vault.models import EncryptedCard, Merchant, Token
 from vault.services import token_create
 
@@ -67,7 +68,7 @@ def test_list_tokens_paginates_and_filters(
     key_service: KeyService, api_client: APIClient, merchant: Merchant
 ) -> None:
     tokens = [_token(merchant) for _ in range(3)] + [_token(merchant, "5555555555554444")]
-    _token(merchant_create(name="Other"))  # never listed
+    _token(MerchantFactory.create(name="Other"))  # never listed
 
     first = api_client.get("/api/v1/tokens", {"limit": 2}).json()
     second = api_client.get(
@@ -121,7 +122,7 @@ def test_nul_in_a_token_id_is_refused_before_the_view(
 def test_another_merchants_token_is_404_and_cannot_be_revoked(
     key_service: KeyService, api_client: APIClient
 ) -> None:
-    foreign = _token(merchant_create(name="Other"))
+    foreign = _token(MerchantFactory.create(name="Other"))
 
     _problem(api_client.get(f"/api/v1/tokens/{foreign.id}"), 404, "token_not_found")
     _problem(api_client.delete(f"/api/v1/tokens/{foreign.id}"), 404, "token_not_found")
@@ -221,7 +222,7 @@ def test_admin_revoke_action_asks_for_a_reason(
 
 def test_other_merchants_key_sees_nothing(key_service: KeyService, merchant: Merchant) -> None:
     _token(merchant)
-    other = api_key_create(merchant=merchant_create(name="Other"))
+    other = api_key_create(merchant=MerchantFactory.create(name="Other"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {other.secret}")
 

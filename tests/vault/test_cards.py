@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments_site.problems import problem_of
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from vault.cards import (
     BRAND_RULES,
     Card,

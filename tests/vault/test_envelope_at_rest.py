@@ -14,7 +14,7 @@ from django.apps import apps
 from django.db import connection, models
 from django.test.utils import isolate_apps
 
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from tests.support import servers
 from vault.cards import card_validate
 from vault.keys import KeyService

@@ -16,8 +16,9 @@ from pytest_django.fixtures import Settings
 
 from monitoring.audit.models import AuditEvent
 from payments_site.problems import problem_of
+from tests.cards import load_cards
 from tests.checkout.events import failing_listener, heard
-from tests.conftest import load_cards
+from tests.factories import MerchantFactory
 from tests.vault.conftest import AWS_BACKENDS
 from vault import events as vault_events
 from vault.cards import Card, card_validate
@@ -25,7 +26,6 @@ from vault.envelope import data_keys
 from vault.keys import KeyDecryptionFailed, KeyPurpose, KeyService, KeyUnavailable
 from vault.keys.aws import AwsKmsKeyService
 from vault.keys.local import LocalKeyService
-from vault.merchants import merchant_create
 from vault.models import DataKey, EncryptedCard, Merchant, Token, VaultKeyVersion
 from vault.services import (
     KeyVersionInUse,
@@ -169,7 +169,7 @@ def test_ciphertext_moved_to_another_token_fails_closed(
 def test_ciphertext_moved_to_another_merchant_fails_closed(
     key_service: KeyService, merchant: Merchant
 ) -> None:
-    other = merchant_create(name="Other")
+    other = MerchantFactory.create(name="Other")
     mine = token_create(merchant=merchant, card=_card(), actor=ACTOR)
     theirs = token_create(merchant=other, card=_card(), actor=ACTOR)
     # same token id, other merchant: re-point the other merchant's token at my ciphertext
@@ -350,7 +350,7 @@ def test_revoke_needs_a_reason(key_service: KeyService, merchant: Merchant, reas
 def test_fingerprint_is_per_merchant_and_deduplicates(
     key_service: KeyService, merchant: Merchant
 ) -> None:
-    other = merchant_create(name="Other")
+    other = MerchantFactory.create(name="Other")
 
     a = token_create(merchant=merchant, card=_card(), actor=ACTOR)
     b = token_create(merchant=merchant, card=_card(), actor=ACTOR)

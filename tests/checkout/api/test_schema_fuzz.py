@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checkout.conftest import make_token
+from tests.factories import TokenFactory
 from tests.support.servers import gunicorn, server_env
 from vault.merchants import api_key_create
 from vault.models import Merchant
@@ -33,7 +33,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     merchant: Merchant, tls_cert: tuple[Path, Path], tmp_path: Path
 ) -> None:
     secret = api_key_create(merchant=merchant).secret
-    make_token(merchant=merchant)  # so that listing and charging have something real to find
+    TokenFactory.create(
+        merchant=merchant
+    )  # so that listing and charging have something real to find
 
     with gunicorn(
         cert=tls_cert,

@@ -31,6 +31,7 @@ from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.tasks import billing_enqueue_due
 from tests.checkout.conftest import DECLINES, at
 from tests.checkout.events import failing_listener, heard
+from tests.factories import TokenFactory
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
@@ -337,11 +338,10 @@ def test_api_subscription_on_revoked_token_is_refused(api_client: APIClient, tok
 def test_api_other_merchants_subscription_is_404(
     api_client: APIClient, other_merchant: Merchant
 ) -> None:
-    from tests.checkout.conftest import make_token
 
     theirs = subscription_create(
         merchant=other_merchant,
-        token_id=make_token(merchant=other_merchant).id,
+        token_id=TokenFactory.create(merchant=other_merchant).id,
         amount=1,
         currency="EUR",
         interval="day",

@@ -25,7 +25,8 @@ from checkout.billing.services import subscription_cancel, subscription_create
 from checkout.payments.models import Charge
 from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.tasks import billing_enqueue_due
-from tests.checkout.conftest import DECLINES, at, make_token
+from tests.checkout.conftest import DECLINES, at
+from tests.factories import TokenFactory
 from tests.support.servers import celery_workers
 from vault.models import Merchant
 from vault.services import token_revoke
@@ -76,9 +77,9 @@ def test_a_year_of_billing_with_two_workers_and_concurrent_passes(
     merchant: Merchant, workers: tuple[str, list[Path]]
 ) -> None:
     queue, logs = workers
-    good = make_token(merchant=merchant)
-    poor = make_token(merchant=merchant, number=DECLINES["insufficient_funds"])
-    lost = make_token(merchant=merchant)
+    good = TokenFactory.create(merchant=merchant)
+    poor = TokenFactory.create(merchant=merchant, number=DECLINES["insufficient_funds"])
+    lost = TokenFactory.create(merchant=merchant)
 
     def sub(token, interval: str, start: str, count: int = 1) -> Subscription:
         return subscription_create(

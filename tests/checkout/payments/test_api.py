@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 from checkout.payments.models import Charge
 from checkout.payments.processors.models import SandboxLedgerEntry
 from monitoring.audit.models import AuditEvent
-from tests.checkout.conftest import CARDS, DECLINES, make_token
+from tests.checkout.conftest import CARDS, DECLINES
+from tests.factories import TokenFactory
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
@@ -52,7 +53,7 @@ def test_charge_succeeds_and_reads_back(api_client: APIClient, token: Token) -> 
 def test_declines_are_failed_charges_with_the_processor_code(
     api_client: APIClient, merchant: Merchant, code: str
 ) -> None:
-    token = make_token(merchant=merchant, number=DECLINES[code])
+    token = TokenFactory.create(merchant=merchant, number=DECLINES[code])
 
     response = post(api_client, {"token": token.id, "amount": 500, "currency": "USD"})
 
@@ -66,7 +67,7 @@ def test_declines_are_failed_charges_with_the_processor_code(
 def test_every_approval_card_is_charged(
     api_client: APIClient, merchant: Merchant, entry: dict[str, str]
 ) -> None:
-    token = make_token(merchant=merchant, number=entry["number"])
+    token = TokenFactory.create(merchant=merchant, number=entry["number"])
     response = post(api_client, {"token": token.id, "amount": 100, "currency": "JPY"})
     assert response.json()["status"] == "succeeded"
 
@@ -135,7 +136,7 @@ def test_revoked_token_is_refused_with_a_clear_code(api_client: APIClient, token
 
 
 def test_expired_token_is_refused(api_client: APIClient, merchant: Merchant, settings) -> None:
-    token = make_token(merchant=merchant, exp_month=1, exp_year=2031)
+    token = TokenFactory.create(merchant=merchant, exp_month=1, exp_year=2031)
     settings.CHECKOUT_CLOCK = "tests.checkout.clocks.february_2031"
 
     response = post(api_client, {"token": token.id, "amount": 100, "currency": "EUR"})
@@ -148,7 +149,7 @@ def test_expired_token_is_refused(api_client: APIClient, merchant: Merchant, set
 def test_another_merchants_token_looks_like_a_missing_one(
     api_client: APIClient, other_merchant: Merchant
 ) -> None:
-    foreign = make_token(merchant=other_merchant)
+    foreign = TokenFactory.create(merchant=other_merchant)
 
     foreign_answer = post(api_client, {"token": foreign.id, "amount": 100, "currency": "EUR"})
     missing_answer = post(
@@ -167,7 +168,7 @@ def test_another_merchants_charge_is_not_found(
 
     theirs = charge_create(
         merchant=other_merchant,
-        token_id=make_token(merchant=other_merchant).id,
+        token_id=TokenFactory.create(merchant=other_merchant).id,
         amount=100,
         currency="EUR",
     )

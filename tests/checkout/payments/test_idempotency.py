@@ -16,6 +16,7 @@ from checkout.payments.idempotency.services import idempotency_begin
 from checkout.payments.models import Charge
 from checkout.payments.processors.models import SandboxLedgerEntry
 from checkout.payments.services import charge_create
+from tests.factories import TokenFactory
 from vault.merchants import api_key_create
 from vault.models import Merchant, Token
 
@@ -123,11 +124,10 @@ def test_a_taken_over_key_never_creates_a_second_charge(merchant: Merchant, toke
 def test_keys_are_scoped_per_merchant(
     api_client: APIClient, merchant: Merchant, other_merchant: Merchant, token: Token
 ) -> None:
-    from tests.checkout.conftest import make_token
 
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(merchant=other_merchant).secret}")
-    theirs = make_token(merchant=other_merchant)
+    theirs = TokenFactory.create(merchant=other_merchant)
 
     mine = post(api_client, {"token": token.id, "amount": 100, "currency": "EUR"}, "shared")
     their = post(other, {"token": theirs.id, "amount": 100, "currency": "EUR"}, "shared")

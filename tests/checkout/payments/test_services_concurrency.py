@@ -15,7 +15,7 @@ import pytest
 
 from checkout.payments.models import Charge
 from checkout.payments.processors.models import SandboxLedgerEntry
-from tests.checkout.conftest import make_token
+from tests.factories import TokenFactory
 from tests.support.servers import gunicorn
 from vault.merchants import api_key_create
 from vault.models import Merchant
@@ -87,7 +87,7 @@ def check(answers: list[tuple[int, dict[str, str], dict]]) -> None:
 
 def test_fifty_concurrent_posts_one_server(merchant: Merchant, tls_cert: tuple[Path, Path]) -> None:
     secret = api_key_create(merchant=merchant).secret
-    token = make_token(merchant=merchant)
+    token = TokenFactory.create(merchant=merchant)
 
     with gunicorn(cert=tls_cert, workers=4, env=SERVER_ENV) as server:
         answers = fire(
@@ -104,7 +104,7 @@ def test_fifty_concurrent_posts_two_servers_one_database(
     merchant: Merchant, tls_cert: tuple[Path, Path]
 ) -> None:
     secret = api_key_create(merchant=merchant).secret
-    token = make_token(merchant=merchant)
+    token = TokenFactory.create(merchant=merchant)
 
     with ExitStack() as stack:
         servers = [
@@ -132,7 +132,7 @@ def test_processor_timeout_on_a_real_server_then_reconcile_gives_one_charge(
     from tests.support.servers import ROOT, server_env
 
     secret = api_key_create(merchant=merchant).secret
-    token = make_token(merchant=merchant)
+    token = TokenFactory.create(merchant=merchant)
     body = json.dumps({"token": token.id, "amount": 4200, "currency": "EUR"})
     headers = {
         "Authorization": f"Bearer {secret}",

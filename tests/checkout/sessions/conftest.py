@@ -12,9 +12,9 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from checkout.sessions.models import CheckoutSession
-from checkout.sessions.services import checkout_session_create
 from checkout.sessions.transport import card_encrypt
-from tests.conftest import load_cards
+from tests.cards import load_cards
+from tests.factories import CheckoutSessionFactory
 from tests.vault.conftest import keyring_path, template_keyring  # noqa: F401
 from vault.envelope import data_keys
 from vault.keys import KeyService, get_key_service
@@ -49,15 +49,9 @@ def _fresh_data_keys() -> Iterator[None]:
 def session_factory(merchant: Merchant) -> Callable[..., CheckoutSession]:
     def make(**kwargs: Any) -> CheckoutSession:
         kwargs.setdefault("merchant", merchant)
-        kwargs.setdefault("mode", "payment")
-        if kwargs["mode"] != "setup":
-            kwargs.setdefault("amount", 1999)
-            kwargs.setdefault("currency", "EUR")
-        if kwargs["mode"] == "subscription":
-            kwargs.setdefault("interval", "month")
         kwargs.setdefault("success_url", "https://shop.example/thanks?order=42")
-        kwargs.setdefault("cancel_url", "https://shop.example/cart")
-        return checkout_session_create(**kwargs)
+        session: CheckoutSession = CheckoutSessionFactory.create(**kwargs)
+        return session
 
     return make
 

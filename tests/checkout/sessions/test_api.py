@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete
 from tests.checkout.sessions.conftest import VISA, jwe_for
+from tests.factories import IssuedKeyFactory
 from vault.keys import KeyService
-from vault.merchants import api_key_create, merchant_create
 from vault.models import Merchant
 
 pytestmark = pytest.mark.django_db
@@ -119,9 +119,7 @@ def test_another_merchants_session_is_not_found(
 ) -> None:
     session = session_factory()
     other = APIClient()
-    other.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {api_key_create(merchant=merchant_create(name='B')).secret}"
-    )
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {IssuedKeyFactory.create().secret}")
 
     response = other.get(f"/api/v1/checkout/sessions/{session.pk}")
 

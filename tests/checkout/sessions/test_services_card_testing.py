@@ -22,10 +22,10 @@ from monitoring.security.cooloff import SourceCoolingOff
 from monitoring.security.engine import signal_record, stats_last_hours
 from monitoring.security.models import SecurityAlert
 from monitoring.security.rules import Signal, api_client_source
-from tests.checkout.conftest import make_token
 from tests.checkout.sessions.conftest import DECLINED, LUHN_WRONG, VISA, jwe_for
 from tests.checkout.sessions.html import by_id, parse
 from tests.checkout.sessions.test_views import page_url, raw_post
+from tests.factories import TokenFactory
 from vault.keys import KeyService
 from vault.models import Merchant, Token
 
@@ -243,8 +243,10 @@ def test_an_api_client_that_card_tests_cools_off_and_other_addresses_do_not(
 ) -> None:
     # given a rule that calls three declines out of three card testing
     settings.ANOMALY_RULES = {"card_testing.declines.client": {"min_events": 3}}
-    declined = [make_token(merchant=merchant, number=DECLINED, exp_month=m) for m in range(1, 5)]
-    good = make_token(merchant=merchant, number=VISA)
+    declined = [
+        TokenFactory.create(merchant=merchant, number=DECLINED, exp_month=m) for m in range(1, 5)
+    ]
+    good = TokenFactory.create(merchant=merchant, number=VISA)
 
     # when one server of the merchant charges declined cards
     answers = [_charge(api_client, token, ATTACKER) for token in declined]

@@ -22,9 +22,9 @@ from checkout.payments.models import Charge
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.security.counters import Op, counter_store
-from tests.checkout.conftest import make_token
 from tests.checkout.sessions.conftest import jwe_for
 from tests.checkout.sessions.test_views import page_url, raw_post
+from tests.factories import TokenFactory
 from vault.keys import KeyService
 from vault.models import Merchant, Token, UsedJti
 from vault.transport.ingest import card_ingest
@@ -89,7 +89,7 @@ def test_the_vault_ingest_refuses_before_parsing_and_the_same_jwt_works_later(
 def test_the_charges_api_refuses_before_charging(
     api_client: APIClient, merchant: Merchant, redis_down: Callable[[bool], None]
 ) -> None:
-    token = make_token(merchant=merchant)
+    token = TokenFactory.create(merchant=merchant)
 
     response = api_client.post(
         "/api/v1/charges",

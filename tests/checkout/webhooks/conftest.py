@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from checkout.webhooks.models import WebhookEndpoint
 from checkout.webhooks.services import webhook_endpoint_create
-from tests.checkout.conftest import make_token
 from tests.checkout.webhooks.receiver import Receiver, receiver_server
+from tests.factories import TokenFactory
 from vault.envelope import data_keys
 from vault.models import Merchant, Token
 
@@ -159,7 +159,7 @@ def hooked(merchant: Merchant, receiver: Receiver) -> Hooked:
 
 @pytest.fixture
 def token(merchant: Merchant) -> Token:
-    return make_token(merchant=merchant)
+    return TokenFactory.create(merchant=merchant)
 
 
 @dataclass

@@ -17,8 +17,9 @@ from checkout.webhooks.secrets import secret_open, secrets_valid
 from monitoring.audit.models import AuditEvent
 from tests.checkout.webhooks.conftest import SimClock
 from tests.checkout.webhooks.receiver import Receiver
+from tests.factories import MerchantFactory
 from vault.keys import KeyDecryptionFailed
-from vault.merchants import api_key_create, merchant_create
+from vault.merchants import api_key_create
 from vault.models import Merchant, Token
 
 URL = "/api/v1/webhook_endpoints"
@@ -188,7 +189,7 @@ def test_the_number_of_endpoints_is_limited(
 def test_another_merchants_endpoint_is_not_found_and_untouched(
     api_client: APIClient, receiver: Receiver
 ) -> None:
-    other = merchant_create(name="Other")
+    other = MerchantFactory.create(name="Other")
     theirs = _create_for(other, receiver)
 
     read = api_client.get(f"{URL}/{theirs}")

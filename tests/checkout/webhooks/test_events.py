@@ -19,13 +19,13 @@ from checkout.billing.services import (
 from checkout.payments.models import Charge
 from checkout.payments.services import charge_create, refund_create
 from checkout.sessions.models import CheckoutSession
-from checkout.sessions.services import checkout_session_complete, checkout_session_create
+from checkout.sessions.services import checkout_session_complete
 from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.events import event_record
 from checkout.webhooks.models import Event, WebhookDelivery
-from tests.checkout.conftest import DECLINES, make_token
+from tests.checkout.conftest import DECLINES
 from tests.checkout.webhooks.conftest import Hooked, SimClock
-from vault.merchants import merchant_create
+from tests.factories import CheckoutSessionFactory, MerchantFactory, TokenFactory
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
@@ -59,7 +59,7 @@ def test_a_charge_writes_charge_succeeded_with_the_charge_as_the_api_shows_it(
 
 
 def test_a_declined_charge_writes_charge_failed(merchant: Merchant) -> None:
-    token = make_token(merchant=merchant, number=DECLINES["insufficient_funds"])
+    token = TokenFactory.create(merchant=merchant, number=DECLINES["insufficient_funds"])
 
     charge = charge_create(merchant=merchant, token_id=token.id, amount=500, currency="USD")
 
@@ -134,7 +134,7 @@ def test_a_subscription_lifecycle_writes_created_renewed_past_due_and_canceled(
 def test_a_failed_renewal_writes_charge_failed_and_subscription_past_due(
     merchant: Merchant, clock: SimClock
 ) -> None:
-    token = make_token(merchant=merchant, number=DECLINES["card_declined"])
+    token = TokenFactory.create(merchant=merchant, number=DECLINES["card_declined"])
     subscription = subscription_create(
         merchant=merchant, token_id=token.id, amount=900, currency="EUR", interval="week"
     )
@@ -150,14 +150,7 @@ def test_a_failed_renewal_writes_charge_failed_and_subscription_past_due(
 def test_a_completed_checkout_session_writes_checkout_session_completed(
     merchant: Merchant, api_client: APIClient
 ) -> None:
-    session = checkout_session_create(
-        merchant=merchant,
-        mode="payment",
-        amount=2500,
-        currency="EUR",
-        success_url="https://shop.example/thanks",
-        cancel_url="https://shop.example/cart",
-    )
+    session = CheckoutSessionFactory.create(merchant=merchant, amount=2500)
     card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
     jwe = card_encrypt(card, session_id=session.pk, nonce=session.nonce)
 
@@ -207,7 +200,7 @@ def test_deliveries_are_queued_only_for_enabled_endpoints_that_want_the_type(
     charges_only, _ = webhook_endpoint_create(
         merchant=merchant, url=hooked.receiver.url, enabled_events=["charge.succeeded"]
     )
-    other = merchant_create(name="Elsewhere")
+    other = MerchantFactory.create(name="Elsewhere")
     webhook_endpoint_create(merchant=other, url=hooked.receiver.url, enabled_events=["*"])
 
     charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
@@ -277,8 +270,8 @@ def test_an_event_is_read_by_id_and_other_merchants_events_are_not_found(
     api_client: APIClient, many_events: list[Event]
 ) -> None:
     event = many_events[2]
-    other = merchant_create(name="Other")
-    other_token = make_token(merchant=other)
+    other = MerchantFactory.create(name="Other")
+    other_token = TokenFactory.create(merchant=other)
     charge_create(merchant=other, token_id=other_token.id, amount=100, currency="EUR")
     theirs = Event.objects.get(merchant=other)
 

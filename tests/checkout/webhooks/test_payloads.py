@@ -16,13 +16,14 @@ from checkout.billing.services import subscription_bill, subscription_create
 from checkout.payments.models import Charge
 from checkout.payments.services import refund_create
 from checkout.sessions.models import CheckoutSession
-from checkout.sessions.services import checkout_session_complete, checkout_session_create
+from checkout.sessions.services import checkout_session_complete
 from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.delivery import deliveries_run
 from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from monitoring.observability.redaction import redact_text
+from tests.cards import load_cards
 from tests.checkout.webhooks.conftest import Hooked, SimClock
-from tests.conftest import load_cards
+from tests.factories import CheckoutSessionFactory
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
@@ -62,14 +63,7 @@ def test_no_card_number_or_cvc_reaches_events_deliveries_or_the_admin(
     hooked.receiver.clock = clock.timestamp
     # given every test card paid through a hosted checkout (the CVC travels with it) …
     for card in CARDS["approve"] + CARDS["decline"]:
-        session = checkout_session_create(
-            merchant=merchant,
-            mode="payment",
-            amount=1250,
-            currency="EUR",
-            success_url="https://shop.example/thanks",
-            cancel_url="https://shop.example/cart",
-        )
+        session = CheckoutSessionFactory.create(merchant=merchant, amount=1250)
         jwe = card_encrypt(
             {"number": card["number"], "exp_month": 11, "exp_year": 2034, "cvc": _cvc(card)},
             session_id=session.pk,

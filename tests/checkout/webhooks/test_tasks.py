@@ -20,8 +20,8 @@ from checkout.payments.services import charge_create
 from checkout.tasks import bill_subscription
 from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery
 from checkout.webhooks.services import webhook_endpoint_create
-from tests.checkout.conftest import make_token
 from tests.checkout.webhooks.receiver import Receiver
+from tests.factories import TokenFactory
 from tests.support.servers import celery_workers
 from vault.models import Merchant
 from vault.services import token_revoke
@@ -62,9 +62,9 @@ def test_a_worker_delivers_charge_renewal_failed_renewal_and_revocation_events(
     )
     receiver.secrets.append(secret)
     now = datetime.now(UTC)
-    good = make_token(merchant=merchant)
+    good = TokenFactory.create(merchant=merchant)
     # a card that expires at the end of this month: its renewal next month fails
-    expiring = make_token(merchant=merchant, exp_month=now.month, exp_year=now.year)
+    expiring = TokenFactory.create(merchant=merchant, exp_month=now.month, exp_year=now.year)
 
     # when a charge is made here, and subscriptions are billed by the worker
     charge = charge_create(merchant=merchant, token_id=good.id, amount=1999, currency="EUR")

@@ -15,7 +15,7 @@ import structlog
 from monitoring.observability.logs import json_formatter
 from monitoring.observability.redaction import redact, redact_text
 from payments_site.kernel.cards import luhn_valid
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from tests.support.servers import ROOT
 
 PAN = "4242424242424242"

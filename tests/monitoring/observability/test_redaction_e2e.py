@@ -38,15 +38,15 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from checkout.sessions.services import checkout_session_create
 from checkout.sessions.transport import card_encrypt, card_seal
 from monitoring.security.models import SecurityAlert
-from tests.conftest import load_cards
+from tests.cards import load_cards
+from tests.factories import CheckoutSessionFactory, MerchantFactory
 from tests.monitoring.security.test_engine_e2e import Caller, page_attempt
 from tests.monitoring.support import sentry_receiver
 from tests.support.servers import gunicorn
 from vault.envelope import data_keys
-from vault.merchants import api_key_create, merchant_create
+from vault.merchants import api_key_create
 from vault.models import Merchant
 
 pytestmark = [
@@ -109,14 +109,7 @@ def assert_no_card(name: str, text: str) -> None:
 
 
 def _session(merchant: Merchant) -> Any:
-    return checkout_session_create(
-        merchant=merchant,
-        mode="payment",
-        amount=1250,
-        currency="EUR",
-        success_url="https://shop.example/thanks",
-        cancel_url="https://shop.example/cart",
-    )
+    return CheckoutSessionFactory.create(merchant=merchant, amount=1250)
 
 
 def database_dump() -> str:
@@ -171,7 +164,7 @@ def test_no_card_number_or_cvc_in_logs_sentry_metrics_database_or_admin(
     tls_cert: tuple[Path, Path], tmp_path: Path, admin_client: Client
 ) -> None:
     data_keys.clear()
-    merchant = merchant_create(name="Sweep Shop")
+    merchant = MerchantFactory.create(name="Sweep Shop")
     key = api_key_create(merchant=merchant).secret
     auth = {"Authorization": f"Bearer {key}"}
     log_path = tmp_path / "gunicorn.log"

@@ -18,7 +18,7 @@ from monitoring.observability import metrics, telemetry
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site import gunicorn_conf
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from tests.monitoring.support import CapturingTransport
 
 # sentry-sdk 2.x deprecates send_default_pii for data_collection, but data_collection turns the

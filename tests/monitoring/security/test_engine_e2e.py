@@ -29,14 +29,13 @@ import pytest
 import requests
 
 from checkout.sessions.models import CheckoutSession
-from checkout.sessions.services import checkout_session_create
 from monitoring.security.models import SecurityAlert
 from monitoring.security.rules import api_client_source
 from payments_site.kernel.cards import luhn_valid
-from tests.checkout.conftest import make_token
+from tests.factories import CheckoutSessionFactory, MerchantFactory, TokenFactory
 from tests.support.servers import RunningServer, gunicorn
 from vault.envelope import data_keys
-from vault.merchants import api_key_create, merchant_create
+from vault.merchants import api_key_create
 from vault.models import Merchant
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -111,14 +110,8 @@ def caller(server: RunningServer, ip: str) -> Caller:
 
 
 def _session(merchant: Merchant) -> CheckoutSession:
-    return checkout_session_create(
-        merchant=merchant,
-        mode="payment",
-        amount=500,
-        currency="EUR",
-        success_url="https://shop.example/thanks",
-        cancel_url="https://shop.example/cart",
-    )
+    session: CheckoutSession = CheckoutSessionFactory.create(merchant=merchant, amount=500)
+    return session
 
 
 def page_attempt(who: Caller, session: CheckoutSession, number: str, *, cvc: str = "739") -> int:
@@ -150,7 +143,7 @@ def test_card_testing_through_the_page_raises_one_alert_then_429s(
 ) -> None:
     # given a shop, a session per attempt (the tester reloads the shop's pay button), and
     # cards: two declined by the processor for every one refused as invalid
-    merchant = merchant_create(name="Page Shop")
+    merchant = MerchantFactory.create(name="Page Shop")
     sessions = [_session(merchant) for _ in range(ATTEMPTS)]
     declined, invalid = declined_numbers(40), invalid_numbers(20)
     cards = [invalid.pop() if i % 3 == 2 else declined.pop() for i in range(ATTEMPTS)]
@@ -193,10 +186,12 @@ def test_card_testing_through_the_api_raises_one_alert_then_429s(
     server: RunningServer,
 ) -> None:
     # given a merchant with tokens for 60 distinct cards that the processor declines
-    merchant = merchant_create(name="API Shop")
+    merchant = MerchantFactory.create(name="API Shop")
     key = api_key_create(merchant=merchant).secret
-    tokens = [make_token(merchant=merchant, number=n) for n in declined_numbers(ATTEMPTS, seed=7)]
-    good = make_token(merchant=merchant, number="4242424242424242")
+    tokens = [
+        TokenFactory.create(merchant=merchant, number=n) for n in declined_numbers(ATTEMPTS, seed=7)
+    ]
+    good = TokenFactory.create(merchant=merchant, number="4242424242424242")
     auth = {"Authorization": f"Bearer {key}"}
     attacker, other = caller(server, ATTACKER), caller(server, SHOPPER)
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from checkout.sessions.transport import card_encrypt, card_seal, current_key
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from tests.vault.transport.conftest import BOTH_BACKENDS
 from tests.vault.transport.jose_tools import decode_part
 from vault.keys import KeyPurpose

@@ -13,7 +13,7 @@ from checkout.sessions.transport import card_encrypt, card_seal
 from monitoring.observability.metrics import INGEST_SECONDS, TOKENIZATIONS
 from monitoring.security.cooloff import SourceCoolingOff
 from monitoring.security.models import SecurityAlert
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from vault.keys import KeyService
 from vault.models import Merchant, Token
 from vault.transport.ingest import card_ingest

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from checkout.sessions.transport import card_encrypt, card_seal, current_key
-from tests.conftest import load_cards
+from tests.cards import load_cards
 from tests.support.node import ensure_node_packages, run_node
 from tests.support.servers import gunicorn
 from vault.cards import CardValidationError, brand_rules_export, card_validate
