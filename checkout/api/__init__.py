@@ -1,1 +1,3 @@
-"""Merchant-facing REST API for charges and subscriptions (thin views over the services)."""
+"""What every checkout API module shares (pagination, problem documentation, the per-key
+throttle, OpenAPI extensions). It imports no checkout domain: each domain's ``api.py`` sits on
+it."""

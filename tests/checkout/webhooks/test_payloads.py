@@ -57,6 +57,7 @@ def _leaks(text: str, *, redactor_net: bool) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # events are recorded once each change commits
 def test_no_card_number_or_cvc_reaches_events_deliveries_or_the_admin(
     hooked: Hooked, merchant: Merchant, clock: SimClock, admin_client: Client
 ) -> None:
