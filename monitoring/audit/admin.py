@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from monitoring.audit.models import AuditEvent
+from monitoring.audit.models import AuditEvent, AuditSeal
 from payments_site.kernel.admin import ReadOnlyAdminMixin
 
 
@@ -34,7 +34,26 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
         "source_ip",
         "request_id",
         "data",
-        "prev_hash",
-        "hash",
+        "digest",
     )
     date_hierarchy = "occurred_at"
+
+
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditSeal]):
+    """Read-only: the seals that link the events, and which of them carry a signature."""
+
+    list_display = ("number", "sealed_at", "low_id", "high_id", "key_id")
+    list_filter = ("sealed_at",)
+    readonly_fields = (
+        "number",
+        "sealed_at",
+        "low_id",
+        "high_id",
+        "events",
+        "prev_hash",
+        "hash",
+        "key_id",
+        "signature",
+    )
+    date_hierarchy = "sealed_at"
