@@ -68,6 +68,20 @@ def trail_seals(*, first: int = 1, last: int | None = None) -> Iterator[dict[str
         yield seal_as_json(seal)
 
 
+def _merged(first: int, last: int) -> Iterator[dict[str, Any]]:
+    """Seals ``first``..``last``, each followed by the events of its range: two streams read
+    in chunks, not a query per seal."""
+    low, _ = AuditSeal.objects.values_list("low_id", "high_id").get(number=first)
+    _, high = AuditSeal.objects.values_list("low_id", "high_id").get(number=last)
+    events = trail_events(low_id=low, high_id=high)
+    pending = next(events, None)
+    for seal in trail_seals(first=first, last=last):
+        yield seal
+        while pending is not None and pending["id"] <= seal["high_id"]:
+            yield pending
+            pending = next(events, None)
+
+
 def export_lines(*, since_id: int, until_id: int | None) -> Iterator[dict[str, Any]]:
     """Whole seals around the events ``since_id <= id < until_id``: every seal that covers one
     of them and the seals up to the next signed one, each followed by its events; then the
@@ -88,9 +102,7 @@ def export_lines(*, since_id: int, until_id: int | None) -> Iterator[dict[str, A
             .values_list("number", flat=True)
             .first()
         )
-        for seal in trail_seals(first=first, last=signed or last_covering):
-            yield seal
-            yield from trail_events(low_id=seal["low_id"], high_id=seal["high_id"])
+        yield from _merged(first, signed or last_covering)
     head_high = AuditSeal.objects.order_by("-number").values_list("high_id", flat=True).first()
     for event in trail_events(low_id=max(head_high or 0, since_id - 1)):
         if until_id is not None and event["id"] >= until_id:

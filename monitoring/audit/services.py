@@ -28,11 +28,7 @@ def audit_record(
     """Append one event (one INSERT, no lock); request id and source IP come from the current
     request, if any. Runs inside the caller's transaction: the event commits (or not) with
     the change it records. Without a broker (no beat) the sealer runs after commit."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        from monitoring.audit.sealer import seal_soon
-
-        transaction.on_commit(seal_soon)
-    return event_append(
+    event = event_append(
         occurred_at=timezone.now(),
         actor=actor,
         action=action,
@@ -44,3 +40,8 @@ def audit_record(
         request_id=current_request_id() or "",
         data=redact(dict(data or {})),
     )
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        from monitoring.audit.sealer import seal_soon
+
+        transaction.on_commit(seal_soon)
+    return event
