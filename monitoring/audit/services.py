@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from monitoring.audit.chain import event_append
 from monitoring.audit.models import AuditEvent
+from monitoring.audit.sealer import seal_soon
 from monitoring.observability.context import current_request_id, current_source_ip
 from monitoring.observability.redaction import redact
 
@@ -41,7 +42,5 @@ def audit_record(
         data=redact(dict(data or {})),
     )
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        from monitoring.audit.sealer import seal_soon
-
         transaction.on_commit(seal_soon)
     return event

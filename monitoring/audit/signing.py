@@ -22,10 +22,13 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
+from botocore.config import Config
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from django.conf import settings
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -165,10 +168,6 @@ class KmsHeadSigner(HeadSigner):
 
 
 def _kms_client() -> Any:
-    import boto3
-    from botocore.config import Config
-    from django.conf import settings
-
     return boto3.session.Session().client(
         "kms",
         region_name=settings.KMS_REGION or None,
@@ -184,8 +183,6 @@ def _kms_client() -> Any:
 @functools.cache
 def head_signer() -> HeadSigner:
     """The configured signer, one per process (a boto3 client costs ~100 ms to build)."""
-    from django.conf import settings
-
     if settings.AUDIT_SIGNING_BACKEND == "aws":
         return KmsHeadSigner(settings.AUDIT_KMS_KEY_ID, _kms_client())
     return LocalHeadSigner(settings.AUDIT_SIGNING_KEY_PATH)
