@@ -16,6 +16,8 @@ from .environment import BASE_DIR, RUN_DIR, env
 django_stubs_ext.monkeypatch()
 
 DEBUG = False
+# Where people reach this deployment (links printed by commands); each environment defaults it.
+PUBLIC_ORIGIN: str = env.str("PUBLIC_ORIGIN", default="https://localhost:8443")
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
