@@ -73,7 +73,7 @@ def add_problem_responses(
         "Retry after Retry-After seconds.",
     }
     for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
+        for operation in operations.values():
             # Group the docs by resource (/api/v1/charges/… → "charges") instead of "v1".
             resource = path.removeprefix("/api/v1/").split("/", 1)[0]
             operation["tags"] = [resource]
