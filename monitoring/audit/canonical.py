@@ -195,7 +195,7 @@ SQLITE_UNINSTALL = [
     "DROP TRIGGER IF EXISTS monitoring_auditevent_no_delete",
 ]
 
-# SQL installed by migration 0006: the seals are append-only too, by the same rules. The
+# SQL installed by migration 0007: the seals are append-only too, by the same rules. The
 # function names the table it refuses, so it serves both tables.
 
 PG_SEAL_INSTALL = """

@@ -7,7 +7,7 @@ serialised every audited write in the system). The sealer (``sealer.py``) later 
 committed events into a chain of seals and signs its head; ``verify.py`` checks both.
 
 The database refuses UPDATE and DELETE (and TRUNCATE on PostgreSQL) of events and seals with
-triggers (migrations 0002 and 0006, ``guard.py``).
+triggers (migrations 0002 and 0007, ``guard.py``).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ GUARDS = (
     (AUDIT_TABLE, ("monitoring", "0002_auditevent_append_only"), SQLITE_TRIGGERS, SQLITE_INSTALL),
     (
         SEAL_TABLE,
-        ("monitoring", "0006_audit_digest_and_seals"),
+        ("monitoring", "0007_audit_digest_and_seals"),
         SQLITE_SEAL_TRIGGERS,
         SQLITE_SEAL_INSTALL,
     ),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
 from .environment import RUN_DIR, env
 
 # Backends: "aws" (KMS) or "local" (keyring file, development only).
@@ -13,13 +11,11 @@ KEY_BACKENDS = {
     "local": "vault.keys.local.LocalKeyService",
     "aws": "vault.keys.aws.AwsKmsKeyService",
 }
+# The variable's choices (variables.py) are these names.
 KEYS_BACKEND_NAME = env.str("KEYS_BACKEND", default="local")
-if KEYS_BACKEND_NAME not in KEY_BACKENDS:
-    raise ImproperlyConfigured(f"KEYS_BACKEND must be one of: {', '.join(KEY_BACKENDS)}")
 KEYS_BACKEND = KEY_BACKENDS[KEYS_BACKEND_NAME]
 # local: a 0600 keyring file made on first use (refused by production settings).
 LOCAL_KEYRING_PATH = Path(env.str("LOCAL_KEYRING_PATH", default=str(RUN_DIR / "keyring.json")))
-LOCAL_KEYS_RSA_BITS = env.int("LOCAL_KEYS_RSA_BITS", default=3072)
 LOCAL_KEYS_ALLOWED = True
 # aws: key ids, ARNs or aliases (`manage.py kms_bootstrap` creates them and prints these).
 KMS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
@@ -31,7 +27,6 @@ KMS_FINGERPRINT_KEY_ID = env.str("KMS_FINGERPRINT_KEY_ID", default="alias/tesser
 # Keys replaced by a new one but still listed in the JWKS until what they made has expired.
 KMS_SIGN_PREVIOUS_KEY_IDS: list[str] = env.list("KMS_SIGN_PREVIOUS_KEY_IDS", default=[])
 KMS_JWE_PREVIOUS_KEY_IDS: list[str] = env.list("KMS_JWE_PREVIOUS_KEY_IDS", default=[])
-KMS_JWE_KEY_SPEC = env.str("KMS_JWE_KEY_SPEC", default="RSA_3072")
 KMS_CONNECT_TIMEOUT = env.float("KMS_CONNECT_TIMEOUT", default=2.0)
 KMS_READ_TIMEOUT = env.float("KMS_READ_TIMEOUT", default=5.0)
 KMS_MAX_ATTEMPTS = env.int("KMS_MAX_ATTEMPTS", default=3)
@@ -42,7 +37,8 @@ DATA_KEY_MAX_USES = env.int("DATA_KEY_MAX_USES", default=10_000)
 
 # --- Card transport: the checkout seals card JWTs, the vault ingests them ----------------------
 # `iss` names this checkout, `aud` the vault (its DNS name in production); both are compared
-# exactly. Lifetime is capped at 300 s and leeway at 30 s by the code, whatever is set here.
+# exactly. Lifetime is at most 300 s and leeway 30 s: larger values are refused at start (and
+# the code caps them again).
 CARD_JWT_ISSUER = env.str("CARD_JWT_ISSUER", default="tessera-checkout")
 CARD_JWT_AUDIENCE = env.str("CARD_JWT_AUDIENCE", default="vault.tessera.localhost")
 CARD_JWT_LIFETIME_SECONDS = env.int("CARD_JWT_LIFETIME_SECONDS", default=120)

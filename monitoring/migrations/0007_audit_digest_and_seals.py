@@ -82,7 +82,7 @@ def digests_from_checked_chain(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0005_recovery_code_device"),
+        ("monitoring", "0006_securityalert_global_scope"),
     ]
 
     operations = [
