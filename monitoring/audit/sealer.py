@@ -49,10 +49,13 @@ from monitoring.audit.signing import SigningUnavailable, head_signer
 
 logger = logging.getLogger(__name__)
 
-# "mon:": monitoring state on the shared cache.
-SIGNED_HEAD_CACHE_KEY = "mon:audit:signed-head"
-OBSERVATIONS_CACHE_KEY = "mon:audit:observations"
 OBSERVATIONS_KEPT = 300
+
+
+def _cache_key(kind: str) -> str:
+    """Sealer state on the shared cache ("mon:" like all monitoring state), per database: two
+    trails sharing one Redis keep apart."""
+    return f"mon:audit:{connection.settings_dict['NAME']}:{kind}"
 
 
 @dataclass(frozen=True)
@@ -113,23 +116,28 @@ def _safe_high(high: int, moment: datetime | None, timeout: float) -> tuple[int,
     """The highest id up to which every event is committed or never will be, and how many
     open transactions kept it below ``high``.
 
-    Each run's observation (highest id, clock) is kept on the shared cache: when an old
-    transaction is still open, the newest observation made before it began still holds."""
+    Each run's observation (highest id, clock) is kept on the shared cache, and in this
+    process should the cache forget it: when an old transaction is still open, the newest
+    observation made before it began still holds."""
     held_back, oldest = _settle(moment, timeout)
     if moment is None:
         return high, 0
-    observations = cache.get(OBSERVATIONS_CACHE_KEY) or []
-    cache.set(
-        OBSERVATIONS_CACHE_KEY,
-        [*observations[-(OBSERVATIONS_KEPT - 1) :], (moment.isoformat(), high)],
-        timeout=3600,
-    )
+    key = _cache_key("observations")
+    shared = [tuple(item) for item in cache.get(key) or []]
+    local = _local_observations.setdefault(key, [])
+    observations = sorted(set(shared) | set(local))[-OBSERVATIONS_KEPT:]
+    latest = (moment.isoformat(), high)
+    cache.set(key, [*observations[1 - OBSERVATIONS_KEPT :], latest], timeout=3600)
+    local[:] = [*local[1 - OBSERVATIONS_KEPT :], latest]
     if not held_back:
         return high, 0
     if oldest is None:
         return 0, held_back
-    earlier = [h for m, h in observations if datetime.fromisoformat(m) < oldest]
+    earlier = [int(h) for m, h in observations if datetime.fromisoformat(str(m)) < oldest]
     return min(max(earlier, default=0), high), held_back
+
+
+_local_observations: dict[str, list[tuple[str, int]]] = {}
 
 
 def _lock_sealer() -> bool:
@@ -142,7 +150,7 @@ def _lock_sealer() -> bool:
 
 
 def _remembered_head() -> tuple[int, str] | None:
-    value = cache.get(SIGNED_HEAD_CACHE_KEY)
+    value = cache.get(_cache_key("signed-head"))
     if not isinstance(value, str) or ":" not in value:
         return None
     number, _, digest = value.partition(":")
@@ -188,7 +196,7 @@ def seal_pending(*, settle_timeout: float | None = None, sign: bool | None = Non
         return SealOutcome(busy=True, held_back=held_back)
     if outcome.signed and outcome.seal is not None:
         anchor = f"{outcome.seal.number}:{outcome.seal.hash}"
-        cache.set(SIGNED_HEAD_CACHE_KEY, anchor, timeout=None)
+        cache.set(_cache_key("signed-head"), anchor, timeout=None)
         logger.info("audit_chain_head", extra={"anchor": anchor, "key_id": outcome.seal.key_id})
     return outcome
 
