@@ -26,5 +26,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 0
 
+DEMO_CHECKOUT_ENABLED = True
+
 # --- checkout sessions: `make run` demos may return to an http://localhost shop.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = env.bool("CHECKOUT_REDIRECT_HTTP_ALLOWED", default=True)
