@@ -111,10 +111,11 @@ def _audit_key_failures(*, operation: str, actor: str, object_id: str = "") -> I
         raise
 
 
-def card_fingerprint(*, merchant_id: str, number: str) -> str:
-    """HMAC (KMS GenerateMac) over merchant id + PAN: equal cards of one merchant match, and
-    nothing links the same card across merchants."""
-    message = FINGERPRINT_DOMAIN + merchant_id.encode("ascii") + b"\x00" + number.encode("ascii")
+def card_fingerprint(*, merchant_id: str, livemode: bool, number: str) -> str:
+    """HMAC (KMS GenerateMac) over merchant id, mode and PAN: equal cards of one merchant in
+    one mode match, and nothing links the same card across merchants or modes."""
+    owner = merchant_id.encode("ascii") + (b"\x00live" if livemode else b"")
+    message = FINGERPRINT_DOMAIN + owner + b"\x00" + number.encode("ascii")
     digest = get_key_service().mac(message)
     return b64url_encode(digest)
 
@@ -143,7 +144,9 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
         raise MerchantInactive()
     token_id = new_id("tok")
     with _audit_key_failures(operation="token_create", actor=actor):
-        fingerprint = card_fingerprint(merchant_id=merchant.id, number=card.number)
+        fingerprint = card_fingerprint(
+            merchant_id=merchant.id, livemode=merchant.acting_livemode(), number=card.number
+        )
         if deduplicate:
             existing = _token_duplicate(merchant=merchant, card=card, fingerprint=fingerprint)
             if existing is not None:
@@ -162,6 +165,7 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
             return Token.objects.create(
                 id=token_id,
                 merchant=merchant,
+                livemode=merchant.acting_livemode(),
                 brand=card.brand,
                 last4=card.last4,
                 exp_month=card.exp_month,
@@ -174,8 +178,8 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
 
 def _token_duplicate(*, merchant: Merchant, card: Card, fingerprint: str) -> Token | None:
     return (
-        Token.objects.filter(
-            merchant=merchant,
+        Token.objects.owned_by(merchant)
+        .filter(
             fingerprint=fingerprint,
             exp_month=card.exp_month,
             exp_year=card.exp_year,

@@ -119,6 +119,7 @@ def subscription_create(
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
         subscription = Subscription.objects.create(
             merchant=merchant,
+            livemode=merchant.acting_livemode(),
             token=token,
             amount=amount,
             currency=currency,
@@ -143,15 +144,18 @@ def subscription_create(
 
 
 def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
-    linked = Charge.objects.filter(
-        pk=charge.pk,
-        merchant=subscription.merchant,
-        token=subscription.token,
-        amount=subscription.amount,
-        currency=subscription.currency,
-        status=Charge.Status.SUCCEEDED,
-        subscription__isnull=True,
-    ).update(subscription=subscription, period=0, attempt=1)
+    linked = (
+        Charge.objects.owned_by(subscription.owner)
+        .filter(
+            pk=charge.pk,
+            token=subscription.token,
+            amount=subscription.amount,
+            currency=subscription.currency,
+            status=Charge.Status.SUCCEEDED,
+            subscription__isnull=True,
+        )
+        .update(subscription=subscription, period=0, attempt=1)
+    )
     if not linked:
         raise ValueError("The first period can only be paid by a matching, unlinked charge.")
     subscription.period = 1
@@ -160,7 +164,7 @@ def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
 
 
 def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:
-    subscription = Subscription.objects.filter(merchant=merchant, pk=subscription_id).first()
+    subscription = Subscription.objects.owned_by(merchant).filter(pk=subscription_id).first()
     if subscription is None:
         raise SubscriptionNotFound("No such subscription for this merchant.")
     return subscription
@@ -178,8 +182,9 @@ def subscription_cancel(
     now = clock_now(now)
     with transaction.atomic():
         subscription = (
-            Subscription.objects.select_for_update()
-            .filter(merchant=merchant, pk=subscription_id)
+            Subscription.objects.owned_by(merchant)
+            .select_for_update()
+            .filter(pk=subscription_id)
             .first()
         )
         if subscription is None:
@@ -254,6 +259,7 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
             start, end = _bounds(subscription, subscription.period)
             charge = Charge.objects.create(
                 merchant_id=subscription.merchant_id,
+                livemode=subscription.livemode,
                 token_id=subscription.token_id,
                 amount=subscription.amount,
                 currency=subscription.currency,

@@ -95,6 +95,7 @@ def charge_create(
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
         fields = {
             "merchant": merchant,
+            "livemode": merchant.acting_livemode(),
             "token": token,
             "amount": amount,
             "currency": currency,
@@ -113,7 +114,7 @@ def charge_create(
             if not idempotency_key:
                 raise
             # Same key as an earlier charge (a concurrent or taken-over request): that one.
-            existing = Charge.objects.get(merchant=merchant, idempotency_key=idempotency_key)
+            existing = Charge.objects.owned_by(merchant).get(idempotency_key=idempotency_key)
             return _same_charge(existing, token=token, amount=amount, currency=currency)
     charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
     charge_report(
@@ -258,7 +259,7 @@ def charge_settle(
 
 
 def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
-    charge = Charge.objects.filter(merchant=merchant, pk=charge_id).select_related("token").first()
+    charge = Charge.objects.owned_by(merchant).filter(pk=charge_id).select_related("token").first()
     if charge is None:
         raise ChargeNotFound("No such charge for this merchant.")
     return charge
@@ -330,7 +331,7 @@ def refund_create(
     now = clock_now(now)
     text_validate(description=reason, metadata={})
     with transaction.atomic():
-        charge = Charge.objects.select_for_update().filter(merchant=merchant, pk=charge_id).first()
+        charge = Charge.objects.owned_by(merchant).select_for_update().filter(pk=charge_id).first()
         if charge is None:
             raise ChargeNotFound("No such charge for this merchant.")
         if charge.status != Charge.Status.SUCCEEDED:
@@ -347,6 +348,7 @@ def refund_create(
             )
         refund = Refund.objects.create(
             merchant=merchant,
+            livemode=charge.livemode,
             charge=charge,
             amount=amount,
             currency=charge.currency,

@@ -330,11 +330,15 @@ def _merchant(claims: Mapping[str, Any]) -> Merchant:
     if not isinstance(merchant_id, str) or not _ID.match(merchant_id):
         raise IngestRefused("missing_claim", "Required claim missing: mer.")
     try:
-        return Merchant.objects.get(pk=merchant_id, is_active=True)
+        merchant = Merchant.objects.get(pk=merchant_id, is_active=True)
     except Merchant.DoesNotExist as exc:
         raise IngestRefused(
             "unknown_merchant", "The card token names an unknown merchant."
         ) from exc
+    livemode = claims.get("livemode")
+    if not isinstance(livemode, bool):
+        raise IngestRefused("missing_claim", "Required claim missing: livemode.")
+    return merchant.in_mode(livemode)
 
 
 def _record_jti(claims: Mapping[str, Any]) -> None:
