@@ -38,6 +38,12 @@ from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.clock import clock_now
 from checkout.payments.models import Charge
+from checkout.payments.processors.base import (
+    live_mode_require,
+    live_processor_configured,
+    modes_with_processor,
+    processor_name,
+)
 from checkout.payments.services import (
     charge_execute,
     charge_fail,
@@ -82,6 +88,8 @@ def subscription_create(
     with the subscription's charges and the current period is the one it paid for; billing
     starts at period 1.
     """
+    if merchant.acting_livemode():
+        live_mode_require()  # a live schedule needs a live processor; refused before storing
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -234,7 +242,11 @@ def subscriptions_on_token_revoked(event: TokenRevoked) -> int:
 def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Ids of subscriptions whose next billing time has come, oldest first."""
     return list(
-        Subscription.objects.filter(status__in=BILLABLE, next_billing_at__lte=clock_now(now))
+        Subscription.objects.filter(
+            status__in=BILLABLE,
+            next_billing_at__lte=clock_now(now),
+            livemode__in=modes_with_processor(),
+        )
         .order_by("next_billing_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -253,6 +265,12 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
             )
             if subscription is None:
                 return None
+            if subscription.livemode and not live_processor_configured():
+                # Nothing to charge it with: it stays due, and is billed once there is.
+                logger.warning(
+                    "subscription_bill_live_unavailable", extra={"subscription": subscription_id}
+                )
+                return None
             if subscription.cancel_at_period_end and subscription.failed_attempts == 0:
                 _cancel(subscription, reason="requested", now=now)
                 return None
@@ -266,7 +284,7 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
                 description=subscription.description
                 or f"Subscription {subscription.id}, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
                 metadata=subscription.metadata,
-                processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                processor=processor_name(livemode=subscription.livemode),
                 subscription=subscription,
                 period=subscription.period,
                 attempt=subscription.failed_attempts + 1,
@@ -303,6 +321,7 @@ def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 
             status=Charge.Status.PENDING,
             created_at__lte=reconcile_cutoff(now),
             subscription__isnull=False,
+            livemode__in=modes_with_processor(),
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]

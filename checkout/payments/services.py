@@ -36,8 +36,10 @@ from checkout.payments.processors import (
     ProcessorTimeout,
     ProcessorUnreachable,
     get_processor,
+    live_mode_require,
 )
 from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
+from checkout.payments.processors.base import modes_with_processor, processor_name
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.engine import signal_record
@@ -85,6 +87,8 @@ def charge_create(
     ``api_client`` instead (``monitoring.security.engine.api_client_source``: merchant and address),
     which only server-sized rules count.
     """
+    if merchant.acting_livemode():
+        live_mode_require()  # before anything is stored
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -107,7 +111,7 @@ def charge_create(
                 charge = Charge.objects.create(
                     **fields,
                     idempotency_key=idempotency_key or "",
-                    processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                    processor=processor_name(livemode=merchant.acting_livemode()),
                     created_at=now,
                 )
         except IntegrityError:
@@ -276,7 +280,7 @@ def charge_reconcile(
     charge = Charge.objects.select_related("token").get(pk=charge_id)
     if charge.status != Charge.Status.PENDING:
         return charge
-    known = get_processor().charge_lookup(idempotency_key=charge.id)
+    known = get_processor(livemode=charge.livemode).charge_lookup(idempotency_key=charge.id)
     if known is not None:
         charge = charge_settle(charge=charge, result=known, now=now, on_settled=on_settled)
     else:
@@ -296,9 +300,13 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     pending refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
     now = clock_now(now)
     cutoff = reconcile_cutoff(now)
+    modes = modes_with_processor()
     charge_ids = list(
         Charge.objects.filter(
-            status=Charge.Status.PENDING, created_at__lte=cutoff, subscription__isnull=True
+            status=Charge.Status.PENDING,
+            created_at__lte=cutoff,
+            subscription__isnull=True,
+            livemode__in=modes,
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
@@ -306,7 +314,9 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     for charge_id in charge_ids:
         charge_reconcile(charge_id=charge_id, now=now)
     refund_ids = list(
-        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff)
+        Refund.objects.filter(
+            status=Refund.Status.PENDING, created_at__lte=cutoff, livemode__in=modes
+        )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -328,6 +338,8 @@ def refund_create(
 ) -> Refund:
     """Refund all or part of a succeeded charge. The amount is reserved on the charge before
     the processor is called, so concurrent refunds can never exceed what was captured."""
+    if merchant.acting_livemode():
+        live_mode_require()  # before anything is stored
     now = clock_now(now)
     text_validate(description=reason, metadata={})
     with transaction.atomic():
@@ -361,7 +373,7 @@ def refund_create(
 
 def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
     try:
-        result = get_processor().refund(
+        result = get_processor(livemode=refund.livemode).refund(
             idempotency_key=refund.id,
             processor_charge_id=refund.charge.processor_id,
             amount=refund.amount,

@@ -33,6 +33,7 @@ from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.billing.services import subscription_create
 from checkout.clock import clock_now
 from checkout.payments.models import Charge
+from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
 from checkout.sessions.events import CheckoutSessionCompleted
@@ -205,6 +206,8 @@ def checkout_session_create(
                 )
             ]
         )
+    if merchant.acting_livemode() and mode != CheckoutSession.Mode.SETUP:
+        live_mode_require()  # a live page that takes money needs a live processor
     now = clock_now(now)
     session = CheckoutSession.objects.create(
         merchant=merchant,

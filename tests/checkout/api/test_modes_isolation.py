@@ -239,7 +239,9 @@ def worlds(
 def _snapshot(livemode: bool) -> str:
     rows = []
     for model in OWNED:
-        rows.append(serialize("json", model.objects.filter(livemode=livemode).order_by("pk")))
+        rows.append(
+            serialize("json", model._default_manager.filter(livemode=livemode).order_by("pk"))
+        )
     return "\n".join(rows)
 
 
