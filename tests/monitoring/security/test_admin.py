@@ -111,3 +111,111 @@ def test_overview_needs_permission_to_see_alerts(django_user_model: Any, client:
     otp_verified_login(client, clerk)
 
     assert client.get(reverse("admin:monitoring-overview")).status_code == 403
+
+
+def _alert(**kwargs: Any) -> SecurityAlert:
+    from datetime import UTC, datetime
+
+    values: dict[str, Any] = {
+        "rule": "card_testing.distinct_cards.ip",
+        "scope": SecurityAlert.Scope.IP,
+        "source": "203.0.113.9",
+        "window_start": datetime(2026, 1, 2, 3, 0, tzinfo=UTC),
+        "raised_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "observed": 9,
+        "threshold": 8,
+        "severity": SecurityAlert.Severity.CRITICAL,
+        "detail": {
+            "window_seconds": 600,
+            "measure": "distinct",
+            "related": {"merchant": "mer_abc", "session": "cs_def"},
+        },
+    }
+    return SecurityAlert.objects.create(**{**values, **kwargs})
+
+
+def test_alert_page_is_a_view_with_readable_linked_detail(admin_client: Client) -> None:
+    alert = _alert()
+
+    page = admin_client.get(
+        reverse("admin:monitoring_securityalert_change", args=[alert.pk])
+    ).content.decode()
+
+    assert "<h1>View security alert</h1>" in page
+    assert 'name="_save"' not in page
+    assert 'name="note"' not in page
+    assert "2026-01-02 03:04:05 UTC" in page
+    assert '"related"' not in page  # no raw JSON
+    assert "<dt>Window</dt><dd>10 min</dd>" in page
+    merchant_url = reverse("admin:vault_merchant_change", args=["mer_abc"])
+    session_url = reverse("admin:checkout_checkoutsession_change", args=["cs_def"])
+    assert f'Merchant: <a href="{merchant_url}">mer_abc</a>' in page
+    assert f'Checkout session: <a href="{session_url}">cs_def</a>' in page
+    audit_url = reverse("admin:monitoring_auditevent_changelist") + "?q=203.0.113.9"
+    assert f'<a href="{audit_url}">203.0.113.9</a>' in page
+    ack_url = reverse("admin:monitoring_securityalert_acknowledge", args=[alert.pk])
+    assert f'href="{ack_url}"' in page
+    _assert_csp_clean(page.encode())
+
+
+def test_alert_is_acknowledged_from_its_page_with_a_note(admin_client: Client) -> None:
+    alert = _alert()
+    ack_url = reverse("admin:monitoring_securityalert_acknowledge", args=[alert.pk])
+
+    asked = admin_client.get(ack_url)
+    done = admin_client.post(ack_url, {"note": "office NAT, known shopper"})
+    again = admin_client.post(ack_url, {"note": "second"})
+
+    alert.refresh_from_db()
+    assert asked.status_code == 200
+    assert 'name="note"' in asked.content.decode()
+    assert done.status_code == again.status_code == 302
+    assert (alert.status, alert.acknowledged_by, alert.note) == (
+        "acknowledged",
+        "admin:admin",
+        "office NAT, known shopper",
+    )
+    (event,) = AuditEvent.objects.filter(action="security_alert.acknowledge")
+    assert event.data == {"note": "office NAT, known shopper"}
+    page = admin_client.get(reverse("admin:monitoring_securityalert_change", args=[alert.pk]))
+    assert ack_url not in page.content.decode()
+
+
+def test_staff_who_may_only_view_alerts_cannot_acknowledge(
+    django_user_model: Any, client: Client
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    from tests.monitoring.support import otp_verified_login
+
+    alert = _alert()
+    clerk = django_user_model.objects.create_user("clerk", password="x" * 20, is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_securityalert"))
+    otp_verified_login(client, clerk)
+    ack_url = reverse("admin:monitoring_securityalert_acknowledge", args=[alert.pk])
+
+    page = client.get(reverse("admin:monitoring_securityalert_change", args=[alert.pk]))
+    refused = client.post(ack_url, {"note": "x"})
+
+    assert page.status_code == 200
+    assert ack_url not in page.content.decode()
+    assert refused.status_code == 403
+    assert SecurityAlert.objects.get(pk=alert.pk).status == "open"
+    assert not AuditEvent.objects.filter(action="security_alert.acknowledge").exists()
+
+
+def test_audit_times_show_to_the_second(admin_client: Client) -> None:
+    event = audit_record(action="token.create", object_type="token", object_id="tok_1")
+
+    listing = admin_client.get(reverse("admin:monitoring_auditevent_changelist"))
+
+    assert f"{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC" in listing.content.decode()
+
+
+def test_apps_have_names_an_operator_reads(admin_client: Client) -> None:
+    page = admin_client.get(reverse("admin:index")).content.decode()
+
+    for name in ("Sign-in lockouts", "Second factor: authenticator apps"):
+        assert name in page
+    for raw in ("Axes<", "Otp_Totp", "Otp_Static", "otp_totp<", "AXES"):
+        assert raw not in page
