@@ -20,7 +20,8 @@ PROCESSOR_OPTIONS: dict[str, object] = {
 # unavailable, and live charges, refunds, subscriptions and paid checkouts are refused with
 # 403 live_mode_unavailable before anything is stored.
 PROCESSOR_LIVE: str = env.str("PROCESSOR_LIVE", default="")
-PROCESSOR_LIVE_OPTIONS: dict[str, object] = env.json("PROCESSOR_LIVE_OPTIONS", default={})
+# Its keyword arguments (a live adapter reads its credentials from its own variables).
+PROCESSOR_LIVE_OPTIONS: dict[str, object] = {}
 # Public test cards for `manage.py sandbox_token` (numbers never leave tests/).
 SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # Pending charges older than this are settled by the reconcile job (must exceed the processor
