@@ -416,7 +416,10 @@ def _merchant(claims: Mapping[str, Any]) -> Merchant:
     merchant = merchants.get(merchant_id)
     if merchant is None:
         raise IngestRefused("unknown_merchant", "The card token names an unknown merchant.")
-    return merchant
+    livemode = claims.get("livemode")
+    if not isinstance(livemode, bool):
+        raise IngestRefused("missing_claim", "Required claim missing: livemode.")
+    return merchant.in_mode(livemode)
 
 
 def _record_jti(claims: Mapping[str, Any]) -> None:
