@@ -28,14 +28,14 @@ from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
 from monitoring.observability.context import current_source_ip
 from monitoring.observability.metrics import ingest_timer
-from monitoring.security.cooloff import cooloff_enforce
+from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
 from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
-from vault.services import token_create
+from vault.services import token_create, token_revoke
 
 from .jose import JoseError, b64url_decode, jwe_decrypt, jwe_parse, strict_json_object, valid_kid
 
@@ -110,10 +110,26 @@ def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestRe
     attempt = _Attempt(caller_ip=current_source_ip())
     with ingest_timer():
         try:
-            return _ingest(raw, keys, attempt)
+            return _cooled_off_refused(_ingest(raw, keys, attempt), attempt)
         except DomainError as exc:
             ingest_refusal_record(exc, attempt)
             raise
+
+
+def _cooled_off_refused(result: IngestResult, attempt: _Attempt) -> IngestResult:
+    """A card whose fingerprint cools off (declined again and again), or whose own submission
+    just tripped a rule for its shopper, session or merchant, is never handed out: its token
+    is crypto-shredded unused, so a tester does not learn whether the card works."""
+    cooloff = cooloff_check(
+        ip=attempt.shopper_ip,
+        session_id=attempt.session_id,
+        merchant_id=attempt.merchant_id,
+        fingerprint=result.token.fingerprint,
+    )
+    if cooloff is None:
+        return result
+    token_revoke(token=result.token, actor="vault:ingest", reason="card-testing cool-off")
+    raise SourceCoolingOff(cooloff)
 
 
 def ingest_refusal_record(exc: DomainError, attempt: _Attempt | None = None) -> None:
@@ -169,7 +185,9 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
     attempt.shopper_ip = _shopper_ip(claims)
     # A shopper or checkout session that tripped a card-testing rule waits, even when the
     # checkout that sealed the card is another deployment that did not check.
-    cooloff_enforce(ip=attempt.shopper_ip, session_id=attempt.session_id)
+    cooloff_enforce(
+        ip=attempt.shopper_ip, session_id=attempt.session_id, merchant_id=attempt.merchant_id
+    )
 
     # One commit per card: the jti, the ciphertext and the token. A card that fails after the
     # jti is recorded rolls back to the savepoint, so the jti is spent all the same.
