@@ -27,6 +27,7 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 0
 
 DEMO_CHECKOUT_ENABLED = True
+DEVELOPMENT_COMMANDS = True
 
 # Logs for a person to read, one line per record (LOG_FORMAT=json for the production form).
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
