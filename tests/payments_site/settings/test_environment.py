@@ -269,7 +269,7 @@ def test_empty_values_mean_the_default(entry: str) -> None:
             "bogus",
             "KEYS_BACKEND='bogus': not one of the choices; allowed: aws or local",
         ),
-        ("LOCAL_KEYS_RSA_BITS", "abc", "LOCAL_KEYS_RSA_BITS='abc': not a whole number;"),
+        ("DATA_KEY_MAX_USES", "abc", "DATA_KEY_MAX_USES='abc': not a whole number;"),
         ("DATABASE_URL", "mysql://u:pw@db/x", "DATABASE_URL=<hidden>: not in the allowed form;"),
         ("DEBUG", "maybe", "DEBUG='maybe': not a boolean; allowed: true or false"),
         (
