@@ -76,6 +76,9 @@ VARIABLES: dict[str, Variable] = {
         r"https?://[^\s/]+",
     ),
     "DEBUG": _flag("true or false (development settings only)"),
+    "LOG_FORMAT": Variable(
+        "str", "json or console (lines for a person; not in production)", ("json", "console")
+    ),
     "LOG_LEVEL": Variable(
         "str", "DEBUG, INFO, WARNING or ERROR", ("DEBUG", "INFO", "WARNING", "ERROR")
     ),
