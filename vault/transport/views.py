@@ -24,6 +24,7 @@ from .ingest import (
 JWT_CONTENT_TYPE = "application/jwt"
 
 
+@csrf_exempt  # public, cookie-free and GET-only: any other method is answered 405, not 403
 @require_GET
 def jwks(request: HttpRequest) -> JsonResponse:
     """Public keys: ES256 verification keys (``use: sig``) and the RSA-OAEP-256 encryption key.
