@@ -59,6 +59,8 @@ PROBLEMS: dict[str, Problem] = {
     "validation_error": Problem(400, "The request is not valid"),
     "malformed_request": Problem(400, "The request body could not be parsed"),
     "malformed_url": Problem(400, "Malformed request"),
+    "parameter_unknown": Problem(400, "Unknown parameter"),
+    "parameter_invalid_type": Problem(400, "Parameter of the wrong type"),
     "authentication_failed": Problem(401, "Authentication failed"),
     "authentication_required": Problem(401, "Authentication required"),
     "permission_denied": Problem(403, "Permission denied"),

@@ -86,8 +86,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     generated = re.search(r"Test cases:\s+(\d+) generated", output)
     assert generated, output[-3000:]
     assert int(generated.group(1)) >= 1000, output[-3000:]
-    # every operation was exercised, the vault's two among them
-    for operation in ("POST /vault/v1/cards", "GET /.well-known/jwks.json", "POST /api/v1/charges"):
-        assert operation in output, output[-3000:]
-    assert "500" not in re.findall(r"\b5\d\d\b", (tmp_path / "gunicorn.log").read_text())
+    # every operation of the schema was tested, the vault's ingest and JWKS among them
+    tested = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
+    assert tested, output[-3000:]
+    assert int(tested.group(3)) == int(tested.group(2)) >= 24, output[-3000:]
+    log = (tmp_path / "gunicorn.log").read_text()
+    # Statuses only: an access line is `"GET /path" <status> <bytes> …` (a 500-byte body is fine).
+    assert not re.findall(r'" 5\d\d \d+ |"status_code": 5\d\d', log)
     (tmp_path / "summary.txt").write_text(f"{generated.group(1)} cases, 0 server errors\n")
