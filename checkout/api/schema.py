@@ -217,7 +217,8 @@ JWKS_OPERATION: dict[str, Any] = {
         "200": {
             "description": "A JWK Set (RFC 7517).",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Jwks"}}},
-        }
+        },
+        **_problems(s400="Unknown query parameter."),
     },
 }
 
