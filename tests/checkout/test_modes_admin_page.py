@@ -52,8 +52,10 @@ def test_the_mode_filter_narrows_the_changelist(admin_client: Client, merchant: 
     live = CheckoutSessionFactory.create(merchant=merchant.in_mode(True))
     url = reverse("admin:checkout_checkoutsession_changelist")
 
-    only_live = admin_client.get(url, {"livemode__exact": "1"}).content.decode()
-    only_test = admin_client.get(url, {"livemode__exact": "0"}).content.decode()
+    live_page = admin_client.get(url, {"livemode__exact": "1"})
+    test_page = admin_client.get(url, {"livemode__exact": "0"})
+    assert (live_page.status_code, test_page.status_code) == (200, 200)
+    only_live, only_test = live_page.content.decode(), test_page.content.decode()
 
     assert live.pk in only_live and test.pk not in only_live
     assert test.pk in only_test and live.pk not in only_test
