@@ -138,6 +138,7 @@ class TokenAdmin(ObjectActionsMixin, admin.ModelAdmin[Token]):
     list_display = (
         "id",
         "merchant",
+        "livemode",
         "brand",
         "masked_number",
         "expiry",
@@ -145,12 +146,13 @@ class TokenAdmin(ObjectActionsMixin, admin.ModelAdmin[Token]):
         "created",
         "revoked",
     )
-    list_filter = ("status", "brand", "created_at", "exp_year")
+    list_filter = ("livemode", "status", "brand", "created_at", "exp_year")
     search_fields = ("id", "merchant__id", "merchant__name", "last4", "fingerprint")
     list_select_related = ("merchant",)
     fields = (
         "id",
         "merchant",
+        "livemode",
         "brand",
         "masked_number",
         "expiry",

@@ -39,6 +39,7 @@ from .cards import Card, card_expiry_end
 from .envelope import card_open, card_seal, data_key_context, data_keys
 from .fingerprints import FINGERPRINT_VERSION, card_fingerprint, fingerprint_v1
 from .keys import KeyPurpose, KeyServiceError, get_key_service
+from .mode_cards import card_mode_check
 from .models import DataKey, EncryptedCard, Merchant, RewrapRun, Token, VaultKeyVersion
 
 REASON_MAX_LENGTH = 200
@@ -125,7 +126,9 @@ def _clean_reason(reason: str) -> str:
 
 
 def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, actor: str) -> Token:
-    """Seal ``card`` (a validated ``vault.cards.Card``; its CVC is dropped) into a new token.
+    """Seal ``card`` (a validated ``vault.cards.Card``; its CVC is dropped) into a new token
+    in the merchant's mode. Test mode takes only the public test cards, live mode only others
+    (``vault.mode_cards``: ``CardValidationError`` on ``number``).
 
     With ``deduplicate=True`` the merchant's existing active token for the same card number and
     expiry is returned instead of a new one. KMS calls: one GenerateMac per merchant and one
@@ -135,6 +138,8 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
     """
     if not merchant.is_active:
         raise MerchantInactive()
+    # Test cards in test mode, real cards in live mode: refused before any KMS call or write.
+    card_mode_check(number=card.number, livemode=merchant.acting_livemode())
     token_id = new_id("tok")
     with _audit_key_failures(operation="token_create", actor=actor):
         fingerprint = card_fingerprint(

@@ -127,6 +127,17 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
             ),
         ),
         401: problem("Missing or invalid API key."),
+        403: problem(
+            "Refused in this mode: `live_mode_unavailable` (a live key, and no live processor "
+            "is configured; nothing was stored).",
+            problem_example(
+                "live_mode_unavailable",
+                403,
+                "Live mode is not available",
+                "Live mode is not available on this deployment: no live payment processor is "
+                "configured. Use a test key, or ask the operator to set PROCESSOR_LIVE.",
+            ),
+        ),
         404: problem("No such object for this merchant."),
         409: problem(
             "A request with the same Idempotency-Key is still running (`idempotency_key_in_use`).",

@@ -23,8 +23,8 @@ def every(interval: str, count: int | None) -> str:
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
-    list_display = ("id", "merchant", "price", "status", "next_billing")
-    list_filter = ("status", "interval", "status_reason")
+    list_display = ("id", "merchant", "livemode", "price", "status", "next_billing")
+    list_filter = ("livemode", "status", "interval", "status_reason")
     search_fields = ("id", "token__id")
     list_select_related = ("merchant",)
 

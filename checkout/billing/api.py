@@ -126,7 +126,7 @@ class SubscriptionListCreateApi(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: SubscriptionOutputSerializer,
-            **problem_responses(400, 401, 409, 422, 429),
+            **problem_responses(400, 401, 403, 409, 422, 429),
         },
         examples=[
             OpenApiExample(

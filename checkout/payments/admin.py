@@ -22,14 +22,23 @@ def money(amount: int | None, currency: str) -> str:
 
 @admin.register(Charge)
 class ChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
-    list_display = ("id", "merchant", "amount_shown", "status", "failure_code", "created")
-    list_filter = ("status", "currency", "failure_code")
+    list_display = (
+        "id",
+        "merchant",
+        "livemode",
+        "amount_shown",
+        "status",
+        "failure_code",
+        "created",
+    )
+    list_filter = ("livemode", "status", "currency", "failure_code")
     search_fields = ("id", "token__id", "processor_id", "subscription__id")
     date_hierarchy = "created_at"
     list_select_related = ("merchant",)
     fields = (
         "id",
         "merchant",
+        "livemode",
         "token",
         "amount_shown",
         "refunded_shown",
@@ -67,12 +76,16 @@ class ChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
-    list_display = ("id", "charge", "amount_shown", "status", "created")
-    list_filter = ("status",)
+    list_display = ("id", "livemode", "charge", "amount_shown", "status", "created")
+    list_filter = (
+        "livemode",
+        "status",
+    )
     search_fields = ("id", "charge__id")
     fields = (
         "id",
         "merchant",
+        "livemode",
         "charge",
         "amount_shown",
         "reason",

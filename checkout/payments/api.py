@@ -103,7 +103,7 @@ class ChargeListCreateApi(APIView):
         responses={
             201: ChargeOutputSerializer,
             202: ChargeOutputSerializer,
-            **problem_responses(400, 401, 409, 422, 429),
+            **problem_responses(400, 401, 403, 409, 422, 429),
         },
         examples=[
             OpenApiExample(
@@ -173,7 +173,7 @@ class RefundCreateApi(APIView):
         responses={
             201: RefundOutputSerializer,
             202: RefundOutputSerializer,
-            **problem_responses(400, 401, 404, 409, 422, 429),
+            **problem_responses(400, 401, 403, 404, 409, 422, 429),
         },
         examples=[
             OpenApiExample(

@@ -15,14 +15,25 @@ from payments_site.kernel.admin import ReadOnlyAdminMixin, seconds
 
 @admin.register(CheckoutSession)
 class CheckoutSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
-    list_display = ("id", "merchant", "mode", "price", "status", "attempts", "created", "expires")
-    list_filter = ("status", "mode", "created_at")
+    list_display = (
+        "id",
+        "merchant",
+        "livemode",
+        "mode",
+        "price",
+        "status",
+        "attempts",
+        "created",
+        "expires",
+    )
+    list_filter = ("livemode", "status", "mode", "created_at")
     search_fields = ("id", "merchant__id", "merchant__name", "customer_reference")
     date_hierarchy = "created_at"
     list_select_related = ("merchant",)
     fields = (
         "id",
         "merchant",
+        "livemode",
         "mode",
         "price",
         "description",

@@ -102,7 +102,7 @@ class CheckoutSessionCreateApi(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: CheckoutSessionOutputSerializer,
-            **problem_responses(400, 401, 409, 422, 429),
+            **problem_responses(400, 401, 403, 409, 422, 429),
         },
         examples=[
             OpenApiExample(

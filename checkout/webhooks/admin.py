@@ -20,14 +20,15 @@ from .delivery import DeliveryNotResendable, delivery_resend
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
-    list_display = ("id", "merchant", "type", "object_id", "created_at")
-    list_filter = ("type", "created_at")
+    list_display = ("id", "merchant", "livemode", "type", "object_id", "created_at")
+    list_filter = ("livemode", "type", "created_at")
     search_fields = ("id", "object_id")
     date_hierarchy = "created_at"
     list_select_related = ("merchant",)
     fields = (
         "id",
         "merchant",
+        "livemode",
         "type",
         "api_version",
         "object_type",
@@ -48,6 +49,7 @@ class WebhookEndpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = (
         "id",
         "merchant",
+        "livemode",
         "url",
         "status",
         "disabled_reason",
@@ -55,13 +57,14 @@ class WebhookEndpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
         "created_at",
         "deleted_at",
     )
-    list_filter = ("status", "disabled_reason")
+    list_filter = ("livemode", "status", "disabled_reason")
     search_fields = ("id", "url", "merchant__id")
     list_select_related = ("merchant",)
     # Every field is listed explicitly: the signing secrets live in another table, unshown.
     fields = (
         "id",
         "merchant",
+        "livemode",
         "url",
         "description",
         "enabled_events",
@@ -98,6 +101,7 @@ class WebhookAttemptInline(
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = (
         "id",
+        "livemode",
         "event",
         "event_type",
         "endpoint",
@@ -108,10 +112,11 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
         "next_attempt_at",
         "delivered_at",
     )
-    list_filter = ("status", "last_error", "event__type")
+    list_filter = ("livemode", "status", "last_error", "event__type")
     search_fields = ("event__id", "endpoint__id", "endpoint__merchant__id")
     list_select_related = ("event", "endpoint")
     fields = (
+        "livemode",
         "event",
         "endpoint",
         "status",

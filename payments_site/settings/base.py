@@ -142,7 +142,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Charge stored card tokens now or on a schedule. Authenticate with "
         "`Authorization: Bearer sk_test_…`. Every POST accepts an `Idempotency-Key` header. "
-        "Errors are RFC 9457 `application/problem+json`."
+        "Errors are RFC 9457 `application/problem+json`. An `sk_test_` key sees and makes "
+        "only test-mode objects, an `sk_live_` key only live ones (`livemode` on every object "
+        "and event; an id of the other mode is 404); test mode takes the public test cards "
+        "only (`422 test_mode_live_card`), live mode refuses them; a live charge without a "
+        "live processor is `403 live_mode_unavailable`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -1,9 +1,10 @@
 """A live-mode processor for the test suite: a fake at the edge, like moto for KMS.
 
 Live mode needs a processor that is not the sandbox (``PROCESSOR_LIVE``); no real one is
-reachable from tests, so this stands in: it approves every charge, keeps its ledger in the
-process (idempotent on our keys like a real processor) and counts its calls, so tests can tell
-which processor a mode reached.
+reachable from tests, so this stands in: it declines the cards whose BIN and last four are
+those of a public decline card (as an issuer would, for the card-testing tests) and approves
+the rest, keeps its ledger in the process (idempotent on our keys like a real processor) and
+counts its calls, so tests can tell which processor a mode reached.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from checkout.payments.processors.base import (
     ProcessorCharge,
     ProcessorRefund,
 )
+from checkout.payments.processors.sandbox import FAILURE_MESSAGES, SandboxProcessor
 from payments_site.kernel.ids import new_id
 
 
@@ -47,7 +49,13 @@ class LiveTestProcessor(Processor):
         known = self.ledger.get(idempotency_key)
         if isinstance(known, ProcessorCharge):
             return known
-        answer = ProcessorCharge(processor_id=new_id("live"), approved=True)
+        code = SandboxProcessor.decide(card)
+        answer = ProcessorCharge(
+            processor_id=new_id("live"),
+            approved=not code,
+            failure_code=code,
+            failure_message=FAILURE_MESSAGES.get(code, ""),
+        )
         self.ledger[idempotency_key] = answer
         return answer
 

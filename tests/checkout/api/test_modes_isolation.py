@@ -29,13 +29,14 @@ from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
-from tests.factories import MerchantFactory, TokenFactory
+from tests.factories import APPROVED, MerchantFactory, TokenFactory
 from vault.merchants import api_key_create
 from vault.models import Merchant, ModeOwned, Token
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC_HOST = "hooks.modes.example"
+LIVE_NUMBER = "4111111111111111"  # Luhn-valid, not one of the public test cards
 PUBLIC_ADDRESS = "93.184.216.34"
 
 # Which resource each path parameter, body field and query parameter of the schema names.
@@ -178,7 +179,11 @@ def build_world(
         client = _client(merchant, live=livemode)
         ids: dict[str, str] = {}
         with django_capture_on_commit_callbacks(execute=True):
-            ids["token"] = TokenFactory.create(merchant=merchant.in_mode(livemode)).id
+            # A public test card in test mode, a real-looking card in live mode.
+            number = LIVE_NUMBER if livemode else APPROVED
+            ids["token"] = TokenFactory.create(
+                merchant=merchant.in_mode(livemode), number=number
+            ).id
             charge = _ok(
                 client.post(
                     "/api/v1/charges",

@@ -36,6 +36,7 @@ from tests.factories import CheckoutSessionFactory, MerchantFactory, TokenFactor
 from tests.support.servers import RunningServer, gunicorn
 from vault.envelope import data_keys
 from vault.merchants import api_key_create
+from vault.mode_cards import is_public_test_card
 from vault.models import Merchant
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -48,16 +49,27 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 def declined_numbers(count: int, *, seed: int = 0) -> list[str]:
-    """Distinct Luhn-valid numbers the sandbox declines (BIN 400000, last four 0002, as the
-    public ``card_declined`` test card): different cards, one outcome."""
+    """Distinct Luhn-valid live-mode numbers a processor declines (BIN 400000, last four 0002,
+    as the public ``card_declined`` test card, but not that card): different cards, one
+    outcome. Card testers use real cards, so these tests run in live mode."""
     out: list[str] = []
     middle = seed * 10_000
     while len(out) < count:
         number = f"400000{middle:06d}0002"
-        if luhn_valid(number):
+        if luhn_valid(number) and not is_public_test_card(number):
             out.append(number)
         middle += 1
     return out
+
+
+def approved_number(seed: int) -> str:
+    """A live-mode number a processor approves (no public test card, no decline pattern)."""
+    middle = seed * 1_000
+    while True:
+        number = f"411111{middle:010d}"
+        if luhn_valid(number) and not is_public_test_card(number):
+            return number
+        middle += 1
 
 
 def invalid_numbers(count: int) -> list[str]:
@@ -110,7 +122,10 @@ def caller(server: RunningServer, ip: str) -> Caller:
 
 
 def _session(merchant: Merchant) -> CheckoutSession:
-    session: CheckoutSession = CheckoutSessionFactory.create(merchant=merchant, amount=500)
+    """A live-mode session: card testing is about real cards."""
+    session: CheckoutSession = CheckoutSessionFactory.create(
+        merchant=merchant.in_mode(True), amount=500
+    )
     return session
 
 
@@ -149,12 +164,12 @@ def test_card_testing_through_the_page_raises_one_alert_then_429s(
     cards = [invalid.pop() if i % 3 == 2 else declined.pop() for i in range(ATTEMPTS)]
     assert len(set(cards)) == ATTEMPTS
     attacker, shopper = caller(server, ATTACKER), caller(server, SHOPPER)
-    before = page_attempt(shopper, _session(merchant), "4242424242424242")
+    before = page_attempt(shopper, _session(merchant), approved_number(1))
 
     # when one address tries 60 cards in a row, as fast as the server answers
     statuses = [page_attempt(attacker, s, n) for s, n in zip(sessions, cards, strict=True)]
     # and during the cool-off another shopper pays, and the tester claims another address
-    during = page_attempt(shopper, _session(merchant), "5555555555554444")
+    during = page_attempt(shopper, _session(merchant), approved_number(2))
     spoofed = attacker.request(
         "GET",
         f"/checkout/{sessions[-1].pk}/",
@@ -187,11 +202,12 @@ def test_card_testing_through_the_api_raises_one_alert_then_429s(
 ) -> None:
     # given a merchant with tokens for 60 distinct cards that the processor declines
     merchant = MerchantFactory.create(name="API Shop")
-    key = api_key_create(merchant=merchant).secret
+    key = api_key_create(merchant=merchant, mode="live").secret
+    live = merchant.in_mode(True)
     tokens = [
-        TokenFactory.create(merchant=merchant, number=n) for n in declined_numbers(ATTEMPTS, seed=7)
+        TokenFactory.create(merchant=live, number=n) for n in declined_numbers(ATTEMPTS, seed=7)
     ]
-    good = TokenFactory.create(merchant=merchant, number="4242424242424242")
+    good = TokenFactory.create(merchant=live, number=approved_number(3))
     auth = {"Authorization": f"Bearer {key}"}
     attacker, other = caller(server, ATTACKER), caller(server, SHOPPER)
 

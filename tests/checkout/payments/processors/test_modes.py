@@ -4,6 +4,7 @@ or, without one, is refused before anything is stored."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -210,3 +211,21 @@ def test_live_mode_never_reaches_the_sandbox(
     assert sum(sandbox_calls.values()) == 0
     assert SandboxLedgerEntry.objects.count() == ledger_before
     assert not IdempotencyKey.objects.filter(livemode=False).exists()
+
+
+def test_the_schema_documents_the_refusal_where_it_can_happen() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        op["operationId"]: op for item in schema["paths"].values() for op in item.values()
+    }
+    for operation_id in (
+        "charges_create",
+        "charges_refunds_create",
+        "subscriptions_create",
+        "checkout_sessions_create",
+    ):
+        refused = operations[operation_id]["responses"]["403"]
+        example = refused["content"]["application/problem+json"]["examples"]
+        assert "live_mode_unavailable" in json.dumps(example), operation_id

@@ -1,0 +1,88 @@
+"""The admin shows and filters the mode of everything that has one; a test session's hosted
+page says "Test mode", a live one does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.db.models import Model
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from checkout.sessions.models import CheckoutSession
+from tests.factories import CheckoutSessionFactory
+from vault.models import Merchant
+
+pytestmark = pytest.mark.django_db
+
+
+def _moded_admins() -> list[tuple[type[Model], admin.ModelAdmin[Any]]]:
+    return [
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if "livemode" in {f.name for f in model._meta.get_fields()}
+    ]
+
+
+def test_every_model_with_a_mode_is_in_the_admin() -> None:
+    names = {model.__name__ for model, _ in _moded_admins()}
+    assert {
+        "Token", "Charge", "Refund", "Subscription", "CheckoutSession", "Event",
+        "WebhookEndpoint", "WebhookDelivery",
+    } <= names  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model", "model_admin"), _moded_admins(), ids=lambda x: getattr(x, "__name__", "")
+)
+def test_the_admin_shows_and_filters_the_mode(
+    model: type[Model], model_admin: admin.ModelAdmin[Any], admin_user: Any
+) -> None:
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    assert "livemode" in model_admin.get_list_display(request)
+    assert "livemode" in model_admin.get_list_filter(request)
+    assert "livemode" in model_admin.get_fields(request)
+
+
+def test_the_mode_filter_narrows_the_changelist(admin_client: Client, merchant: Merchant) -> None:
+    test = CheckoutSessionFactory.create(merchant=merchant.in_mode(False))
+    live = CheckoutSessionFactory.create(merchant=merchant.in_mode(True))
+    url = reverse("admin:checkout_checkoutsession_changelist")
+
+    live_page = admin_client.get(url, {"livemode__exact": "1"})
+    test_page = admin_client.get(url, {"livemode__exact": "0"})
+    assert (live_page.status_code, test_page.status_code) == (200, 200)
+    only_live, only_test = live_page.content.decode(), test_page.content.decode()
+
+    assert live.pk in only_live and test.pk not in only_live
+    assert test.pk in only_test and live.pk not in only_test
+    detail = admin_client.get(
+        reverse("admin:checkout_checkoutsession_change", args=[live.pk])
+    ).content.decode()
+    assert "Livemode" in detail
+
+
+@pytest.mark.parametrize("livemode", [False, True], ids=["test", "live"])
+def test_the_hosted_page_says_test_mode_for_a_test_session(
+    client: Client, merchant: Merchant, livemode: bool
+) -> None:
+    session: CheckoutSession = CheckoutSessionFactory.create(merchant=merchant.in_mode(livemode))
+
+    html = client.get(f"/checkout/{session.pk}/").content.decode()
+
+    assert ('class="test-mode"' in html) is (not livemode)
+    assert ("Test mode" in html) is (not livemode)
+
+
+def test_a_test_session_that_takes_no_card_still_says_test_mode(
+    client: Client, merchant: Merchant
+) -> None:
+    session: CheckoutSession = CheckoutSessionFactory.create(merchant=merchant)
+    CheckoutSession.objects.filter(pk=session.pk).update(status="expired")
+
+    html = client.get(f"/checkout/{session.pk}/").content.decode()
+
+    assert 'class="test-mode"' in html
