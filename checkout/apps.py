@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.core.signals import setting_changed
 
 from payments_site.kernel.events import subscribe
+from payments_site.kernel.idempotency import idempotency_install
 
 
 class CheckoutConfig(AppConfig):
@@ -15,6 +16,7 @@ class CheckoutConfig(AppConfig):
         from checkout.billing.events import SubscriptionCreated
         from checkout.billing.services import subscriptions_on_token_revoked
         from checkout.billing.tasks import bill_first_period
+        from checkout.payments.idempotency.api import idempotent_call
         from checkout.payments.processors.base import get_processor
         from checkout.webhooks.delivery import DeliveriesDue
         from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
@@ -29,6 +31,7 @@ class CheckoutConfig(AppConfig):
             subscribe(event_type, events_on_domain_event)
         subscribe(SubscriptionCreated, bill_first_period)
         subscribe(DeliveriesDue, deliveries_hand_off)
+        idempotency_install(idempotent_call)  # every app's @idempotent runs on our records
 
         def _reset_processor(*, setting: str, **_: object) -> None:
             # Tests switch processors and faults with override_settings.

@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiVi
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from checkout.api.common import page_serializer, problem_responses
+from checkout.api.common import IDEMPOTENCY_PARAMETER, page_serializer, problem_responses
 from vault.serializers import TokenOutputSerializer
 
 
@@ -144,7 +144,8 @@ class TokenDetailApiSchema(OpenApiViewExtension):
                 parameters=[
                     extend_schema_serializer(component_name="TokenRevoke")(
                         target.DeleteInputSerializer
-                    )
+                    ),
+                    IDEMPOTENCY_PARAMETER,
                 ],
                 responses={200: TokenOutputSerializer},
             )

@@ -50,6 +50,7 @@ from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.events import publish
+from payments_site.kernel.idempotency import effect_bind
 from vault.events import TokenRevoked
 from vault.models import Merchant, Token
 
@@ -130,6 +131,7 @@ def subscription_create(
             next_billing_at=anchor,
             created_at=now,
         )
+        effect_bind(subscription.pk)
         if first_period_paid_by is not None:
             _first_period_paid(subscription, first_period_paid_by)
         publish(
@@ -184,6 +186,7 @@ def subscription_cancel(
         )
         if subscription is None:
             raise SubscriptionNotFound("No such subscription for this merchant.")
+        effect_bind(subscription.pk)
         if subscription.status == Subscription.Status.CANCELED:
             return subscription
         if at_period_end:
