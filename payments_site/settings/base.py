@@ -19,6 +19,8 @@ DEBUG = False
 # Where people reach this deployment (links printed by commands); each environment defaults it.
 PUBLIC_ORIGIN: str = env.str("PUBLIC_ORIGIN", default="https://localhost:8443")
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+# The root page offers a test-mode checkout for the demo merchant (development settings).
+DEMO_CHECKOUT_ENABLED = False
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     # django.contrib.admin with the two-factor admin site (monitoring/security/admin_site.py).

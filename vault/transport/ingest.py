@@ -1,9 +1,10 @@
 """The vault ingest: a sealed card JWT in, a token out — or a precise refusal.
 
 Order matters and is fixed (RFC 8725): size cap → shape → header allowlist → ES256 signature
-with the key named by ``kid`` only → claims → replay record → JWE decrypt → session binding →
-card rules → token. Each step runs only on input the previous steps have accepted, so no key
-is touched, and nothing is decrypted, for a token that is not ours.
+with the key named by ``kid`` only → claims → replay record → JWE shape and ``epk`` point →
+session named in the key derivation (apu/apv) → ECDH + decrypt → session binding → card rules
+→ token. Each step runs only on input the previous steps have accepted, so no key is touched,
+and nothing is decrypted, for a token that is not ours.
 """
 
 from __future__ import annotations
@@ -170,8 +171,12 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
 
     try:
         parts = jwe_parse(claims.get("card"), allowed_kids=_kids(keys, KeyPurpose.JWE))
-        plaintext = jwe_decrypt(parts, keys=keys)
-        card = strict_json_object(plaintext)
+    except JoseError as exc:
+        raise CardTokenMalformed(exc.reason, exc.message) from exc
+    # The key derivation is bound to the session and nonce: check them before deriving.
+    _check_party_info(parts.apu, parts.apv, claims)
+    try:
+        card = strict_json_object(jwe_decrypt(parts, keys=keys))
     except JoseError as exc:
         raise CardTokenMalformed(exc.reason, exc.message) from exc
     _check_binding(card, claims)
@@ -346,6 +351,18 @@ def _record_jti(claims: Mapping[str, Any]) -> None:
             )
     except IntegrityError as exc:
         raise CardTokenReplayed("token_replayed", "This card token has been used already.") from exc
+
+
+def _check_party_info(apu: bytes, apv: bytes, claims: Mapping[str, Any]) -> None:
+    """``apu``/``apv`` name the session and page nonce the JWE's key was derived for."""
+    expected_u = str(claims["sub"]).encode()
+    expected_v = claims.get("nonce")
+    if not isinstance(expected_v, str):
+        raise IngestRefused("session_mismatch", "The card was not encrypted for this checkout.")
+    same_u = hmac.compare_digest(apu, expected_u)
+    same_v = hmac.compare_digest(apv, expected_v.encode())
+    if not (same_u and same_v):
+        raise IngestRefused("session_mismatch", "The card was not encrypted for this checkout.")
 
 
 def _check_binding(card: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
