@@ -38,6 +38,12 @@ from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.clock import clock_now
 from checkout.payments.models import Charge
+from checkout.payments.processors.base import (
+    live_mode_require,
+    live_processor_configured,
+    modes_with_processor,
+    processor_name,
+)
 from checkout.payments.services import (
     charge_execute,
     charge_fail,
@@ -48,6 +54,7 @@ from checkout.payments.services import (
 )
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
+from monitoring.security.cooloff import cooloff_check, cooloff_enforce
 from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind
@@ -74,6 +81,7 @@ def subscription_create(
     metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
     first_period_paid_by: Charge | None = None,
+    api_client: str | None = None,
 ) -> Subscription:
     """Put a token on a schedule. Period 0 starts at ``start`` (default: now) and is billed
     then; later periods keep the anchor's day of month, clamped at month end.
@@ -82,7 +90,13 @@ def subscription_create(
     subscription checkout's first payment). It becomes period 0's payment, so it is listed
     with the subscription's charges and the current period is the one it paid for; billing
     starts at period 1.
+
+    ``api_client`` (``api_client_source``) is the merchant's server asking: the first charge is
+    counted against it, and like ``charge_create`` this refuses (``SourceCoolingOff``) while
+    that client or the card cools off.
     """
+    if merchant.acting_livemode():
+        live_mode_require()  # a live schedule needs a live processor; refused before storing
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -118,8 +132,11 @@ def subscription_create(
         )
     with transaction.atomic():
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        if first_period_paid_by is None:  # a paid checkout passed these checks already
+            cooloff_enforce(fingerprint=token.fingerprint, client=api_client)
         subscription = Subscription.objects.create(
             merchant=merchant,
+            livemode=merchant.acting_livemode(),
             token=token,
             amount=amount,
             currency=currency,
@@ -139,21 +156,25 @@ def subscription_create(
                 subscription_id=subscription.pk,
                 merchant_id=merchant.pk,
                 first_period_due=subscription.period == 0 and anchor <= now,
+                api_client=api_client or "",
             )
         )
     return subscription
 
 
 def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
-    linked = Charge.objects.filter(
-        pk=charge.pk,
-        merchant=subscription.merchant,
-        token=subscription.token,
-        amount=subscription.amount,
-        currency=subscription.currency,
-        status=Charge.Status.SUCCEEDED,
-        subscription__isnull=True,
-    ).update(subscription=subscription, period=0, attempt=1)
+    linked = (
+        Charge.objects.owned_by(subscription.owner)
+        .filter(
+            pk=charge.pk,
+            token=subscription.token,
+            amount=subscription.amount,
+            currency=subscription.currency,
+            status=Charge.Status.SUCCEEDED,
+            subscription__isnull=True,
+        )
+        .update(subscription=subscription, period=0, attempt=1)
+    )
     if not linked:
         raise ValueError("The first period can only be paid by a matching, unlinked charge.")
     subscription.period = 1
@@ -162,7 +183,7 @@ def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
 
 
 def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:
-    subscription = Subscription.objects.filter(merchant=merchant, pk=subscription_id).first()
+    subscription = Subscription.objects.owned_by(merchant).filter(pk=subscription_id).first()
     if subscription is None:
         raise SubscriptionNotFound("No such subscription for this merchant.")
     return subscription
@@ -180,8 +201,9 @@ def subscription_cancel(
     now = clock_now(now)
     with transaction.atomic():
         subscription = (
-            Subscription.objects.select_for_update()
-            .filter(merchant=merchant, pk=subscription_id)
+            Subscription.objects.owned_by(merchant)
+            .select_for_update()
+            .filter(pk=subscription_id)
             .first()
         )
         if subscription is None:
@@ -262,16 +284,24 @@ def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list
     """Ids of subscriptions whose next billing time has come, oldest first."""
     return list(
         Subscription.objects.filter(
-            status__in=BILLABLE, next_billing_at__lte=clock_now(now), merchant__is_active=True
+            status__in=BILLABLE,
+            next_billing_at__lte=clock_now(now),
+            livemode__in=modes_with_processor(),
+            merchant__is_active=True,
         )
         .order_by("next_billing_at")
         .values_list("pk", flat=True)[:limit]
     )
 
 
-def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> Charge | None:
+def subscription_bill(
+    *, subscription_id: str, now: datetime | None = None, api_client: str | None = None
+) -> Charge | None:
     """Bill one due subscription: one attempt for its current period. Returns the charge, or
-    None when there was nothing to do (not due, canceled, or another worker has it)."""
+    None when there was nothing to do (not due, canceled, or another worker has it) or the
+    card cools off after a card-testing rule: then the attempt is postponed to the end of the
+    cool-off, without reaching the processor and without counting as a failed attempt.
+    ``api_client``: the API client that created the subscription, for period 0's charge."""
     now = clock_now(now)
     try:
         with transaction.atomic():
@@ -287,19 +317,28 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
             )
             if subscription is None:
                 return None
+            if subscription.livemode and not live_processor_configured():
+                # Nothing to charge it with: it stays due, and is billed once there is.
+                logger.warning(
+                    "subscription_bill_live_unavailable", extra={"subscription": subscription_id}
+                )
+                return None
             if subscription.cancel_at_period_end and subscription.failed_attempts == 0:
                 _cancel(subscription, reason="requested", now=now)
+                return None
+            if _postponed(subscription, api_client=api_client, now=now):
                 return None
             start, end = _bounds(subscription, subscription.period)
             charge = Charge.objects.create(
                 merchant_id=subscription.merchant_id,
+                livemode=subscription.livemode,
                 token_id=subscription.token_id,
                 amount=subscription.amount,
                 currency=subscription.currency,
                 description=subscription.description
                 or f"Subscription {subscription.id}, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
                 metadata=subscription.metadata,
-                processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                processor=processor_name(livemode=subscription.livemode),
                 subscription=subscription,
                 period=subscription.period,
                 attempt=subscription.failed_attempts + 1,
@@ -323,8 +362,30 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
     charge = charge_execute(
         charge=charge, token=token, now=now, on_settled=subscription_charge_settled
     )
-    charge_report(charge=charge, fingerprint=token.fingerprint)
+    charge_report(charge=charge, fingerprint=token.fingerprint, api_client=api_client)
     return charge
+
+
+def _postponed(subscription: Subscription, *, api_client: str | None, now: datetime) -> bool:
+    """While the card (or the client that asked for the subscription) cools off, move the
+    attempt to the end of the cool-off (on the locked row)."""
+    fingerprint = Token.objects.filter(pk=subscription.token_id).values_list(
+        "fingerprint", flat=True
+    )[0]
+    cooloff = cooloff_check(fingerprint=fingerprint, client=api_client)
+    if cooloff is None:
+        return False
+    subscription.next_billing_at = now + timedelta(seconds=cooloff.retry_after)
+    subscription.save(update_fields=["next_billing_at"])
+    logger.warning(
+        "subscription_bill_cooling_off",
+        extra={
+            "subscription": subscription.pk,
+            "scope": cooloff.scope,
+            "until": cooloff.retry_after,
+        },
+    )
+    return True
 
 
 def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -336,6 +397,7 @@ def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 
             status=Charge.Status.PENDING,
             created_at__lte=reconcile_cutoff(now),
             subscription__isnull=False,
+            livemode__in=modes_with_processor(),
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]

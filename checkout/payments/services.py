@@ -36,10 +36,13 @@ from checkout.payments.processors import (
     ProcessorTimeout,
     ProcessorUnreachable,
     get_processor,
+    live_mode_require,
 )
 from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
+from checkout.payments.processors.base import modes_with_processor, processor_name
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
+from monitoring.security.cooloff import cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
@@ -85,7 +88,13 @@ def charge_create(
     merchant's server calling the API is not a shopper, so API charges pass neither and give
     ``api_client`` instead (``monitoring.security.engine.api_client_source``: merchant and address),
     which only server-sized rules count.
+
+    Raises ``SourceCoolingOff`` before anything is written while the card (its fingerprint)
+    or a given source cools off: every path to the processor passes here or through
+    ``subscription_bill``, so a rule's cool-off holds whichever way the card comes back.
     """
+    if merchant.acting_livemode():
+        live_mode_require()  # before anything is stored
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -94,8 +103,12 @@ def charge_create(
     now = clock_now(now)
     with transaction.atomic():
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        cooloff_enforce(
+            fingerprint=token.fingerprint, client=api_client, ip=shopper_ip, session_id=session_id
+        )
         fields = {
             "merchant": merchant,
+            "livemode": merchant.acting_livemode(),
             "token": token,
             "amount": amount,
             "currency": currency,
@@ -107,7 +120,7 @@ def charge_create(
                 charge = Charge.objects.create(
                     **fields,
                     idempotency_key=idempotency_key or "",
-                    processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                    processor=processor_name(livemode=merchant.acting_livemode()),
                     created_at=now,
                 )
                 effect_bind(charge.pk)
@@ -115,7 +128,7 @@ def charge_create(
             if not idempotency_key:
                 raise
             # Same key as an earlier charge (a concurrent or taken-over request): that one.
-            existing = Charge.objects.get(merchant=merchant, idempotency_key=idempotency_key)
+            existing = Charge.objects.owned_by(merchant).get(idempotency_key=idempotency_key)
             return _same_charge(existing, token=token, amount=amount, currency=currency)
     charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
     charge_report(
@@ -260,7 +273,7 @@ def charge_settle(
 
 
 def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
-    charge = Charge.objects.filter(merchant=merchant, pk=charge_id).select_related("token").first()
+    charge = Charge.objects.owned_by(merchant).filter(pk=charge_id).select_related("token").first()
     if charge is None:
         raise ChargeNotFound("No such charge for this merchant.")
     return charge
@@ -284,7 +297,7 @@ def charge_reconcile(
     charge = Charge.objects.select_related("token").get(pk=charge_id)
     if charge.status != Charge.Status.PENDING:
         return charge
-    known = get_processor().charge_lookup(idempotency_key=charge.id)
+    known = get_processor(livemode=charge.livemode).charge_lookup(idempotency_key=charge.id)
     if known is not None:
         charge = charge_settle(charge=charge, result=known, now=now, on_settled=on_settled)
     else:
@@ -304,9 +317,13 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     pending refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
     now = clock_now(now)
     cutoff = reconcile_cutoff(now)
+    modes = modes_with_processor()
     charge_ids = list(
         Charge.objects.filter(
-            status=Charge.Status.PENDING, created_at__lte=cutoff, subscription__isnull=True
+            status=Charge.Status.PENDING,
+            created_at__lte=cutoff,
+            subscription__isnull=True,
+            livemode__in=modes,
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
@@ -314,7 +331,9 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     for charge_id in charge_ids:
         charge_reconcile(charge_id=charge_id, now=now)
     refund_ids = list(
-        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff)
+        Refund.objects.filter(
+            status=Refund.Status.PENDING, created_at__lte=cutoff, livemode__in=modes
+        )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -336,10 +355,12 @@ def refund_create(
 ) -> Refund:
     """Refund all or part of a succeeded charge. The amount is reserved on the charge before
     the processor is called, so concurrent refunds can never exceed what was captured."""
+    if merchant.acting_livemode():
+        live_mode_require()  # before anything is stored
     now = clock_now(now)
     text_validate(description=reason, metadata={})
     with transaction.atomic():
-        charge = Charge.objects.select_for_update().filter(merchant=merchant, pk=charge_id).first()
+        charge = Charge.objects.owned_by(merchant).select_for_update().filter(pk=charge_id).first()
         if charge is None:
             raise ChargeNotFound("No such charge for this merchant.")
         if charge.status != Charge.Status.SUCCEEDED:
@@ -356,6 +377,7 @@ def refund_create(
             )
         refund = Refund.objects.create(
             merchant=merchant,
+            livemode=charge.livemode,
             charge=charge,
             amount=amount,
             currency=charge.currency,
@@ -369,7 +391,7 @@ def refund_create(
 
 def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
     try:
-        result = get_processor().refund(
+        result = get_processor(livemode=refund.livemode).refund(
             idempotency_key=refund.id,
             processor_charge_id=refund.charge.processor_id,
             amount=refund.amount,

@@ -33,6 +33,7 @@ from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.billing.services import subscription_create
 from checkout.clock import clock_now
 from checkout.payments.models import Charge
+from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
 from checkout.sessions.events import CheckoutSessionCompleted
@@ -40,7 +41,7 @@ from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
+from monitoring.security.cooloff import cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
@@ -206,10 +207,13 @@ def checkout_session_create(
                 )
             ]
         )
+    if merchant.acting_livemode() and mode != CheckoutSession.Mode.SETUP:
+        live_mode_require()  # a live page that takes money needs a live processor
     now = clock_now(now)
     with transaction.atomic():
         session = CheckoutSession.objects.create(
             merchant=merchant,
+            livemode=merchant.acting_livemode(),
             mode=mode,
             amount=amount,
             currency=currency if mode != CheckoutSession.Mode.SETUP else "",
@@ -236,9 +240,9 @@ def checkout_session_create(
 def checkout_session_get(
     *, merchant: Merchant, session_id: str, now: datetime | None = None
 ) -> CheckoutSession:
-    """The merchant's session, its state brought up to date. Another merchant's session is
-    reported exactly like a missing one."""
-    session = CheckoutSession.objects.filter(pk=session_id, merchant=merchant).first()
+    """The merchant's session, its state brought up to date. Another merchant's session, or
+    one of the other mode, is reported exactly like a missing one."""
+    session = CheckoutSession.objects.owned_by(merchant).filter(pk=session_id).first()
     if session is None:
         raise CheckoutSessionNotFound("No such checkout session for this merchant.")
     return checkout_session_sync(session=session, now=now)
@@ -343,6 +347,7 @@ def checkout_session_complete(
             session_id=session.pk,
             nonce=nonce,
             merchant_id=session.merchant_id,
+            livemode=session.livemode,
             client_ip=shopper_ip,
         )
         ingested = card_ingest(sealed)
@@ -359,17 +364,10 @@ def checkout_session_complete(
             signal=Signal.CARD_INVALID if code == "invalid_card_jwe" else None,
         )
         raise
+    # The vault refused (``SourceCoolingOff``, its token shredded) a card that cools off or
+    # that tripped a card-testing rule itself: it is never authorised, so the tester does not
+    # learn whether it works; ``charge_create`` checks the card again before the processor.
     token = ingested.token
-    # Monitoring seam: if this very card tripped a card-testing rule, it is never
-    # authorised, so the tester does not learn whether it works.
-    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
-    if cooloff is not None:
-        token_revoke(token=token, actor=f"checkout:{session.pk}", reason="card-testing cool-off")
-        _reopen(session, failure_code=SourceCoolingOff.code)
-        _attempt_record(
-            session, outcome=AuditEvent.Outcome.DENIED, reason=SourceCoolingOff.code, token=token
-        )
-        raise SourceCoolingOff(cooloff)
     if session.mode == CheckoutSession.Mode.SETUP:
         _finish(session, token=token, now=now)
         _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)
@@ -381,7 +379,7 @@ def checkout_session_complete(
         metadata["customer_reference"] = session.customer_reference
     try:
         charge = charge_create(
-            merchant=session.merchant,
+            merchant=session.owner,
             token_id=token.pk,
             amount=amount,
             currency=session.currency,
@@ -461,7 +459,7 @@ def _after_charge(
         CheckoutSession.objects.filter(pk=session.pk).update(token=token, charge=charge)
         # The charge just made pays period 0, from now; billing starts at the next period.
         subscription = subscription_create(
-            merchant=session.merchant,
+            merchant=session.owner,
             token_id=token.pk,
             amount=charge.amount,
             currency=charge.currency,

@@ -52,6 +52,7 @@ EventPageSerializer = page_serializer("EventPage", EventOutputSerializer)
 EVENT_EXAMPLE = {
     "id": "evt_1Rq2Wc8xTnM4pVb7Lr0sKd",
     "object": "event",
+    "livemode": False,
     "type": "charge.succeeded",
     "api_version": "v1",
     "created": "2030-01-31T10:00:00Z",
@@ -125,6 +126,7 @@ class EventDetailApi(APIView):
 class WebhookEndpointOutputSerializer(serializers.Serializer[WebhookEndpoint]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     url = serializers.CharField()
     description = serializers.CharField()
     enabled_events = serializers.ListField(child=serializers.CharField())
@@ -149,6 +151,7 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointOutputSerializer):
 ENDPOINT_EXAMPLE = {
     "id": "we_7Gm2Qx0LrT9bVn3Kc8Wd1a",
     "object": "webhook_endpoint",
+    "livemode": False,
     "url": "https://shop.example.com/tessera/webhooks",
     "description": "",
     "enabled_events": ["charge.succeeded", "subscription.renewed", "subscription.past_due"],
@@ -193,11 +196,20 @@ def _updated_effect(request: Request, endpoint_id: str) -> Response:
 
 
 def _deleted_effect(request: Request, endpoint_id: str) -> Response:
-    return _deleted(endpoint_id)
+    # Deleted endpoints keep their row (for the delivery log), so the first answer is rebuilt.
+    endpoint = WebhookEndpoint.objects.get(merchant=request_merchant(request), pk=endpoint_id)
+    return _deleted(endpoint)
 
 
-def _deleted(endpoint_id: str) -> Response:
-    return Response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+def _deleted(endpoint: WebhookEndpoint) -> Response:
+    return Response(
+        {
+            "id": endpoint.pk,
+            "object": "webhook_endpoint",
+            "livemode": endpoint.livemode,
+            "deleted": True,
+        }
+    )
 
 
 class WebhookEndpointListCreateApi(APIView):
@@ -330,7 +342,12 @@ class WebhookEndpointDetailApi(APIView):
         examples=[
             OpenApiExample(
                 "deleted",
-                value={"id": ENDPOINT_EXAMPLE["id"], "object": "webhook_endpoint", "deleted": True},
+                value={
+                    "id": ENDPOINT_EXAMPLE["id"],
+                    "object": "webhook_endpoint",
+                    "livemode": False,
+                    "deleted": True,
+                },
                 response_only=True,
             )
         ],
@@ -340,7 +357,7 @@ class WebhookEndpointDetailApi(APIView):
         endpoint = webhook_endpoint_delete(
             merchant=request_merchant(request), endpoint_id=endpoint_id
         )
-        return _deleted(endpoint.pk)
+        return _deleted(endpoint)
 
 
 class WebhookEndpointRollSecretApi(APIView):

@@ -43,3 +43,5 @@ CARD_JWT_ISSUER = env.str("CARD_JWT_ISSUER", default="tessera-checkout")
 CARD_JWT_AUDIENCE = env.str("CARD_JWT_AUDIENCE", default="vault.tessera.localhost")
 CARD_JWT_LIFETIME_SECONDS = env.int("CARD_JWT_LIFETIME_SECONDS", default=120)
 CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
+# The ingest keeps the active merchants it read this long (0: read every card).
+INGEST_MERCHANT_CACHE_SECONDS = env.float("INGEST_MERCHANT_CACHE_SECONDS", default=5.0)

@@ -62,3 +62,7 @@ CHECKOUT_REDIRECT_HTTP_ALLOWED = True
 # --- webhooks: receivers the tests start on 127.0.0.1 (plain http or their own CA).
 WEBHOOK_ADDRESS_ALLOWLIST = ["127.0.0.1"]
 WEBHOOK_ALLOW_HTTP = True
+
+# --- processors: live mode is served by the suite's stand-in (never the sandbox); tests of
+# a deployment without one set PROCESSOR_LIVE="".
+PROCESSOR_LIVE = env.str("PROCESSOR_LIVE", default="tests.support.processors.LiveTestProcessor")

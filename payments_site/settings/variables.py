@@ -129,8 +129,12 @@ VARIABLES: dict[str, Variable] = {
     "CARD_JWT_AUDIENCE": _text("the vault's DNS name", r"[A-Za-z0-9.-]+"),
     "CARD_JWT_LIFETIME_SECONDS": _whole("1 to 300 seconds", 1, 300),
     "CARD_JWT_LEEWAY_SECONDS": _whole("0 to 30 seconds", 0, 30),
+    "INGEST_MERCHANT_CACHE_SECONDS": _number(f"{_SECONDS}, 0 to 60", 0, 60),
     # --- charges, billing, hosted checkout ----------------------------------------------------
     "PROCESSOR_BACKEND": _text("a dotted path to a Processor class", _DOTTED),
+    "PROCESSOR_LIVE": _text(
+        "a dotted path to live mode's Processor class, never the sandbox (empty: none)", _DOTTED
+    ),
     "PROCESSOR_SANDBOX_LATENCY_MS": _whole("0 to 60000 milliseconds", 0, 60_000),
     "PROCESSOR_SANDBOX_FAULT": Variable(
         "str",

@@ -42,7 +42,7 @@ def page_complete(ctx: BenchContext) -> None:
     """Per card: the vault ingest alone (baseline) and a whole payment-session completion
     (claim, seal, ingest, sandbox charge, finish) over the same cards."""
     count = max(20, min(ctx.cards, 300))
-    merchant = merchant_create(name="Bench checkout")
+    merchant = merchant_create(name="Bench checkout").in_mode(False)
     cards = _cards(count * 2)
     data_keys.clear()
 
@@ -93,7 +93,7 @@ def browser_encrypt(ctx: BenchContext) -> None:
     from tests.support.servers import gunicorn
 
     runs = 50
-    merchant = merchant_create(name="Bench page")
+    merchant = merchant_create(name="Bench page").in_mode(False)
     session = checkout_session_create(
         merchant=merchant,
         mode="setup",

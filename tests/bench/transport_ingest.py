@@ -57,7 +57,7 @@ def _row(ctx: BenchContext, label: str, result: LoadResult, baseline: float | No
 
 
 def _http_runs(ctx: BenchContext, env: dict[str, str], label: str, count: int) -> None:
-    merchant = merchant_create(name=f"Bench {label}")
+    merchant = merchant_create(name=f"Bench {label}").in_mode(False)
     with gunicorn(
         cert=None,
         workers=WORKERS,
@@ -129,7 +129,7 @@ def ingest_http_bench(ctx: BenchContext) -> None:
 def _kms_calls_per_card(ctx: BenchContext, count: int) -> None:
     service = get_key_service()
     assert isinstance(service, AwsKmsKeyService)
-    merchant = merchant_create(name="Bench KMS calls")
+    merchant = merchant_create(name="Bench KMS calls").in_mode(False)
     sealed = _sealed(merchant.id, count)
     data_keys.clear()
     service.public_keys()  # warm the in-process public-key cache, as a running server has

@@ -43,8 +43,9 @@ def test_console_lines_for_a_person(tmp_path: Path) -> None:
     stamp = r"^\d{4}-\d\d-\d\dT[\d:.]+Z \[(info|warning) *\] "
     access = [line for line in lines if "[gunicorn.access]" in line]
     assert any(
-        re.match(stamp + r"GET /nope 404 .*request_id=" + ids["/nope"], line) for line in access
-    )
-    warning = next(line for line in lines if "[django.request]" in line)
-    assert re.match(stamp + "Not Found: /nope", warning)
-    assert f"request_id={ids['/nope']}" in warning
+        re.match(stamp + r"GET /nope +404 .*request_id=" + ids["/nope"], line) for line in access
+    ), lines
+    warnings = [line for line in lines if "[django.request]" in line]
+    assert len(warnings) == 1, lines
+    assert re.match(stamp + "Not Found: /nope", warnings[0]), lines
+    assert f"request_id={ids['/nope']}" in warnings[0]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,19 +22,20 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
 
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
 from monitoring.observability.context import current_source_ip
 from monitoring.observability.metrics import ingest_timer
-from monitoring.security.cooloff import cooloff_enforce
+from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
 from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
-from vault.services import token_create
+from vault.services import token_create, token_revoke
 
 from .jose import JoseError, b64url_decode, jwe_decrypt, jwe_parse, strict_json_object, valid_kid
 
@@ -107,10 +110,26 @@ def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestRe
     attempt = _Attempt(caller_ip=current_source_ip())
     with ingest_timer():
         try:
-            return _ingest(raw, keys, attempt)
+            return _cooled_off_refused(_ingest(raw, keys, attempt), attempt)
         except DomainError as exc:
             ingest_refusal_record(exc, attempt)
             raise
+
+
+def _cooled_off_refused(result: IngestResult, attempt: _Attempt) -> IngestResult:
+    """A card whose fingerprint cools off (declined again and again), or whose own submission
+    just tripped a rule for its shopper, session or merchant, is never handed out: its token
+    is crypto-shredded unused, so a tester does not learn whether the card works."""
+    cooloff = cooloff_check(
+        ip=attempt.shopper_ip,
+        session_id=attempt.session_id,
+        merchant_id=attempt.merchant_id,
+        fingerprint=result.token.fingerprint,
+    )
+    if cooloff is None:
+        return result
+    token_revoke(token=result.token, actor="vault:ingest", reason="card-testing cool-off")
+    raise SourceCoolingOff(cooloff)
 
 
 def ingest_refusal_record(exc: DomainError, attempt: _Attempt | None = None) -> None:
@@ -166,9 +185,38 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
     attempt.shopper_ip = _shopper_ip(claims)
     # A shopper or checkout session that tripped a card-testing rule waits, even when the
     # checkout that sealed the card is another deployment that did not check.
-    cooloff_enforce(ip=attempt.shopper_ip, session_id=attempt.session_id)
-    _record_jti(claims)
+    cooloff_enforce(
+        ip=attempt.shopper_ip, session_id=attempt.session_id, merchant_id=attempt.merchant_id
+    )
 
+    # One commit per card: the jti, the ciphertext and the token. A card that fails after the
+    # jti is recorded rolls back to the savepoint, so the jti is spent all the same.
+    refusal: DomainError | None = None
+    with transaction.atomic():
+        _record_jti(claims)
+        try:
+            with transaction.atomic():
+                card, created = _open_and_store(claims, merchant, keys)
+        except (IngestRefused, CardValidationError) as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+    signal_record(
+        [Signal.CARD_SUBMITTED, Signal.TOKENIZED],  # one event, one counter round trip
+        ip=attempt.shopper_ip,
+        session_id=attempt.session_id,
+        merchant_id=merchant.id,
+        fingerprint=created.fingerprint,
+    )
+    cvc = card.get("cvc")
+    return IngestResult(
+        token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
+    )
+
+
+def _open_and_store(
+    claims: Mapping[str, Any], merchant: Merchant, keys: KeyService
+) -> tuple[dict[str, Any], Token]:
     try:
         parts = jwe_parse(claims.get("card"), allowed_kids=_kids(keys, KeyPurpose.JWE))
     except JoseError as exc:
@@ -189,17 +237,7 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
         name=card.get("name"),
     )
     created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
-    signal_record(
-        [Signal.CARD_SUBMITTED, Signal.TOKENIZED],  # one event, one counter round trip
-        ip=attempt.shopper_ip,
-        session_id=attempt.session_id,
-        merchant_id=merchant.id,
-        fingerprint=created.fingerprint,
-    )
-    cvc = card.get("cvc")
-    return IngestResult(
-        token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
-    )
+    return card, created
 
 
 def _header(segment: str) -> dict[str, Any]:
@@ -330,20 +368,63 @@ def _shopper_ip(claims: Mapping[str, Any]) -> str | None:
         return None
 
 
+class _MerchantCache:
+    """Active merchants read for the ingest, kept a few seconds: a card costs no merchant
+    SELECT. A change saved in this process applies at once; in others within the TTL."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Merchant, float]] = {}
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        ttl = float(settings.INGEST_MERCHANT_CACHE_SECONDS)
+        with self._lock:
+            entry = self._entries.get(merchant_id)
+            if entry and time.monotonic() - entry[1] < ttl:
+                return entry[0]
+        merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
+        if merchant is not None and ttl > 0 and not transaction.get_connection().in_atomic_block:
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[merchant_id] = (merchant, time.monotonic())
+        return merchant
+
+    def forget(self, merchant_id: str | None = None) -> None:
+        with self._lock:
+            if merchant_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(merchant_id, None)
+
+
+merchants = _MerchantCache()
+
+
+def _merchant_changed(sender: type[Merchant], instance: Merchant, **_: Any) -> None:
+    merchants.forget(instance.pk)
+
+
+post_save.connect(_merchant_changed, sender=Merchant, dispatch_uid="ingest-merchant-cache")
+post_delete.connect(_merchant_changed, sender=Merchant, dispatch_uid="ingest-merchant-cache-del")
+
+
 def _merchant(claims: Mapping[str, Any]) -> Merchant:
     merchant_id = claims.get("mer")
     if not isinstance(merchant_id, str) or not _ID.match(merchant_id):
         raise IngestRefused("missing_claim", "Required claim missing: mer.")
-    try:
-        return Merchant.objects.get(pk=merchant_id, is_active=True)
-    except Merchant.DoesNotExist as exc:
-        raise IngestRefused(
-            "unknown_merchant", "The card token names an unknown merchant."
-        ) from exc
+    merchant = merchants.get(merchant_id)
+    if merchant is None:
+        raise IngestRefused("unknown_merchant", "The card token names an unknown merchant.")
+    livemode = claims.get("livemode")
+    if not isinstance(livemode, bool):
+        raise IngestRefused("missing_claim", "Required claim missing: livemode.")
+    return merchant.in_mode(livemode)
 
 
 def _record_jti(claims: Mapping[str, Any]) -> None:
-    """One row per jti, unique in the database: a replay fails on every app server alike."""
+    """One row per jti, unique in the database: a replay fails on every app server alike (a
+    concurrent one waits on the first's uncommitted row, then fails)."""
     try:
         with transaction.atomic():
             UsedJti.objects.create(

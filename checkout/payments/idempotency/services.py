@@ -1,11 +1,11 @@
-"""Idempotency records: one per (merchant, key), the first answer kept for every retry.
+"""Idempotency records: one per (merchant, mode, key), the first answer kept for every retry.
 
 - Same key, same request → the first response replayed (errors included), with
   ``Idempotent-Replayed: true``.
 - Same key, different request → 422 ``idempotency_key_reused``.
 - Same key while the first request still runs → 409 ``idempotency_key_in_use``.
 
-The database enforces it: a unique (merchant, key) row is inserted, in its own transaction,
+The database enforces it: a unique (merchant, mode, key) row is inserted, in its own transaction,
 before the handler runs, so any number of app servers agree on who goes first. A 5xx answer is
 not stored (the key is released so a retry runs again); a request that died holding a key is
 taken over after ``IDEMPOTENCY_LOCK_SECONDS``. Keys live ``IDEMPOTENCY_KEY_TTL_HOURS`` (≥ 24 h)
@@ -95,6 +95,7 @@ def idempotency_begin(
             with transaction.atomic():
                 return IdempotencyKey.objects.create(
                     merchant=merchant,
+                    livemode=merchant.acting_livemode(),
                     key=key,
                     request_fingerprint=fingerprint,
                     method=method[:10],
@@ -104,7 +105,7 @@ def idempotency_begin(
                 )
         except IntegrityError:
             pass
-        existing = IdempotencyKey.objects.filter(merchant=merchant, key=key).first()
+        existing = IdempotencyKey.objects.owned_by(merchant).filter(key=key).first()
         if existing is None:
             continue  # released or purged in between: try to claim it again
         if existing.created_at < now - _ttl() and existing.status == existing.Status.COMPLETED:
@@ -159,10 +160,11 @@ def idempotency_complete(
     headers: dict[str, str],
     now: datetime | None = None,
 ) -> None:
-    """Store the first response. 5xx answers are not stored: the key is released instead, so
-    the client's retry runs again (after a transient failure, not a decision) — or, when the
-    effect was committed already, unlocked so that the retry answers with it."""
-    if status >= 500:
+    """Store the first response. 5xx and 429 answers are not stored: the key is released
+    instead, so the client's retry runs again (after a transient failure or a cool-off, not a
+    decision) — or, when the effect was committed already, unlocked so that the retry answers
+    with it."""
+    if status >= 500 or status == 429:
         pending = IdempotencyKey.objects.filter(pk=record.pk, status=record.Status.IN_PROGRESS)
         pending.filter(effect="").delete()
         pending.exclude(effect="").update(locked_at=None)
