@@ -146,7 +146,9 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
             if existing is not None:
                 return existing
         sealing_key = data_keys.for_sealing(get_key_service())
-        with transaction.atomic():
+        # Inside a caller's transaction (the vault ingest) no savepoint: any failure here
+        # propagates and the caller's own savepoint decides.
+        with transaction.atomic(savepoint=False):
             if deduplicate:
                 # Serialise concurrent de-duplicating creates for this merchant, then re-check.
                 Merchant.objects.select_for_update().filter(pk=merchant.pk).first()

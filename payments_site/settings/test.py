@@ -56,6 +56,8 @@ ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")
 # themselves (and the workers) explicitly.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 
+DEVELOPMENT_COMMANDS = True
+
 # --- checkout sessions: test merchants' success pages may be plain http.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = True
 
