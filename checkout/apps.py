@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.core.signals import setting_changed
 
 from payments_site.kernel.events import subscribe
+from payments_site.kernel.idempotency import idempotency_install
 
 
 class CheckoutConfig(AppConfig):
@@ -13,15 +14,19 @@ class CheckoutConfig(AppConfig):
         the models registry is ready, and these modules define and use models."""
         from checkout.api import schema  # noqa: F401  (registers the OpenAPI extensions)
         from checkout.billing.events import SubscriptionCreated
-        from checkout.billing.services import subscriptions_on_token_revoked
+        from checkout.billing.services import (
+            subscriptions_on_merchant_reactivated,
+            subscriptions_on_token_revoked,
+        )
         from checkout.billing.tasks import bill_first_period
+        from checkout.payments.idempotency.api import idempotent_call
         from checkout.payments.processors.base import processors_reset
         from checkout.payments.selectors import charges_settled_hourly
         from checkout.webhooks.delivery import DeliveriesDue
         from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
         from checkout.webhooks.tasks import deliveries_hand_off
         from monitoring.security.overview import Source, overview_source_register
-        from vault.events import TokenRevoked
+        from vault.events import MerchantReactivated, TokenRevoked
 
         # Order matters within one event type: a revoked token's subscriptions go past due
         # before webhooks record the revocation, so endpoints hear of them in that order;
@@ -30,7 +35,9 @@ class CheckoutConfig(AppConfig):
         for event_type in WEBHOOK_EVENTS:
             subscribe(event_type, events_on_domain_event)
         subscribe(SubscriptionCreated, bill_first_period)
+        subscribe(MerchantReactivated, subscriptions_on_merchant_reactivated)
         subscribe(DeliveriesDue, deliveries_hand_off)
+        idempotency_install(idempotent_call)  # every app's @idempotent runs on our records
         # The admin overview's charges series (monitoring imports no checkout).
         overview_source_register(source=Source.CHARGES, counts=charges_settled_hourly)
 

@@ -80,6 +80,7 @@ PROBLEMS: dict[str, Problem] = {
     "token_revoked": Problem(410, "Token revoked"),
     "token_expired": Problem(410, "Token expired"),
     "merchant_inactive": Problem(403, "Merchant inactive"),
+    "merchant_suspended": Problem(403, "Merchant suspended"),
     "invalid_reason": Problem(400, "A reason is required"),
     "key_version_in_use": Problem(409, "Key version still in use"),
     "key_service_unavailable": Problem(503, "Key service unavailable"),

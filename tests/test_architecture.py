@@ -18,7 +18,10 @@ from checkout.billing.events import (
     SubscriptionRenewed,
     SubscriptionUpdated,
 )
-from checkout.billing.services import subscriptions_on_token_revoked
+from checkout.billing.services import (
+    subscriptions_on_merchant_reactivated,
+    subscriptions_on_token_revoked,
+)
 from checkout.billing.tasks import bill_first_period
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.sessions.events import CheckoutSessionCompleted
@@ -26,7 +29,7 @@ from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.events import events_on_domain_event
 from checkout.webhooks.tasks import deliveries_hand_off
 from payments_site.kernel.events import DomainEvent, subscriptions
-from vault.events import TokenRevoked
+from vault.events import MerchantReactivated, TokenRevoked
 
 PACKAGES = ("payments_site", "checkout", "vault", "monitoring")
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,6 +118,7 @@ def test_every_domain_event_and_who_hears_it() -> None:
     webhooks = events_on_domain_event
     expected = {
         TokenRevoked: (subscriptions_on_token_revoked, webhooks),
+        MerchantReactivated: (subscriptions_on_merchant_reactivated,),
         ChargeSucceeded: (webhooks,),
         ChargeFailed: (webhooks,),
         RefundSucceeded: (webhooks,),

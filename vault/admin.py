@@ -18,7 +18,13 @@ from django.urls import reverse
 
 from payments_site.kernel.admin import ObjectActionsMixin, seconds
 
-from .merchants import IssuedKey, api_key_create, api_key_revoke
+from .merchants import (
+    IssuedKey,
+    api_key_create,
+    api_key_revoke,
+    merchant_reactivate,
+    merchant_suspend,
+)
 from .models import ApiKey, Merchant, Token
 from .services import REASON_MAX_LENGTH, token_revoke
 
@@ -49,9 +55,10 @@ class MerchantAdmin(admin.ModelAdmin[Merchant]):
     list_display = ("name", "id", "is_active", "created_at")
     search_fields = ("name", "id")
     list_filter = ("is_active",)
-    readonly_fields = ("id", "created_at")
+    # Suspension changes only through the audited actions below.
+    readonly_fields = ("id", "is_active", "created_at")
     inlines = [ApiKeyInline]
-    actions = ["issue_test_key", "issue_live_key"]
+    actions = ["issue_test_key", "issue_live_key", "suspend", "reactivate"]
 
     def _issue(self, request: HttpRequest, queryset: QuerySet[Merchant], mode: str) -> HttpResponse:
         actor = f"admin:{request.user.get_username()}"
@@ -67,6 +74,20 @@ class MerchantAdmin(admin.ModelAdmin[Merchant]):
     @admin.action(description="Issue a new live API key")
     def issue_live_key(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> HttpResponse:
         return self._issue(request, queryset, ApiKey.Mode.LIVE)
+
+    @admin.action(description="Suspend: stop every money movement (reads keep working)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        actor = f"admin:{request.user.get_username()}"
+        for merchant in queryset:
+            merchant_suspend(merchant=merchant, actor=actor, reason="admin action")
+        self.message_user(request, f"Suspended {len(queryset)} merchant(s).")
+
+    @admin.action(description="Reactivate: resume billing (missed renewals are not back-billed)")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        actor = f"admin:{request.user.get_username()}"
+        for merchant in queryset:
+            merchant_reactivate(merchant=merchant, actor=actor, reason="admin action")
+        self.message_user(request, f"Reactivated {len(queryset)} merchant(s).")
 
 
 @admin.register(ApiKey)

@@ -9,6 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments_site.kernel.idempotency import idempotent
+
 from .authentication import request_api_key, request_merchant
 from .models import ApiKey, Merchant, Token
 from .models.tokens import BRAND_CHOICES
@@ -63,6 +65,11 @@ class TokenListApi(APIView):
         )
 
 
+def _revoked_effect(request: Request, token_id: str) -> Response:
+    token = token_get(merchant=request_merchant(request), token_id=token_id)
+    return Response(TokenOutputSerializer(token).data)
+
+
 class TokenDetailApi(APIView):
     """``GET`` a token's masked metadata; ``DELETE`` revokes it (crypto-shredding the card).
 
@@ -78,6 +85,7 @@ class TokenDetailApi(APIView):
         token = token_get(merchant=request_merchant(request), token_id=token_id)
         return Response(TokenOutputSerializer(token).data)
 
+    @idempotent(effect=_revoked_effect)
     def delete(self, request: Request, token_id: str) -> Response:
         params = self.DeleteInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from monitoring.observability.clientip import client_ip
@@ -12,7 +13,7 @@ from monitoring.security.lockout import (
     credential_prefix,
 )
 
-from .merchants import api_key_lookup
+from .merchants import MerchantSuspended, api_key_lookup
 from .models import ApiKey, Merchant
 
 
@@ -45,6 +46,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # A non-empty value makes DRF answer 401 (not 403) when credentials are missing.
         return 'Bearer realm="tessera"'
+
+
+class SuspendedMerchantReadOnly(BasePermission):
+    """``DEFAULT_PERMISSION_CLASSES``: a suspended merchant reads, but every write is 403
+    ``merchant_suspended`` before any view code runs."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        merchant = request.user
+        suspended = isinstance(merchant, Merchant) and not merchant.is_active
+        if suspended and request.method not in SAFE_METHODS:
+            raise MerchantSuspended()
+        return True
 
 
 def request_merchant(request: Request) -> Merchant:

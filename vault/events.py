@@ -8,6 +8,13 @@ from payments_site.kernel.events import DomainEvent
 
 
 @dataclass(frozen=True)
+class MerchantReactivated(DomainEvent):
+    """A suspended merchant may move money again (billing resumes its schedules)."""
+
+    merchant_id: str
+
+
+@dataclass(frozen=True)
 class TokenRevoked(DomainEvent):
     """A token's card was crypto-shredded; ``reason`` is the cleaned, card-free reason."""
 

@@ -11,8 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring.audit.services import audit_record
+from payments_site.kernel.errors import DomainError
+from payments_site.kernel.events import publish
 from payments_site.kernel.ids import base62
 
+from .events import MerchantReactivated
 from .models import ApiKey, Merchant
 
 KEY_BYTES = 32  # 256 bits; the brief asks for at least 192.
@@ -37,6 +40,49 @@ def merchant_create(*, name: str, actor: str = "system") -> Merchant:
     audit_record(
         action="merchant.create", actor=actor, object_type="merchant", object_id=merchant.id
     )
+    return merchant
+
+
+class MerchantSuspended(DomainError):
+    code = "merchant_suspended"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This account is suspended: it can read its data but not move money or change "
+            "anything. Contact support."
+        )
+
+
+@transaction.atomic
+def merchant_suspend(*, merchant: Merchant, actor: str, reason: str = "") -> Merchant:
+    """Stop every money movement of ``merchant`` at once: its API writes are refused (reads
+    keep working), its hosted pages take no card, billing skips its renewals and dunning.
+    Audited; suspending a suspended merchant changes nothing."""
+    if Merchant.objects.filter(pk=merchant.pk, is_active=True).update(is_active=False):
+        audit_record(
+            action="merchant.suspend",
+            actor=actor,
+            object_type="merchant",
+            object_id=merchant.pk,
+            reason=reason[:100],
+        )
+    merchant.is_active = False
+    return merchant
+
+
+@transaction.atomic
+def merchant_reactivate(*, merchant: Merchant, actor: str, reason: str = "") -> Merchant:
+    """Undo ``merchant_suspend``; billing resumes (``MerchantReactivated``). Audited."""
+    if Merchant.objects.filter(pk=merchant.pk, is_active=False).update(is_active=True):
+        audit_record(
+            action="merchant.reactivate",
+            actor=actor,
+            object_type="merchant",
+            object_id=merchant.pk,
+            reason=reason[:100],
+        )
+        publish(MerchantReactivated(merchant_id=merchant.pk))
+    merchant.is_active = True
     return merchant
 
 
@@ -74,13 +120,15 @@ def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
 
 
 def api_key_lookup(*, secret: str) -> ApiKey | None:
-    """The active key for ``secret``, or None. Marks it used at most once a minute."""
+    """The unrevoked key for ``secret``, or None. Marks it used at most once a minute. A
+    suspended merchant's keys still authenticate: its reads work, its writes are refused
+    (``authentication.SuspendedMerchantReadOnly``)."""
     if not secret.startswith(("sk_test_", "sk_live_")) or len(secret) > 100:
         return None
     digest = hash_secret(secret)
     api_key = (
         ApiKey.objects.select_related("merchant")
-        .filter(secret_hash=digest, revoked_at__isnull=True, merchant__is_active=True)
+        .filter(secret_hash=digest, revoked_at__isnull=True)
         .first()
     )
     # The lookup is by hash; this comparison only guards against a non-constant-time index.

@@ -32,6 +32,7 @@ from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import publish
+from payments_site.kernel.idempotency import effect_bind
 from payments_site.kernel.ids import new_id
 
 from . import events
@@ -262,6 +263,7 @@ def token_revoke(*, token: Token, actor: str, reason: str) -> Token:
         current = Token.objects.select_for_update().filter(pk=token.pk).first()
         if current is None:
             raise TokenNotFound()
+        effect_bind(current.pk)
         if current.status == Token.Status.REVOKED:
             return current
         card_row_id = current.card_data_id

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -16,6 +16,23 @@ from rest_framework.request import Request
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
 MAX_PAGE = 100
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID. Retrying with the same "
+        "key and body replays the first answer (`Idempotent-Replayed: true`); a different body "
+        "is refused with 422; a retry while the first is still running gets 409. Keys are kept "
+        "at least 24 hours. A request that died after its effect was committed, retried with "
+        "the same key, answers with that effect and makes no second one."
+    ),
+    examples=[OpenApiExample("uuid", value="8e03978e-40d5-43e8-bc93-6894a57f9324")],
+)
 
 
 @dataclass(frozen=True)

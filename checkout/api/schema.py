@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiVi
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from checkout.api.common import page_serializer, problem_responses
+from checkout.api.common import IDEMPOTENCY_PARAMETER, page_serializer, problem_responses
 from vault.serializers import TokenOutputSerializer
 
 
@@ -67,13 +67,14 @@ def add_problem_responses(
         "400": "The request is not valid: `parameter_unknown` (a query parameter or body "
         "member this operation does not declare), `parameter_invalid_type`, `validation_error`.",
         "401": "Missing or invalid API key.",
+        "403": "This merchant is suspended (`merchant_suspended`): reads work, writes do not.",
         "404": "No such object for this merchant.",
         "429": "Too many requests for this API key; see Retry-After.",
         "503": "A service this request needs is not answering; nothing was done. "
         "Retry after Retry-After seconds.",
     }
     for path, operations in result.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             # Group the docs by resource (/api/v1/charges/… → "charges") instead of "v1".
             resource = path.removeprefix("/api/v1/").split("/", 1)[0]
             operation["tags"] = [resource]
@@ -84,6 +85,8 @@ def add_problem_responses(
             if "{" in path:
                 wanted.append("404")
             wanted.append("400")  # parameters are strict on every operation
+            if method != "get" and "401" in wanted:
+                wanted.append("403")  # a suspended merchant reads but does not write
             responses = operation.setdefault("responses", {})
             for status in wanted:
                 responses.setdefault(
@@ -144,7 +147,8 @@ class TokenDetailApiSchema(OpenApiViewExtension):
                 parameters=[
                     extend_schema_serializer(component_name="TokenRevoke")(
                         target.DeleteInputSerializer
-                    )
+                    ),
+                    IDEMPOTENCY_PARAMETER,
                 ],
                 responses={200: TokenOutputSerializer},
             )

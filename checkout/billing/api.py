@@ -77,6 +77,19 @@ SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
 SubscriptionPageSerializer = page_serializer("SubscriptionPage", SubscriptionOutputSerializer)
 
 
+def _subscription(request: Request, subscription_id: str) -> Subscription:
+    return subscription_get(merchant=request_merchant(request), subscription_id=subscription_id)
+
+
+def _created_effect(request: Request, subscription_id: str) -> Response:
+    data = SubscriptionOutputSerializer(_subscription(request, subscription_id)).data
+    return Response(data, status=201)
+
+
+def _canceled_effect(request: Request, subscription_id: str) -> Response:
+    return Response(SubscriptionOutputSerializer(_subscription(request, subscription_id)).data)
+
+
 class SubscriptionListCreateApi(APIView):
     # Like charges: a client cooling off after card testing through the API cannot start
     # subscriptions either (their first charge is a card attempt), and is counted by it.
@@ -149,7 +162,7 @@ class SubscriptionListCreateApi(APIView):
             ),
         ],
     )
-    @idempotent
+    @idempotent(effect=_created_effect)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -193,9 +206,10 @@ class SubscriptionDetailApi(APIView):
     @extend_schema(
         operation_id="subscriptions_cancel",
         summary="Cancel a subscription",
-        parameters=[CancelSerializer],
+        parameters=[CancelSerializer, IDEMPOTENCY_PARAMETER],
         responses={200: SubscriptionOutputSerializer, **problem_responses(400, 401, 404, 429)},
     )
+    @idempotent(effect=_canceled_effect)
     def delete(self, request: Request, subscription_id: str) -> Response:
         options = self.CancelSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)

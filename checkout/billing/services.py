@@ -57,7 +57,8 @@ from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.cooloff import cooloff_check, cooloff_enforce
 from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.events import publish
-from vault.events import TokenRevoked
+from payments_site.kernel.idempotency import effect_bind
+from vault.events import MerchantReactivated, TokenRevoked
 from vault.models import Merchant, Token
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ def subscription_create(
             next_billing_at=anchor,
             created_at=now,
         )
+        effect_bind(subscription.pk)
         if first_period_paid_by is not None:
             _first_period_paid(subscription, first_period_paid_by)
         publish(
@@ -206,6 +208,7 @@ def subscription_cancel(
         )
         if subscription is None:
             raise SubscriptionNotFound("No such subscription for this merchant.")
+        effect_bind(subscription.pk)
         if subscription.status == Subscription.Status.CANCELED:
             return subscription
         if at_period_end:
@@ -248,6 +251,35 @@ def subscriptions_on_token_revoked(event: TokenRevoked) -> int:
     return len(affected)
 
 
+def subscriptions_on_merchant_reactivated(
+    event: MerchantReactivated, *, now: datetime | None = None
+) -> int:
+    """Subscribed to the vault's ``MerchantReactivated``. Renewals that fell due while the
+    merchant was suspended are not back-billed (as Stripe's paused collection voids them): an
+    active subscription resumes at its first period starting after reactivation. A past-due
+    subscription's dunning goes on where it stopped (its retries that fell due meanwhile run
+    one per billing pass), and one set to cancel at period end is canceled on the next pass."""
+    now = clock_now(now)
+    with transaction.atomic():
+        missed = Subscription.objects.select_for_update().filter(
+            merchant_id=event.merchant_id,
+            status=Subscription.Status.ACTIVE,
+            failed_attempts=0,
+            cancel_at_period_end=False,
+            next_billing_at__lt=now,
+        )
+        resumed = 0
+        for subscription in missed:
+            index = subscription.period
+            while _bounds(subscription, index)[0] < now:
+                index += 1
+            subscription.period = index
+            subscription.next_billing_at = _bounds(subscription, index)[0]
+            subscription.save(update_fields=["period", "next_billing_at"])
+            resumed += 1
+    return resumed
+
+
 def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Ids of subscriptions whose next billing time has come, oldest first."""
     return list(
@@ -255,6 +287,7 @@ def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list
             status__in=BILLABLE,
             next_billing_at__lte=clock_now(now),
             livemode__in=modes_with_processor(),
+            merchant__is_active=True,
         )
         .order_by("next_billing_at")
         .values_list("pk", flat=True)[:limit]
@@ -274,7 +307,12 @@ def subscription_bill(
         with transaction.atomic():
             subscription = (
                 Subscription.objects.select_for_update(skip_locked=True)
-                .filter(pk=subscription_id, status__in=BILLABLE, next_billing_at__lte=now)
+                .filter(
+                    pk=subscription_id,
+                    status__in=BILLABLE,
+                    next_billing_at__lte=now,
+                    merchant__is_active=True,  # a suspended merchant moves no money
+                )
                 .first()
             )
             if subscription is None:

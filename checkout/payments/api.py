@@ -25,7 +25,7 @@ from checkout.payments.idempotency.api import HEADER, IDEMPOTENCY_PARAMETER, ide
 from checkout.payments.models import Charge, Refund
 from checkout.payments.selectors import charge_list
 from checkout.payments.serializers import ChargeOutputSerializer, RefundOutputSerializer
-from checkout.payments.services import charge_create, charge_get, refund_create
+from checkout.payments.services import charge_create, charge_get, refund_create, refund_get
 from monitoring.observability.clientip import client_ip
 from monitoring.security.http import CooloffWriteThrottle
 from monitoring.security.rules import api_client_source
@@ -49,6 +49,24 @@ CHARGE_EXAMPLE = {
     "created": "2030-01-31T10:00:00Z",
 }
 ChargePageSerializer = page_serializer("ChargePage", ChargeOutputSerializer)
+
+
+def _charge_answer(charge: Charge) -> Response:
+    code = status.HTTP_202_ACCEPTED if charge.status == Charge.Status.PENDING else 201
+    return Response(ChargeOutputSerializer(charge).data, status=code)
+
+
+def _charge_effect(request: Request, charge_id: str) -> Response:
+    return _charge_answer(charge_get(merchant=request_merchant(request), charge_id=charge_id))
+
+
+def _refund_effect(request: Request, refund_id: str) -> Response:
+    return _refund_answer(refund_get(merchant=request_merchant(request), refund_id=refund_id))
+
+
+def _refund_answer(refund: Refund) -> Response:
+    code = status.HTTP_202_ACCEPTED if refund.status == Refund.Status.PENDING else 201
+    return Response(RefundOutputSerializer(refund).data, status=code)
 
 
 class ChargeListCreateApi(APIView):
@@ -122,7 +140,7 @@ class ChargeListCreateApi(APIView):
             ),
         ],
     )
-    @idempotent
+    @idempotent(effect=_charge_effect)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -137,8 +155,7 @@ class ChargeListCreateApi(APIView):
             idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
             api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
-        code = status.HTTP_202_ACCEPTED if charge.status == Charge.Status.PENDING else 201
-        return Response(ChargeOutputSerializer(charge).data, status=code)
+        return _charge_answer(charge)
 
 
 class ChargeDetailApi(APIView):
@@ -198,7 +215,7 @@ class RefundCreateApi(APIView):
             ),
         ],
     )
-    @idempotent
+    @idempotent(effect=_refund_effect)
     def post(self, request: Request, charge_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -208,5 +225,4 @@ class RefundCreateApi(APIView):
             amount=data.validated_data.get("amount"),
             reason=data.validated_data.get("reason", ""),
         )
-        code = status.HTTP_202_ACCEPTED if refund.status == Refund.Status.PENDING else 201
-        return Response(RefundOutputSerializer(refund).data, status=code)
+        return _refund_answer(refund)

@@ -47,6 +47,7 @@ from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
+from payments_site.kernel.idempotency import effect_bind
 from vault.models import Merchant, Token
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def charge_create(
                     processor=processor_name(livemode=merchant.acting_livemode()),
                     created_at=now,
                 )
+                effect_bind(charge.pk)
         except IntegrityError:
             if not idempotency_key:
                 raise
@@ -277,6 +279,13 @@ def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
     return charge
 
 
+def refund_get(*, merchant: Merchant, refund_id: str) -> Refund:
+    refund = Refund.objects.filter(merchant=merchant, pk=refund_id).first()
+    if refund is None:
+        raise ChargeNotFound("No such refund for this merchant.")
+    return refund
+
+
 # --- reconcile ---------------------------------------------------------------------------------
 
 
@@ -375,6 +384,7 @@ def refund_create(
             reason=reason,
             created_at=now,
         )
+        effect_bind(refund.pk)
         Charge.objects.filter(pk=charge.pk).update(amount_refunded=F("amount_refunded") + amount)
     return refund_execute(refund=refund, now=now)
 

@@ -54,6 +54,16 @@ SESSION_EXAMPLE = {
 }
 
 
+def _session_answer(request: Request, session: CheckoutSession) -> Response:
+    body = CheckoutSessionOutputSerializer(session, context={"request": request}).data
+    return Response(body, status=201, headers={"Location": body["url"]})
+
+
+def _session_effect(request: Request, session_id: str) -> Response:
+    session = checkout_session_get(merchant=request_merchant(request), session_id=session_id)
+    return _session_answer(request, session)
+
+
 class CheckoutSessionCreateApi(APIView):
     # A merchant's client (or address) cooling off after card testing opens no new pages.
     throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
@@ -118,13 +128,12 @@ class CheckoutSessionCreateApi(APIView):
             )
         ],
     )
-    @idempotent
+    @idempotent(effect=_session_effect)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = checkout_session_create(merchant=request_merchant(request), **data.validated_data)
-        body = CheckoutSessionOutputSerializer(session, context={"request": request}).data
-        return Response(body, status=201, headers={"Location": body["url"]})
+        return _session_answer(request, session)
 
 
 class CheckoutSessionDetailApi(APIView):

@@ -46,6 +46,7 @@ from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 from payments_site.kernel.events import publish
+from payments_site.kernel.idempotency import effect_bind
 from payments_site.kernel.ids import new_id
 from vault.models import Merchant, Token
 from vault.services import token_revoke
@@ -209,28 +210,30 @@ def checkout_session_create(
     if merchant.acting_livemode() and mode != CheckoutSession.Mode.SETUP:
         live_mode_require()  # a live page that takes money needs a live processor
     now = clock_now(now)
-    session = CheckoutSession.objects.create(
-        merchant=merchant,
-        livemode=merchant.acting_livemode(),
-        mode=mode,
-        amount=amount,
-        currency=currency if mode != CheckoutSession.Mode.SETUP else "",
-        interval=interval if mode == CheckoutSession.Mode.SUBSCRIPTION else "",
-        interval_count=interval_count if mode == CheckoutSession.Mode.SUBSCRIPTION else None,
-        description=description,
-        customer_reference=customer_reference,
-        success_url=success_url,
-        cancel_url=cancel_url,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl),
-    )
-    audit_record(
-        action="checkout.session.create",
-        actor=f"merchant:{merchant.pk}",
-        object_type="checkout_session",
-        object_id=session.pk,
-        data={"mode": mode},
-    )
+    with transaction.atomic():
+        session = CheckoutSession.objects.create(
+            merchant=merchant,
+            livemode=merchant.acting_livemode(),
+            mode=mode,
+            amount=amount,
+            currency=currency if mode != CheckoutSession.Mode.SETUP else "",
+            interval=interval if mode == CheckoutSession.Mode.SUBSCRIPTION else "",
+            interval_count=interval_count if mode == CheckoutSession.Mode.SUBSCRIPTION else None,
+            description=description,
+            customer_reference=customer_reference,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+        effect_bind(session.pk)
+        audit_record(
+            action="checkout.session.create",
+            actor=f"merchant:{merchant.pk}",
+            object_type="checkout_session",
+            object_id=session.pk,
+            data={"mode": mode},
+        )
     return session
 
 

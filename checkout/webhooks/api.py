@@ -164,7 +164,7 @@ WebhookEndpointPageSerializer = page_serializer(
 )
 
 
-def _with_secret(endpoint: WebhookEndpoint, secret: str, status: int) -> Response:
+def _with_secret(endpoint: WebhookEndpoint, secret: str | None, status: int) -> Response:
     """The answer carrying the secret. Its idempotent replay (``@idempotent`` stores answers in
     the database for 24 h) carries ``"secret": null`` instead: a secret is never stored in
     clear, not even there. A client that lost the first answer rolls the secret."""
@@ -176,6 +176,40 @@ def _with_secret(endpoint: WebhookEndpoint, secret: str, status: int) -> Respons
         endpoint, context={"secret": None}
     ).data
     return response
+
+
+def _endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
+    return webhook_endpoint_get(merchant=request_merchant(request), endpoint_id=endpoint_id)
+
+
+def _created_effect(request: Request, endpoint_id: str) -> Response:
+    """A create or roll made already: the endpoint, its secret never shown again."""
+    return _with_secret(_endpoint(request, endpoint_id), None, 201)
+
+
+def _rolled_effect(request: Request, endpoint_id: str) -> Response:
+    return _with_secret(_endpoint(request, endpoint_id), None, 200)
+
+
+def _updated_effect(request: Request, endpoint_id: str) -> Response:
+    return Response(WebhookEndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
+
+
+def _deleted_effect(request: Request, endpoint_id: str) -> Response:
+    # Deleted endpoints keep their row (for the delivery log), so the first answer is rebuilt.
+    endpoint = WebhookEndpoint.objects.get(merchant=request_merchant(request), pk=endpoint_id)
+    return _deleted(endpoint)
+
+
+def _deleted(endpoint: WebhookEndpoint) -> Response:
+    return Response(
+        {
+            "id": endpoint.pk,
+            "object": "webhook_endpoint",
+            "livemode": endpoint.livemode,
+            "deleted": True,
+        }
+    )
 
 
 class WebhookEndpointListCreateApi(APIView):
@@ -234,7 +268,7 @@ class WebhookEndpointListCreateApi(APIView):
             ),
         ],
     )
-    @idempotent
+    @idempotent(effect=_created_effect)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -282,7 +316,7 @@ class WebhookEndpointDetailApi(APIView):
             **problem_responses(400, 401, 404, 409, 422, 429),
         },
     )
-    @idempotent
+    @idempotent(effect=_updated_effect)
     def post(self, request: Request, endpoint_id: str) -> Response:
         data = self.UpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -300,6 +334,7 @@ class WebhookEndpointDetailApi(APIView):
         operation_id="webhook_endpoints_delete",
         summary="Delete a webhook endpoint",
         description="Pending deliveries are canceled and the signing secrets destroyed.",
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             200: OpenApiTypes.OBJECT,
             **problem_responses(401, 404, 429),
@@ -317,18 +352,12 @@ class WebhookEndpointDetailApi(APIView):
             )
         ],
     )
+    @idempotent(effect=_deleted_effect)
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint = webhook_endpoint_delete(
             merchant=request_merchant(request), endpoint_id=endpoint_id
         )
-        return Response(
-            {
-                "id": endpoint.pk,
-                "object": "webhook_endpoint",
-                "livemode": endpoint.livemode,
-                "deleted": True,
-            }
-        )
+        return _deleted(endpoint)
 
 
 class WebhookEndpointRollSecretApi(APIView):
@@ -349,7 +378,7 @@ class WebhookEndpointRollSecretApi(APIView):
             **problem_responses(401, 404, 409, 422, 429),
         },
     )
-    @idempotent
+    @idempotent(effect=_rolled_effect)
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint, secret = webhook_endpoint_secret_roll(
             merchant=request_merchant(request), endpoint_id=endpoint_id

@@ -18,6 +18,7 @@ from checkout.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 from monitoring.audit.services import audit_record
 from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
+from payments_site.kernel.idempotency import effect_bind
 from vault.models import Merchant
 
 from .addresses import target_resolve, webhook_url_validate
@@ -127,6 +128,7 @@ def webhook_endpoint_create(
             enabled_events=events,
             created_at=now,
         )
+        effect_bind(endpoint.pk)
         secret = secret_generate()
         secret_store(endpoint=endpoint, secret=secret, now=now)
         _endpoint_audit(
@@ -166,6 +168,7 @@ def webhook_endpoint_update(
     checked_url = _url_check(url) if url is not None else None
     with transaction.atomic():
         endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
+        effect_bind(endpoint.pk)
         fields: list[str] = []
         if checked_url is not None:
             endpoint.url = checked_url
@@ -209,6 +212,7 @@ def webhook_endpoint_delete(
     now = clock_now(now)
     with transaction.atomic():
         endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
+        effect_bind(endpoint.pk)
         endpoint.deleted_at = now
         endpoint.save(update_fields=["deleted_at"])
         WebhookSecret.objects.filter(endpoint=endpoint).delete()
@@ -228,6 +232,7 @@ def webhook_endpoint_secret_roll(
     now = clock_now(now)
     with transaction.atomic():
         endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
+        effect_bind(endpoint.pk)
         WebhookSecret.objects.filter(endpoint=endpoint, expires_at__isnull=False).delete()
         WebhookSecret.objects.filter(endpoint=endpoint, expires_at__isnull=True).update(
             expires_at=now + timedelta(seconds=settings.WEBHOOK_SECRET_OVERLAP_SECONDS)

@@ -124,6 +124,7 @@ REST_FRAMEWORK = {
     # After authentication: what an operation's OpenAPI schema does not declare is refused.
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
+        "vault.authentication.SuspendedMerchantReadOnly",
         "payments_site.parameters.DeclaredParametersOnly",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

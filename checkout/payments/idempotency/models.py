@@ -23,6 +23,9 @@ class IdempotencyKey(ModeOwned):
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    # The id of the object the request created or changed, written in the transaction that
+    # commits it: a retry of a request that died after that answers with it, never runs again.
+    effect = models.CharField(max_length=64, blank=True, default="")
     locked_at = models.DateTimeField(null=True, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)

@@ -11,9 +11,14 @@ not stored (the key is released so a retry runs again); a request that died hold
 taken over after ``IDEMPOTENCY_LOCK_SECONDS``. Keys live ``IDEMPOTENCY_KEY_TTL_HOURS`` (≥ 24 h)
 and are purged by ``manage.py purge_idempotency_keys``.
 
+A request's effect is bound to its record (``idempotency_effect_bind``, reached through the
+kernel's ``effect_bind`` from the service that commits the effect, in that same transaction):
+a taken-over record that names an effect is answered with it, and a second binding is refused
+by a conditional UPDATE, so one key never has two effects. A 5xx after the effect is bound
+does not release the key either: it unlocks it, so the retry answers with the effect at once.
+
 The ``Idempotency-Key`` header and the ``@idempotent`` view decorator are the API's side
-(``checkout.payments.idempotency.api``). Services that create resources should also record the
-key on them (charges do), so that even a taken-over request can never create a second resource.
+(``checkout.payments.idempotency.api``, ``payments_site.kernel.idempotency``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from checkout.clock import clock_now
 from checkout.payments.idempotency.models import IdempotencyKey
 from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import DomainError
+from payments_site.kernel.idempotency import EffectAlreadyBound
 from vault.models import Merchant
 
 
@@ -131,6 +137,21 @@ def idempotency_begin(
     raise IdempotencyKeyInUse()
 
 
+def idempotency_effect_bind(*, record: IdempotencyKey, object_id: str) -> None:
+    """Record ``object_id`` as the effect of ``record``'s request, in the caller's transaction.
+    Only the first effect of a request is its answer: later ones (a subscription's first charge)
+    belong to it. Raises ``EffectAlreadyBound`` when another request bound one first."""
+    if record.effect:
+        return
+    bound = IdempotencyKey.objects.filter(pk=record.pk, effect="").update(effect=object_id)
+    if bound:
+        record.effect = object_id
+        return
+    current = IdempotencyKey.objects.filter(pk=record.pk).values_list("effect", flat=True).first()
+    if current and current != object_id:
+        raise EffectAlreadyBound(current)
+
+
 def idempotency_complete(
     *,
     record: IdempotencyKey,
@@ -141,9 +162,12 @@ def idempotency_complete(
 ) -> None:
     """Store the first response. 5xx and 429 answers are not stored: the key is released
     instead, so the client's retry runs again (after a transient failure or a cool-off, not a
-    decision)."""
+    decision) — or, when the effect was committed already, unlocked so that the retry answers
+    with it."""
     if status >= 500 or status == 429:
-        IdempotencyKey.objects.filter(pk=record.pk, status=record.Status.IN_PROGRESS).delete()
+        pending = IdempotencyKey.objects.filter(pk=record.pk, status=record.Status.IN_PROGRESS)
+        pending.filter(effect="").delete()
+        pending.exclude(effect="").update(locked_at=None)
         return
     IdempotencyKey.objects.filter(pk=record.pk).update(
         status=IdempotencyKey.Status.COMPLETED,

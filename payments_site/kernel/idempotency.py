@@ -1,0 +1,85 @@
+"""Idempotent writes, as every app sees them: the ``@idempotent`` view decorator and
+``effect_bind``.
+
+A state-changing request has one effect — the object it creates or changes. The service that
+commits it calls ``effect_bind(object_id)`` inside the same transaction; under ``@idempotent``
+that records the object's id on the request's idempotency record, so the effect and its
+record commit together or not at all. A request that dies after that commit (a worker killed
+by its timeout, an OOM kill, a deploy) leaves a record that names its effect: the client's
+retry, once the record's lock lapses, answers with that object instead of running again, so
+no second effect can ever be made. Outside ``@idempotent`` (billing, the hosted page, the
+admin) ``effect_bind`` does nothing.
+
+This is the kernel's side only: the records live in the checkout
+(``checkout.payments.idempotency``), which installs the implementation when it starts, so
+the vault's views use the same mechanism without importing the checkout.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+# How an operation answers with an effect it already made: (request, object id) → response.
+EffectAnswer = Callable[[Any, str], Any]
+# (handler, effect answer, view, request, *args, **kwargs) → response
+Implementation = Callable[..., Any]
+
+_binder: ContextVar[Callable[[str], None] | None] = ContextVar("effect_binder", default=None)
+_implementation: list[Implementation] = []
+
+
+class EffectAlreadyBound(Exception):
+    """Another request with the same key bound its effect first: roll back, answer with it."""
+
+    def __init__(self, object_id: str) -> None:
+        super().__init__(object_id)
+        self.object_id = object_id
+
+
+def effect_bind(object_id: str) -> None:
+    """Bind ``object_id`` as the current request's effect. Call it inside the transaction
+    that commits the effect; raises ``EffectAlreadyBound`` (so that transaction rolls back)
+    when another request with the same key already bound one."""
+    binder = _binder.get()
+    if binder is not None:
+        binder(object_id)
+
+
+@contextmanager
+def effect_binding(binder: Callable[[str], None]) -> Iterator[None]:
+    """While a request runs under ``@idempotent``: where ``effect_bind`` writes."""
+    token = _binder.set(binder)
+    try:
+        yield
+    finally:
+        _binder.reset(token)
+
+
+def idempotency_install(implementation: Implementation) -> None:
+    """Called once by the app that keeps the records (``CheckoutConfig.ready``)."""
+    _implementation[:] = [implementation]
+
+
+def idempotent(*, effect: EffectAnswer) -> Callable[[Handler], Handler]:
+    """Decorate a DRF view method (after authentication) to honour ``Idempotency-Key``.
+    ``effect(request, object_id)`` answers with an effect made already, as the operation
+    answers normally."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def wrapper(view: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _implementation:
+                raise ImproperlyConfigured("No idempotency implementation is installed.")
+            return _implementation[0](handler, effect, view, request, *args, **kwargs)
+
+        wrapper.idempotent_effect = effect  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
