@@ -152,3 +152,157 @@ class TokenDetailApiSchema(OpenApiViewExtension):
                 return super().delete(request, token_id)
 
         return Documented
+
+
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _problems(**descriptions: str) -> dict[str, Any]:
+    return {
+        status: {"description": text, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+        for status, text in ((s.removeprefix("s"), t) for s, t in descriptions.items())
+    }
+
+
+CARD_INGEST_OPERATION: dict[str, Any] = {
+    "operationId": "vault_cards_create",
+    "summary": "Tokenise a sealed card",
+    "description": (
+        "The vault's card ingest: a compact ES256 JWS (`typ: card+jwt`) sealed by the checkout, "
+        "carrying the browser's JWE. Authenticated by its signature, not by an API key. Every "
+        "refusal is problem+json with a reason `code`; nothing of the token is logged."
+    ),
+    "tags": ["vault"],
+    "security": [],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/jwt": {
+                "schema": {
+                    "type": "string",
+                    "maxLength": 8192,
+                    "pattern": r"^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$",
+                }
+            }
+        },
+    },
+    "responses": {
+        "201": {
+            "description": "The card's token and its masked metadata.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CardToken"}}},
+        },
+        **_problems(
+            s400="Not a card token of the one accepted shape.",
+            s401="Signature, key, type, issuer, audience, time or session check failed.",
+            s409="This card token was used already.",
+            s413="A card token is at most 8 KiB.",
+            s415="Send Content-Type: application/jwt.",
+            s422="The card is not valid (field errors).",
+            s429="The source cools off after unusual activity; see Retry-After.",
+            s503="A service this request needs is not answering; see Retry-After.",
+        ),
+    },
+}
+
+JWKS_OPERATION: dict[str, Any] = {
+    "operationId": "jwks_retrieve",
+    "summary": "The vault's public keys",
+    "description": (
+        "ES256 verification keys (`use: sig`) and the encryption key browsers encrypt cards to "
+        "(`use: enc`), previous ones while still valid. Cacheable for five minutes."
+    ),
+    "tags": ["vault"],
+    "security": [],
+    "responses": {
+        "200": {
+            "description": "A JWK Set (RFC 7517).",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Jwks"}}},
+        },
+        **_problems(s400="Unknown query parameter."),
+    },
+}
+
+TRANSPORT_SCHEMAS: dict[str, Any] = {
+    "CardToken": {
+        "type": "object",
+        "required": ["token", "brand", "last4", "exp_month", "exp_year", "fingerprint"],
+        "properties": {
+            "token": {"type": "string", "pattern": "^tok_"},
+            "brand": {"type": "string"},
+            "last4": {"type": "string", "pattern": "^[0-9]{4}$"},
+            "exp_month": {"type": "integer", "minimum": 1, "maximum": 12},
+            "exp_year": {"type": "integer"},
+            "fingerprint": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
+    "Jwks": {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {
+            "keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kty", "kid", "use", "alg"],
+                    "properties": {
+                        "kty": {"type": "string", "enum": ["EC", "RSA"]},
+                        "kid": {"type": "string"},
+                        "use": {"type": "string", "enum": ["sig", "enc"]},
+                        "alg": {"type": "string"},
+                    },
+                },
+            }
+        },
+        "additionalProperties": False,
+    },
+}
+
+
+def add_vault_transport(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """``POSTPROCESSING_HOOKS``: the vault's plain Django endpoints (the card ingest and the
+    JWKS) in the same contract as the API, so clients and schemathesis see them too."""
+    paths = result.setdefault("paths", {})
+    paths["/vault/v1/cards"] = {"post": CARD_INGEST_OPERATION}
+    paths["/.well-known/jwks.json"] = {"get": JWKS_OPERATION}
+    result.setdefault("components", {}).setdefault("schemas", {}).update(TRANSPORT_SCHEMAS)
+    return result
+
+
+def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """``POSTPROCESSING_HOOKS``: OpenAPI links from each create operation to every operation on
+    the object it created (``/things`` → ``/things/{thing_id}…`` with the answer's ``id``), and
+    from the card ingest to the token it made, so stateful tests can follow real objects."""
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        create = operations.get("post")
+        if create is None or "201" not in create.get("responses", {}):
+            continue
+        if path == "/vault/v1/cards":
+            targets, value = _children(paths, "/api/v1/tokens"), "$response.body#/token"
+        else:
+            targets, value = _children(paths, path), "$response.body#/id"
+        links = {
+            target["operationId"]: {
+                "operationId": target["operationId"],
+                "parameters": {f"path.{param}": value},
+            }
+            for param, target in targets
+        }
+        if links:
+            create["responses"]["201"]["links"] = links
+    return result
+
+
+def _children(paths: dict[str, Any], parent: str) -> list[tuple[str, dict[str, Any]]]:
+    """(parameter, operation) for each operation under ``parent/{parameter}``."""
+    found = []
+    for path, operations in paths.items():
+        rest = path.removeprefix(parent + "/")
+        if rest == path or not rest.startswith("{"):
+            continue
+        param = rest[1:].split("}", 1)[0]
+        found += [(param, operation) for operation in operations.values()]
+    return found

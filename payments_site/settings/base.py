@@ -156,6 +156,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "checkout.api.schema.add_problem_responses",
+        "checkout.api.schema.add_vault_transport",
+        "checkout.api.schema.add_links",
     ],
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatusEnum": "checkout.payments.models.Charge.Status",

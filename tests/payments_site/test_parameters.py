@@ -43,7 +43,6 @@ OPERATIONS = [
     for method, operation in ops.items()
     if method in {"get", "post", "put", "patch", "delete"}
 ]
-WRITES = [op for op in OPERATIONS if op[0] != "GET"]
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +72,13 @@ def _id(op: tuple[str, str, dict[str, Any]]) -> str:
     return str(op[2]["operationId"])
 
 
+# Writes with a JSON body, or none: a body of another media type (the vault's application/jwt)
+# has no members to add to.
+WRITES = [
+    op
+    for op in OPERATIONS
+    if op[0] != "GET" and (_body_schema(op[2]) is not None or "requestBody" not in op[2])
+]
 BODY_FIELDS = [
     (op, name, _resolve(prop))
     for op in OPERATIONS

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from monitoring.observability.clientip import client_ip
 from monitoring.security.cooloff import cooloff_enforce
 from payments_site.kernel.errors import DomainError
+from payments_site.parameters import Operation, parameters_check
 from payments_site.problems import error_response
 from vault.keys import KeyPurpose, get_key_service
 
@@ -24,14 +25,27 @@ from .ingest import (
 JWT_CONTENT_TYPE = "application/jwt"
 
 
+def _no_query_parameters(request: HttpRequest) -> None:
+    """Neither endpoint takes a query parameter: one sent is refused by name, not ignored."""
+    parameters_check(operation=NO_PARAMETERS, query=request.GET, body=None)
+
+
+NO_PARAMETERS = Operation(query=frozenset(), body=None, components={})
+
+
+@csrf_exempt  # public, cookie-free and GET-only: any other method is answered 405, not 403
 @require_GET
-def jwks(request: HttpRequest) -> JsonResponse:
+def jwks(request: HttpRequest) -> HttpResponse:
     """Public keys: ES256 verification keys (``use: sig``) and the ECDH-ES encryption key.
 
     Previous keys stay listed while anything made with them may still be in flight. Caches
     may keep the set for five minutes, which bounds how long after a rotation a verifier can
     lag behind.
     """
+    try:
+        _no_query_parameters(request)
+    except DomainError as exc:
+        return error_response(exc, request)
     keys = []
     for public in get_key_service().public_keys():
         jwk = dict(public.jwk)
@@ -56,6 +70,8 @@ def jwks(request: HttpRequest) -> JsonResponse:
 def cards(request: HttpRequest) -> HttpResponse:
     """``POST /vault/v1/cards`` with a sealed card JWT → 201 with the token's metadata."""
     try:
+        # A malformed request, not a card attempt: refused before anything is recorded.
+        _no_query_parameters(request)
         try:
             # The caller who sent too many bad JWTs waits, before any parsing.
             cooloff_enforce(ip=client_ip(request))

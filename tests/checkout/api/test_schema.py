@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.admin.utils import quote
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from checkout.payments.models import Charge
@@ -102,3 +103,28 @@ def test_admin_lists_checkout_objects_read_only(
     assert add.status_code == 403
     for page in ("subscription", "refund"):
         assert admin_client.get(f"/admin/checkout/{page}/").status_code == 200
+
+
+def test_schema_documents_the_vault_ingest_and_jwks_and_links_created_objects(client) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    ingest = schema["paths"]["/vault/v1/cards"]["post"]
+    jwks = schema["paths"]["/.well-known/jwks.json"]["get"]
+    assert ingest["security"] == [] and jwks["security"] == []
+    assert set(ingest["requestBody"]["content"]) == {"application/jwt"}
+    assert {"201", "400", "401", "409", "413", "415", "422", "429", "503"} <= set(
+        ingest["responses"]
+    )
+    assert set(ingest["responses"]["201"]["links"]) == {"tokens_retrieve", "tokens_revoke"}
+    charge_links = schema["paths"]["/api/v1/charges"]["post"]["responses"]["201"]["links"]
+    assert charge_links["charges_retrieve"]["parameters"] == {
+        "path.charge_id": "$response.body#/id"
+    }
+    served = client.get("/.well-known/jwks.json").json()
+    assert {key["use"] for key in served["keys"]} == {"sig", "enc"}
+
+
+def test_jwks_answers_any_other_method_with_405() -> None:
+    client = Client(enforce_csrf_checks=True)  # as a real client meets the CSRF middleware
+    for method in ("POST", "PUT", "DELETE", "QUERY"):
+        assert client.generic(method, "/.well-known/jwks.json").status_code == 405, method

@@ -1,5 +1,6 @@
-"""Schemathesis against a real gunicorn server: ≥ 1,000 generated requests from
-``/api/schema/`` find no 5xx and no response that breaks the schema."""
+"""Schemathesis against a real gunicorn server: ≥ 1,000 generated requests over every operation
+of ``/api/schema/`` (the API, the vault's card ingest and its JWKS), with the API key and the
+schema's links followed statefully, find no 5xx and no response that breaks the schema."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 "--max-examples",
                 "120",
                 "--phases",
-                "examples,coverage,fuzzing",
+                "examples,coverage,fuzzing,stateful",
                 "--header",
                 f"Authorization: Bearer {secret}",
                 "--tls-verify",
@@ -68,7 +69,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
             ],
             cwd=tmp_path,  # its cache and reports stay out of the work tree
             env=server_env(
-                {"SCHEMATHESIS_HOOKS": "", "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path)}
+                {
+                    "SCHEMATHESIS_HOOKS": "tests.checkout.api.schemathesis_hooks",
+                    "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+                    "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path),
+                }
             ),
             capture_output=True,
             text=True,
@@ -81,6 +86,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     generated = re.search(r"Test cases:\s+(\d+) generated", output)
     assert generated, output[-3000:]
     assert int(generated.group(1)) >= 1000, output[-3000:]
+    # every operation of the schema was tested, the vault's ingest and JWKS among them
+    tested = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
+    assert tested, output[-3000:]
+    assert int(tested.group(3)) == int(tested.group(2)) >= 24, output[-3000:]
     log = (tmp_path / "gunicorn.log").read_text()
     # Statuses only: an access line is `"GET /path" <status> <bytes> …` (a 500-byte body is fine).
     assert not re.findall(r'" 5\d\d \d+ |"status_code": 5\d\d', log)
+    (tmp_path / "summary.txt").write_text(f"{generated.group(1)} cases, 0 server errors\n")
