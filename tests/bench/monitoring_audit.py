@@ -152,7 +152,7 @@ def _append_rows(ctx: BenchContext, vendor: str) -> None:
 
 
 def _sealer_rows(ctx: BenchContext) -> None:
-    merchant = merchant_create(name="Bench audit")
+    merchant = merchant_create(name="Bench audit").in_mode(False)
     card = card_validate(number=CARD, exp_month=12, exp_year=2034, require_cvc=False)
     token = token_create(merchant=merchant, card=card, actor="bench")
     charge = _charger(merchant, token.id)
@@ -201,7 +201,7 @@ def _sealer_rows(ctx: BenchContext) -> None:
 
 
 def _window_rows(ctx: BenchContext) -> None:
-    merchant = merchant_create(name="Bench audit window")
+    merchant = merchant_create(name="Bench audit window").in_mode(False)
     card = card_validate(number=CARD, exp_month=12, exp_year=2034, require_cvc=False)
     token = token_create(merchant=merchant, card=card, actor="bench")
     charge = _charger(merchant, token.id)
