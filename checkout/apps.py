@@ -15,7 +15,7 @@ class CheckoutConfig(AppConfig):
         from checkout.billing.events import SubscriptionCreated
         from checkout.billing.services import subscriptions_on_token_revoked
         from checkout.billing.tasks import bill_first_period
-        from checkout.payments.processors.base import get_processor
+        from checkout.payments.processors.base import processors_reset
         from checkout.payments.selectors import charges_settled_hourly
         from checkout.webhooks.delivery import DeliveriesDue
         from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
@@ -37,6 +37,6 @@ class CheckoutConfig(AppConfig):
         def _reset_processor(*, setting: str, **_: object) -> None:
             # Tests switch processors and faults with override_settings.
             if setting.startswith("PROCESSOR_"):
-                get_processor.cache_clear()
+                processors_reset()
 
         setting_changed.connect(_reset_processor, weak=False)

@@ -31,7 +31,8 @@ class MerchantFactory(factory.django.DjangoModelFactory[Merchant]):
 
     @classmethod
     def _create(cls, model_class: type[Merchant], *args: Any, **kwargs: Any) -> Merchant:
-        return merchant_create(name=kwargs["name"])
+        # Acting in test mode, as a test key would; ``.in_mode(True)`` for live.
+        return merchant_create(name=kwargs["name"]).in_mode(False)
 
 
 class IssuedKeyFactory(factory.Factory[IssuedKey]):

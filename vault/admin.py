@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -248,7 +248,7 @@ class TokenAdmin(ObjectActionsMixin, admin.ModelAdmin[Token]):
             raise Http404
         if not self.has_revoke_permission(request):
             raise PermissionDenied
-        view_url = reverse("admin:vault_token_change", args=[token.pk])
+        view_url = reverse("admin:vault_token_change", args=[quote(token.pk)])
         if token.status != Token.Status.ACTIVE:
             self.message_user(request, "This token is revoked already.", level=messages.WARNING)
             return redirect(view_url)

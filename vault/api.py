@@ -24,6 +24,7 @@ class MerchantMeApi(APIView):
         id = serializers.CharField()
         name = serializers.CharField()
         mode = serializers.SerializerMethodField()
+        livemode = serializers.BooleanField(help_text="The key's mode: true for a live key.")
 
         def get_mode(self, merchant: Merchant) -> str:
             api_key: ApiKey = self.context["api_key"]

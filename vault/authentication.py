@@ -39,7 +39,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:
             credential_failure_record(kind="api_key", ip=ip, prefix=prefix)
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
-        return api_key.merchant, api_key
+        # The principal acts in its key's mode: every query and write it makes is scoped to it.
+        return api_key.merchant.in_mode(api_key.mode == ApiKey.Mode.LIVE), api_key
 
     def authenticate_header(self, request: Request) -> str:
         # A non-empty value makes DRF answer 401 (not 403) when credentials are missing.
@@ -47,7 +48,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 def request_merchant(request: Request) -> Merchant:
-    """The merchant behind an API-key-authenticated request (typed for the views)."""
+    """The merchant behind an API-key-authenticated request, acting in its key's mode."""
     if not isinstance(request.user, Merchant):
         raise exceptions.NotAuthenticated()
     return request.user

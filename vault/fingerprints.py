@@ -73,7 +73,7 @@ subkeys = SubkeyCache()
 
 
 def card_fingerprint(
-    *, merchant_id: str, number: str, livemode: bool = False, keys: KeyService | None = None
+    *, merchant_id: str, number: str, livemode: bool, keys: KeyService | None = None
 ) -> str:
     """The current-version fingerprint: HMAC(subkey(merchant, mode), PAN)."""
     subkey = subkeys.get(merchant_id=merchant_id, livemode=livemode, keys=keys or get_key_service())

@@ -22,11 +22,12 @@ TOKEN_ID = re.compile(r"tok_[0-9A-Za-z]{16,36}")
 
 
 def token_get(*, merchant: Merchant, token_id: str) -> Token:
-    """The merchant's token ``token_id``; another merchant's token is ``TokenNotFound`` (404),
-    exactly like one that does not exist, so ids cannot be probed across accounts."""
+    """The merchant's token ``token_id`` in its mode; another merchant's token, or one of the
+    other mode, is ``TokenNotFound`` (404), exactly like one that does not exist, so ids cannot
+    be probed across accounts or modes."""
     if not isinstance(token_id, str) or not TOKEN_ID.fullmatch(token_id):
         raise TokenNotFound()
-    token = Token.objects.filter(merchant=merchant, pk=token_id).first()
+    token = Token.objects.owned_by(merchant).filter(pk=token_id).first()
     if token is None:
         raise TokenNotFound()
     return token
@@ -50,13 +51,13 @@ def token_list(
     """Newest first, cursor-paginated: ``starting_after`` is the last id of the previous page."""
     limit = max(1, min(limit, MAX_PAGE))
     queryset = filter_given(
-        Token.objects.filter(merchant=merchant).order_by("-created_at", "-id"),
+        Token.objects.owned_by(merchant).order_by("-created_at", "-id"),
         status=status,
         brand=brand,
         fingerprint=fingerprint,
     )
     if starting_after:
-        cursor = Token.objects.filter(merchant=merchant, pk=starting_after).first()
+        cursor = Token.objects.owned_by(merchant).filter(pk=starting_after).first()
         if cursor is None:  # a 400 naming the parameter, as every other list answers
             message = "No such object in this list."
             raise InvalidInput(message, errors=[FieldError("starting_after", "invalid", message)])

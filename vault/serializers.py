@@ -13,6 +13,7 @@ class TokenOutputSerializer(serializers.Serializer[Token]):
 
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     brand = serializers.CharField()
     last4 = serializers.CharField()
     exp_month = serializers.IntegerField()

@@ -137,13 +137,17 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
         raise MerchantInactive()
     token_id = new_id("tok")
     with _audit_key_failures(operation="token_create", actor=actor):
-        fingerprint = card_fingerprint(merchant_id=merchant.id, number=card.number)
+        fingerprint = card_fingerprint(
+            merchant_id=merchant.id, livemode=merchant.acting_livemode(), number=card.number
+        )
         if deduplicate:
             existing = _token_duplicate(merchant=merchant, card=card, fingerprint=fingerprint)
             if existing is not None:
                 return existing
         sealing_key = data_keys.for_sealing(get_key_service())
-        with transaction.atomic():
+        # Inside a caller's transaction (the vault ingest) no savepoint: any failure here
+        # propagates and the caller's own savepoint decides.
+        with transaction.atomic(savepoint=False):
             if deduplicate:
                 # Serialise concurrent de-duplicating creates for this merchant, then re-check.
                 Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
@@ -156,6 +160,7 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
             return Token.objects.create(
                 id=token_id,
                 merchant=merchant,
+                livemode=merchant.acting_livemode(),
                 brand=card.brand,
                 last4=card.last4,
                 exp_month=card.exp_month,
@@ -169,16 +174,16 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
 
 def _token_duplicate(*, merchant: Merchant, card: Card, fingerprint: str) -> Token | None:
     fingerprints = Q(fingerprint=fingerprint, fingerprint_version=FINGERPRINT_VERSION)
-    older = Token.objects.filter(
-        merchant=merchant, status=Token.Status.ACTIVE, fingerprint_version=1
+    older = Token.objects.owned_by(merchant).filter(
+        status=Token.Status.ACTIVE, fingerprint_version=1
     )
     if older.exists():  # not re-keyed yet: compare in their version too
         v1 = fingerprint_v1(merchant_id=merchant.id, number=card.number)
         fingerprints |= Q(fingerprint=v1, fingerprint_version=1)
     return (
-        Token.objects.filter(
+        Token.objects.owned_by(merchant)
+        .filter(
             fingerprints,
-            merchant=merchant,
             exp_month=card.exp_month,
             exp_year=card.exp_year,
             status=Token.Status.ACTIVE,
@@ -438,7 +443,7 @@ def fingerprints_rekey(*, actor: str, batch_size: int = 200) -> int:
                     encrypted=encrypted, token_id=token.id, merchant_id=token.merchant_id
                 )
                 token.fingerprint = card_fingerprint(
-                    merchant_id=token.merchant_id, number=secret.number
+                    merchant_id=token.merchant_id, livemode=token.livemode, number=secret.number
                 )
                 token.fingerprint_version = FINGERPRINT_VERSION
                 token.save(update_fields=["fingerprint", "fingerprint_version"])

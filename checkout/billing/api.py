@@ -55,6 +55,7 @@ class SubscriptionDetailOutputSerializer(SubscriptionOutputSerializer):
 SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
     "id": "sub_1Yq2Wc8xTnM4pVb7Lr0sKd",
     "object": "subscription",
+    "livemode": False,
     "status": "active",
     "status_reason": None,
     "amount": 900,

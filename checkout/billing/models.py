@@ -6,14 +6,14 @@ from django.db import models
 from django.db.models import Q
 
 from payments_site.kernel.ids import new_id
-from vault.models import Merchant, Token
+from vault.models import Merchant, ModeOwned, Token
 
 
 def _subscription_id() -> str:
     return new_id("sub")
 
 
-class Subscription(models.Model):
+class Subscription(ModeOwned):
     """Billing state machine.
 
     ``period`` is the period the next (or running) attempt pays for, ``failed_attempts`` how

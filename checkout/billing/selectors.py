@@ -21,7 +21,7 @@ def subscription_list(
     created_lte: datetime | None = None,
 ) -> QuerySet[Subscription]:
     return filter_given(
-        Subscription.objects.filter(merchant=merchant),
+        Subscription.objects.owned_by(merchant),
         token_id=token,
         status=status,
         created_at__gte=created_gte,

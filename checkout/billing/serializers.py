@@ -13,6 +13,7 @@ from checkout.billing.services import subscription_current_period
 class SubscriptionOutputSerializer(serializers.Serializer[Subscription]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     status = serializers.ChoiceField(choices=Subscription.Status.choices)
     status_reason = serializers.CharField(allow_null=True, source="status_reason_or_none")
     amount = serializers.IntegerField()

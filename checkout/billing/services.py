@@ -38,6 +38,12 @@ from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.clock import clock_now
 from checkout.payments.models import Charge
+from checkout.payments.processors.base import (
+    live_mode_require,
+    live_processor_configured,
+    modes_with_processor,
+    processor_name,
+)
 from checkout.payments.services import (
     charge_execute,
     charge_fail,
@@ -88,6 +94,8 @@ def subscription_create(
     counted against it, and like ``charge_create`` this refuses (``SourceCoolingOff``) while
     that client or the card cools off.
     """
+    if merchant.acting_livemode():
+        live_mode_require()  # a live schedule needs a live processor; refused before storing
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -127,6 +135,7 @@ def subscription_create(
             cooloff_enforce(fingerprint=token.fingerprint, client=api_client)
         subscription = Subscription.objects.create(
             merchant=merchant,
+            livemode=merchant.acting_livemode(),
             token=token,
             amount=amount,
             currency=currency,
@@ -152,15 +161,18 @@ def subscription_create(
 
 
 def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
-    linked = Charge.objects.filter(
-        pk=charge.pk,
-        merchant=subscription.merchant,
-        token=subscription.token,
-        amount=subscription.amount,
-        currency=subscription.currency,
-        status=Charge.Status.SUCCEEDED,
-        subscription__isnull=True,
-    ).update(subscription=subscription, period=0, attempt=1)
+    linked = (
+        Charge.objects.owned_by(subscription.owner)
+        .filter(
+            pk=charge.pk,
+            token=subscription.token,
+            amount=subscription.amount,
+            currency=subscription.currency,
+            status=Charge.Status.SUCCEEDED,
+            subscription__isnull=True,
+        )
+        .update(subscription=subscription, period=0, attempt=1)
+    )
     if not linked:
         raise ValueError("The first period can only be paid by a matching, unlinked charge.")
     subscription.period = 1
@@ -169,7 +181,7 @@ def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
 
 
 def subscription_get(*, merchant: Merchant, subscription_id: str) -> Subscription:
-    subscription = Subscription.objects.filter(merchant=merchant, pk=subscription_id).first()
+    subscription = Subscription.objects.owned_by(merchant).filter(pk=subscription_id).first()
     if subscription is None:
         raise SubscriptionNotFound("No such subscription for this merchant.")
     return subscription
@@ -187,8 +199,9 @@ def subscription_cancel(
     now = clock_now(now)
     with transaction.atomic():
         subscription = (
-            Subscription.objects.select_for_update()
-            .filter(merchant=merchant, pk=subscription_id)
+            Subscription.objects.owned_by(merchant)
+            .select_for_update()
+            .filter(pk=subscription_id)
             .first()
         )
         if subscription is None:
@@ -238,7 +251,11 @@ def subscriptions_on_token_revoked(event: TokenRevoked) -> int:
 def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Ids of subscriptions whose next billing time has come, oldest first."""
     return list(
-        Subscription.objects.filter(status__in=BILLABLE, next_billing_at__lte=clock_now(now))
+        Subscription.objects.filter(
+            status__in=BILLABLE,
+            next_billing_at__lte=clock_now(now),
+            livemode__in=modes_with_processor(),
+        )
         .order_by("next_billing_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -262,6 +279,12 @@ def subscription_bill(
             )
             if subscription is None:
                 return None
+            if subscription.livemode and not live_processor_configured():
+                # Nothing to charge it with: it stays due, and is billed once there is.
+                logger.warning(
+                    "subscription_bill_live_unavailable", extra={"subscription": subscription_id}
+                )
+                return None
             if subscription.cancel_at_period_end and subscription.failed_attempts == 0:
                 _cancel(subscription, reason="requested", now=now)
                 return None
@@ -270,13 +293,14 @@ def subscription_bill(
             start, end = _bounds(subscription, subscription.period)
             charge = Charge.objects.create(
                 merchant_id=subscription.merchant_id,
+                livemode=subscription.livemode,
                 token_id=subscription.token_id,
                 amount=subscription.amount,
                 currency=subscription.currency,
                 description=subscription.description
                 or f"Subscription {subscription.id}, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
                 metadata=subscription.metadata,
-                processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                processor=processor_name(livemode=subscription.livemode),
                 subscription=subscription,
                 period=subscription.period,
                 attempt=subscription.failed_attempts + 1,
@@ -335,6 +359,7 @@ def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 
             status=Charge.Status.PENDING,
             created_at__lte=reconcile_cutoff(now),
             subscription__isnull=False,
+            livemode__in=modes_with_processor(),
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]

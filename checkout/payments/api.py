@@ -34,6 +34,7 @@ from vault.authentication import request_merchant
 CHARGE_EXAMPLE = {
     "id": "ch_3xq9ZbL0kq2rT8yWcN4vQa",
     "object": "charge",
+    "livemode": False,
     "amount": 1999,
     "currency": "EUR",
     "status": "succeeded",
@@ -183,6 +184,7 @@ class RefundCreateApi(APIView):
                 value={
                     "id": "re_2Pq8ZrT0vWk3nYb6Xc1aLm",
                     "object": "refund",
+                    "livemode": False,
                     "charge": CHARGE_EXAMPLE["id"],
                     "amount": 500,
                     "currency": "EUR",

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from payments_site.kernel.ids import new_id
-from vault.models import Merchant, Token
+from vault.models import Merchant, ModeOwned, Token
 
 
 def _charge_id() -> str:
@@ -17,7 +17,7 @@ def _refund_id() -> str:
     return new_id("re")
 
 
-class Charge(models.Model):
+class Charge(ModeOwned):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -56,6 +56,9 @@ class Charge(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["merchant", "-created_at"], name="charge_merchant_created"),
+            models.Index(
+                fields=["merchant", "livemode", "-created_at"], name="charge_owner_created"
+            ),
             models.Index(fields=["status", "created_at"], name="charge_status_created"),
         ]
         constraints = [
@@ -68,7 +71,7 @@ class Charge(models.Model):
                 name="charge_failed_has_code",
             ),
             models.UniqueConstraint(
-                fields=["merchant", "idempotency_key"],
+                fields=["merchant", "livemode", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="charge_one_per_idempotency_key",
             ),
@@ -107,7 +110,7 @@ class Charge(models.Model):
         return self.failure_message or None
 
 
-class Refund(models.Model):
+class Refund(ModeOwned):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"

@@ -22,7 +22,7 @@ def charge_list(
     created_lte: datetime | None = None,
 ) -> QuerySet[Charge]:
     return filter_given(
-        Charge.objects.filter(merchant=merchant),
+        Charge.objects.owned_by(merchant),
         token_id=token,
         status=status,
         subscription_id=subscription,

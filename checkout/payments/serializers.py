@@ -10,6 +10,7 @@ from checkout.payments.models import Charge, Refund
 class ChargeOutputSerializer(serializers.Serializer[Charge]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     amount = serializers.IntegerField()
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=Charge.Status.choices)
@@ -30,6 +31,7 @@ class ChargeOutputSerializer(serializers.Serializer[Charge]):
 class RefundOutputSerializer(serializers.Serializer[Refund]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     charge = serializers.CharField(source="charge_id")
     amount = serializers.IntegerField()
     currency = serializers.CharField()

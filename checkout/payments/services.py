@@ -36,8 +36,10 @@ from checkout.payments.processors import (
     ProcessorTimeout,
     ProcessorUnreachable,
     get_processor,
+    live_mode_require,
 )
 from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
+from checkout.payments.processors.base import modes_with_processor, processor_name
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.cooloff import cooloff_enforce
@@ -90,6 +92,8 @@ def charge_create(
     or a given source cools off: every path to the processor passes here or through
     ``subscription_bill``, so a rule's cool-off holds whichever way the card comes back.
     """
+    if merchant.acting_livemode():
+        live_mode_require()  # before anything is stored
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
     text_validate(description=description, metadata=metadata)
@@ -103,6 +107,7 @@ def charge_create(
         )
         fields = {
             "merchant": merchant,
+            "livemode": merchant.acting_livemode(),
             "token": token,
             "amount": amount,
             "currency": currency,
@@ -114,14 +119,14 @@ def charge_create(
                 charge = Charge.objects.create(
                     **fields,
                     idempotency_key=idempotency_key or "",
-                    processor=settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
+                    processor=processor_name(livemode=merchant.acting_livemode()),
                     created_at=now,
                 )
         except IntegrityError:
             if not idempotency_key:
                 raise
             # Same key as an earlier charge (a concurrent or taken-over request): that one.
-            existing = Charge.objects.get(merchant=merchant, idempotency_key=idempotency_key)
+            existing = Charge.objects.owned_by(merchant).get(idempotency_key=idempotency_key)
             return _same_charge(existing, token=token, amount=amount, currency=currency)
     charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
     charge_report(
@@ -266,7 +271,7 @@ def charge_settle(
 
 
 def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
-    charge = Charge.objects.filter(merchant=merchant, pk=charge_id).select_related("token").first()
+    charge = Charge.objects.owned_by(merchant).filter(pk=charge_id).select_related("token").first()
     if charge is None:
         raise ChargeNotFound("No such charge for this merchant.")
     return charge
@@ -283,7 +288,7 @@ def charge_reconcile(
     charge = Charge.objects.select_related("token").get(pk=charge_id)
     if charge.status != Charge.Status.PENDING:
         return charge
-    known = get_processor().charge_lookup(idempotency_key=charge.id)
+    known = get_processor(livemode=charge.livemode).charge_lookup(idempotency_key=charge.id)
     if known is not None:
         charge = charge_settle(charge=charge, result=known, now=now, on_settled=on_settled)
     else:
@@ -303,9 +308,13 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     pending refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
     now = clock_now(now)
     cutoff = reconcile_cutoff(now)
+    modes = modes_with_processor()
     charge_ids = list(
         Charge.objects.filter(
-            status=Charge.Status.PENDING, created_at__lte=cutoff, subscription__isnull=True
+            status=Charge.Status.PENDING,
+            created_at__lte=cutoff,
+            subscription__isnull=True,
+            livemode__in=modes,
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
@@ -313,7 +322,9 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     for charge_id in charge_ids:
         charge_reconcile(charge_id=charge_id, now=now)
     refund_ids = list(
-        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff)
+        Refund.objects.filter(
+            status=Refund.Status.PENDING, created_at__lte=cutoff, livemode__in=modes
+        )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -335,10 +346,12 @@ def refund_create(
 ) -> Refund:
     """Refund all or part of a succeeded charge. The amount is reserved on the charge before
     the processor is called, so concurrent refunds can never exceed what was captured."""
+    if merchant.acting_livemode():
+        live_mode_require()  # before anything is stored
     now = clock_now(now)
     text_validate(description=reason, metadata={})
     with transaction.atomic():
-        charge = Charge.objects.select_for_update().filter(merchant=merchant, pk=charge_id).first()
+        charge = Charge.objects.owned_by(merchant).select_for_update().filter(pk=charge_id).first()
         if charge is None:
             raise ChargeNotFound("No such charge for this merchant.")
         if charge.status != Charge.Status.SUCCEEDED:
@@ -355,6 +368,7 @@ def refund_create(
             )
         refund = Refund.objects.create(
             merchant=merchant,
+            livemode=charge.livemode,
             charge=charge,
             amount=amount,
             currency=charge.currency,
@@ -367,7 +381,7 @@ def refund_create(
 
 def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
     try:
-        result = get_processor().refund(
+        result = get_processor(livemode=refund.livemode).refund(
             idempotency_key=refund.id,
             processor_charge_id=refund.charge.processor_id,
             amount=refund.amount,

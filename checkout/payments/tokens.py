@@ -24,8 +24,9 @@ def token_refusal(*, token: Token, now: datetime) -> str:
 
 def token_for_charge(*, merchant: Merchant, token_id: str, now: datetime) -> Token:
     """The merchant's token ``token_id`` if it can be charged, else a 422 with a clear code.
-    Another merchant's token is reported exactly like a missing one (no existence oracle)."""
-    token = Token.objects.filter(pk=token_id, merchant=merchant).first()
+    Another merchant's token, or one of the other mode, is reported exactly like a missing one
+    (no existence oracle)."""
+    token = Token.objects.owned_by(merchant).filter(pk=token_id).first()
     if token is None:
         raise token_unusable("token_not_found")
     refusal = token_refusal(token=token, now=now)

@@ -30,6 +30,7 @@ from vault.authentication import request_merchant
 SESSION_EXAMPLE = {
     "id": "cs_4Bv0a9QkTq1sLr7WmZp2Xc",
     "object": "checkout.session",
+    "livemode": False,
     "url": "https://pay.example.com/checkout/cs_4Bv0a9QkTq1sLr7WmZp2Xc/",
     "mode": "payment",
     "status": "complete",

@@ -26,10 +26,15 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.templatetags.static import static
 
+from vault.cards import BRAND_RULES
+
 PAGE_MODULE = "checkout/checkout.js"
 # Everything checkout.js imports, directly or not (kept in step by a test).
 PAGE_MODULE_IMPORTS = ("checkout/card.js", "checkout/jwe.js")
 PAGE_STYLESHEET = "checkout/checkout.css"
+# The card brand marks: self-hosted SVG images (no script, nothing third-party), one per brand
+# the card rules know; the page loads only the one for the number being typed.
+BRAND_MARKS = {rule.brand: f"checkout/brands/{rule.brand}.svg" for rule in BRAND_RULES}
 
 
 @dataclass(frozen=True)
@@ -91,3 +96,8 @@ def page_assets() -> PageAssets:
             static(PAGE_STYLESHEET), integrity(_served_path(_stored_name(PAGE_STYLESHEET)))
         ),
     )
+
+
+def brand_marks() -> dict[str, str]:
+    """Brand → URL of its mark, for the page's script (an image runs no code: no SRI needed)."""
+    return {brand: static(name) for brand, name in BRAND_MARKS.items()}

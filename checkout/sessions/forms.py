@@ -13,8 +13,10 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from checkout.sessions.services import MAX_JWE_LENGTH
+from payments_site.kernel.errors import FieldError
 from vault.cards import NAME_MAX_LENGTH
 
 _EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/?\s*(\d{2}|\d{4})?\s*$")
@@ -23,6 +25,28 @@ _COMPACT_JWE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$")
 
 # Card error fields (vault.cards) → the page's inputs.
 FIELD_FOR_ERROR = {"number": "number", "exp_month": "exp", "exp_year": "exp", "cvc": "cvc"}
+
+# The card rules (and the API) have an expiry month and year; the page has one field, labelled
+# "Expiry date": its messages name that field. Keyed like ``vault.cards.MESSAGES``, so the
+# page's script gets the same texts (``rules.messages``) as the server's re-rendered page.
+PAGE_CARD_MESSAGES = {
+    "month_missing": _("Enter your card's expiry date."),
+    "year_missing": _("Enter your card's expiry date."),
+    "month_invalid": _("Your card's expiry date is invalid."),
+    "year_invalid": _("Your card's expiry date is invalid."),
+}
+_PAGE_MESSAGE_KEY = {
+    ("exp_month", "missing_field"): "month_missing",
+    ("exp_year", "missing_field"): "year_missing",
+    ("exp_month", "invalid_expiry_month"): "month_invalid",
+    ("exp_year", "invalid_expiry_year"): "year_invalid",
+}
+
+
+def page_message(error: FieldError) -> str:
+    """A card rule's message as the page words it for the field the shopper sees."""
+    key = _PAGE_MESSAGE_KEY.get((error.field, error.code))
+    return str(PAGE_CARD_MESSAGES[key] if key else error.message)
 
 
 def expiry_parse(value: str) -> tuple[str | None, str | None]:

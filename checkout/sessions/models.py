@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from payments_site.kernel.ids import new_id
-from vault.models import Merchant, Token
+from vault.models import Merchant, ModeOwned, Token
 
 
 def _session_id() -> str:
@@ -23,7 +23,7 @@ def _page_nonce() -> str:
     return new_id("pn")
 
 
-class CheckoutSession(models.Model):
+class CheckoutSession(ModeOwned):
     class Mode(models.TextChoices):
         PAYMENT = "payment", "Payment"
         SETUP = "setup", "Setup"

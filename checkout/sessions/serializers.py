@@ -11,6 +11,7 @@ from checkout.sessions.models import CheckoutSession
 class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     url = serializers.SerializerMethodField()
     mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices)
     status = serializers.ChoiceField(choices=CheckoutSession.Status.choices)

@@ -33,6 +33,7 @@ from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.billing.services import subscription_create
 from checkout.clock import clock_now
 from checkout.payments.models import Charge
+from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
 from checkout.sessions.events import CheckoutSessionCompleted
@@ -205,9 +206,12 @@ def checkout_session_create(
                 )
             ]
         )
+    if merchant.acting_livemode() and mode != CheckoutSession.Mode.SETUP:
+        live_mode_require()  # a live page that takes money needs a live processor
     now = clock_now(now)
     session = CheckoutSession.objects.create(
         merchant=merchant,
+        livemode=merchant.acting_livemode(),
         mode=mode,
         amount=amount,
         currency=currency if mode != CheckoutSession.Mode.SETUP else "",
@@ -233,9 +237,9 @@ def checkout_session_create(
 def checkout_session_get(
     *, merchant: Merchant, session_id: str, now: datetime | None = None
 ) -> CheckoutSession:
-    """The merchant's session, its state brought up to date. Another merchant's session is
-    reported exactly like a missing one."""
-    session = CheckoutSession.objects.filter(pk=session_id, merchant=merchant).first()
+    """The merchant's session, its state brought up to date. Another merchant's session, or
+    one of the other mode, is reported exactly like a missing one."""
+    session = CheckoutSession.objects.owned_by(merchant).filter(pk=session_id).first()
     if session is None:
         raise CheckoutSessionNotFound("No such checkout session for this merchant.")
     return checkout_session_sync(session=session, now=now)
@@ -340,6 +344,7 @@ def checkout_session_complete(
             session_id=session.pk,
             nonce=nonce,
             merchant_id=session.merchant_id,
+            livemode=session.livemode,
             client_ip=shopper_ip,
         )
         ingested = card_ingest(sealed)
@@ -371,7 +376,7 @@ def checkout_session_complete(
         metadata["customer_reference"] = session.customer_reference
     try:
         charge = charge_create(
-            merchant=session.merchant,
+            merchant=session.owner,
             token_id=token.pk,
             amount=amount,
             currency=session.currency,
@@ -451,7 +456,7 @@ def _after_charge(
         CheckoutSession.objects.filter(pk=session.pk).update(token=token, charge=charge)
         # The charge just made pays period 0, from now; billing starts at the next period.
         subscription = subscription_create(
-            merchant=session.merchant,
+            merchant=session.owner,
             token_id=token.pk,
             amount=charge.amount,
             currency=charge.currency,

@@ -81,6 +81,7 @@ def card_seal(
     session_id: str,
     nonce: str,
     merchant_id: str,
+    livemode: bool = False,
     lifetime: int | None = None,
     client_ip: str | None = None,
     keys: KeyService | None = None,
@@ -89,6 +90,8 @@ def card_seal(
 
     ``client_ip`` (the shopper's address as the checkout saw it) travels signed as ``cip``, so
     the vault's card-testing rules count shoppers even when it runs as its own deployment.
+    ``livemode`` (the checkout session's mode) travels signed too: the vault makes the token in
+    that mode and applies that mode's card rules.
     """
     keys = keys or get_key_service()
     lifetime = int(lifetime or settings.CARD_JWT_LIFETIME_SECONDS)
@@ -106,6 +109,7 @@ def card_seal(
         "sub": session_id,
         "nonce": nonce,
         "mer": merchant_id,
+        "livemode": bool(livemode),
         "card": card_jwe,
     }
     if client_ip:

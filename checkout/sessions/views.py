@@ -10,21 +10,26 @@ never show them either.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.dates import format_date
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from checkout.billing.schedule import period_start
 from checkout.clock import clock_now
 from checkout.currencies import amount_format
-from checkout.sessions.assets import page_assets
-from checkout.sessions.forms import FIELD_FOR_ERROR, CheckoutForm
+from checkout.sessions.assets import brand_marks, page_assets
+from checkout.sessions.forms import FIELD_FOR_ERROR, PAGE_CARD_MESSAGES, CheckoutForm, page_message
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import (
     CheckoutSessionNotFound,
@@ -75,7 +80,16 @@ SCRIPT_MESSAGES = {
     "processing": gettext_lazy("Processing…"),
     "cvc_hint_3": gettext_lazy("3 digits on the back of the card"),
     "cvc_hint_4": gettext_lazy("4 digits on the front of the card"),
+    # True only once the script has taken the card inputs' names away (see checkout.js).
+    "secured": gettext_lazy("Card details are encrypted in your browser before they are sent."),
 }
+
+
+def _page_rules() -> dict[str, Any]:
+    """The card rules for the page's script, with the messages the page's fields use."""
+    rules = brand_rules_export()
+    rules["messages"] = {**rules["messages"], **{k: str(v) for k, v in PAGE_CARD_MESSAGES.items()}}
+    return rules
 
 
 def _interval_display(session: CheckoutSession) -> str:
@@ -90,14 +104,50 @@ def _interval_display(session: CheckoutSession) -> str:
     return _("every %(unit)s") % {"unit": unit} if count > 1 else _("per %(unit)s") % {"unit": unit}
 
 
+def _long_date(moment: datetime) -> str:
+    """ "January 2, 2027" / "2 janvier 2027", in the page's language."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return format_date(moment.date(), format="long", locale=translation.to_locale(language))
+
+
+def _renewal_terms(session: CheckoutSession, amount: str, merchant_name: str) -> str:
+    """What a subscriber agrees to, before they agree: what is taken today, when it renews,
+    and how it ends. The first period is paid at checkout (billing starts at period 1)."""
+    renews = period_start(
+        anchor=clock_now(),
+        interval=session.interval,
+        interval_count=session.interval_count or 1,
+        index=1,
+    )
+    return _(
+        "You pay %(amount)s today. Your subscription then renews automatically, "
+        "%(amount)s %(every)s, next on %(date)s, until you cancel. You can cancel at any time "
+        "with %(merchant)s; nothing more is charged after you cancel."
+    ) % {
+        "amount": amount,
+        "every": _interval_display(session),
+        "date": _long_date(renews),
+        "merchant": merchant_name,
+    }
+
+
 def _summary(session: CheckoutSession) -> dict[str, str]:
     if session.mode == CheckoutSession.Mode.SETUP:
-        return {"amount": "", "button": _("Save card"), "title": _("Save your card")}
+        return {"amount": "", "button": _("Save card"), "title": _("Save your card"), "terms": ""}
     amount = amount_format(amount=session.amount or 0, currency=session.currency)
     if session.mode == CheckoutSession.Mode.SUBSCRIPTION:
-        amount = f"{amount} {_interval_display(session)}"
-        return {"amount": amount, "button": _("Subscribe"), "title": _("Subscribe")}
-    return {"amount": amount, "button": _("Pay %(amount)s") % {"amount": amount}, "title": _("Pay")}
+        return {
+            "amount": f"{amount} {_interval_display(session)}",
+            "button": _("Subscribe"),
+            "title": _("Subscribe"),
+            "terms": _renewal_terms(session, amount, session.merchant.name),
+        }
+    return {
+        "amount": amount,
+        "button": _("Pay %(amount)s") % {"amount": amount},
+        "title": _("Pay"),
+        "terms": "",
+    }
 
 
 def _origin(url: str) -> str:
@@ -123,7 +173,8 @@ def _page(
         "session": session.pk,
         "nonce": session.nonce,
         "jwk": {**jwe_key.jwk, "kid": jwe_key.kid},
-        "rules": brand_rules_export(),
+        "rules": _page_rules(),
+        "marks": brand_marks(),
         "today": {"year": today.year, "month": today.month},
         "messages": {key: str(value) for key, value in SCRIPT_MESSAGES.items()},
     }
@@ -159,6 +210,9 @@ def _state(request: HttpRequest, session: CheckoutSession | None, *, status: int
         context["summary"] = _summary(session)
         context["success_url"] = checkout_session_success_url(session)
         context["cancel_url"] = session.cancel_url
+        subscription = session.subscription if session.subscription_id else None
+        if subscription is not None and subscription.next_billing_at is not None:
+            context["next_payment"] = _long_date(subscription.next_billing_at)
     response = render(request, "checkout/state.html", context, status=status)
     response["Referrer-Policy"] = "same-origin"
     return response
@@ -334,7 +388,7 @@ def _card_errors(
     for error in exc.errors:
         field = FIELD_FOR_ERROR.get(error.field, "")
         if field and field not in errors:
-            errors[field] = str(error.message)
+            errors[field] = page_message(error)
     count = len(errors)
     summary = (
         next(iter(errors.values()))

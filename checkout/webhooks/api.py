@@ -52,6 +52,7 @@ EventPageSerializer = page_serializer("EventPage", EventOutputSerializer)
 EVENT_EXAMPLE = {
     "id": "evt_1Rq2Wc8xTnM4pVb7Lr0sKd",
     "object": "event",
+    "livemode": False,
     "type": "charge.succeeded",
     "api_version": "v1",
     "created": "2030-01-31T10:00:00Z",
@@ -125,6 +126,7 @@ class EventDetailApi(APIView):
 class WebhookEndpointOutputSerializer(serializers.Serializer[WebhookEndpoint]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     url = serializers.CharField()
     description = serializers.CharField()
     enabled_events = serializers.ListField(child=serializers.CharField())
@@ -149,6 +151,7 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointOutputSerializer):
 ENDPOINT_EXAMPLE = {
     "id": "we_7Gm2Qx0LrT9bVn3Kc8Wd1a",
     "object": "webhook_endpoint",
+    "livemode": False,
     "url": "https://shop.example.com/tessera/webhooks",
     "description": "",
     "enabled_events": ["charge.succeeded", "subscription.renewed", "subscription.past_due"],
@@ -304,7 +307,12 @@ class WebhookEndpointDetailApi(APIView):
         examples=[
             OpenApiExample(
                 "deleted",
-                value={"id": ENDPOINT_EXAMPLE["id"], "object": "webhook_endpoint", "deleted": True},
+                value={
+                    "id": ENDPOINT_EXAMPLE["id"],
+                    "object": "webhook_endpoint",
+                    "livemode": False,
+                    "deleted": True,
+                },
                 response_only=True,
             )
         ],
@@ -313,7 +321,14 @@ class WebhookEndpointDetailApi(APIView):
         endpoint = webhook_endpoint_delete(
             merchant=request_merchant(request), endpoint_id=endpoint_id
         )
-        return Response({"id": endpoint.pk, "object": "webhook_endpoint", "deleted": True})
+        return Response(
+            {
+                "id": endpoint.pk,
+                "object": "webhook_endpoint",
+                "livemode": endpoint.livemode,
+                "deleted": True,
+            }
+        )
 
 
 class WebhookEndpointRollSecretApi(APIView):

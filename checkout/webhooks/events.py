@@ -50,11 +50,13 @@ from vault.models import Token
 
 
 def event_record(*, event_type: str, obj: Model, now: datetime | None = None) -> Event:
-    """Write the event for ``obj`` and queue it for every enabled endpoint that wants it."""
+    """Write the event for ``obj`` (in its mode) and queue it for every enabled endpoint of
+    that merchant and mode that wants it."""
     now = clock_now(now)
     event = Event(
         id=new_id("evt"),
         merchant_id=obj.merchant_id,  # type: ignore[attr-defined]
+        livemode=obj.livemode,  # type: ignore[attr-defined]
         type=EventType(event_type),
         api_version=API_VERSION,
         object_type=object_type(obj),
@@ -62,7 +64,11 @@ def event_record(*, event_type: str, obj: Model, now: datetime | None = None) ->
         created_at=now,
     )
     event.payload = event_document(
-        event_id=event.id, event_type=event.type, created=now, snapshot=object_snapshot(obj)
+        event_id=event.id,
+        event_type=event.type,
+        created=now,
+        livemode=event.livemode,
+        snapshot=object_snapshot(obj),
     )
     event.save(force_insert=True)
     _deliveries_create(event=event, now=now)
@@ -71,8 +77,8 @@ def event_record(*, event_type: str, obj: Model, now: datetime | None = None) ->
 
 def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
     endpoints = (
-        WebhookEndpoint.objects.filter(
-            merchant_id=event.merchant_id,
+        WebhookEndpoint.objects.owned_by(event.owner)
+        .filter(
             status=WebhookEndpoint.Status.ENABLED,
             deleted_at__isnull=True,
         )
@@ -84,7 +90,13 @@ def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
         return []
     created = WebhookDelivery.objects.bulk_create(
         [
-            WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now, created_at=now)
+            WebhookDelivery(
+                event=event,
+                endpoint_id=pk,
+                livemode=event.livemode,
+                next_attempt_at=now,
+                created_at=now,
+            )
             for pk in wanted
         ]
     )

@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 
 from payments_site.kernel.ids import new_id
-from vault.models import DataKey, Merchant
+from vault.models import DataKey, Merchant, ModeOwned
 
 
 def _event_id() -> str:
@@ -50,7 +50,7 @@ class EventType(models.TextChoices):
     TOKEN_REVOKED = "token.revoked", "Token revoked"
 
 
-class Event(models.Model):
+class Event(ModeOwned):
     id = models.CharField(primary_key=True, max_length=40, default=_event_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="events")
     type = models.CharField(max_length=40, choices=EventType.choices)
@@ -71,7 +71,7 @@ class Event(models.Model):
         return f"{self.id} {self.type}"
 
 
-class WebhookEndpoint(models.Model):
+class WebhookEndpoint(ModeOwned):
     class Status(models.TextChoices):
         ENABLED = "enabled", "Enabled"
         DISABLED = "disabled", "Disabled"
@@ -147,6 +147,8 @@ class WebhookDelivery(models.Model):
         CANCELED = "canceled", "Canceled (endpoint deleted)"
 
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries")
+    # The mode of its event and endpoint (always the same: events go to endpoints of their mode).
+    livemode = models.BooleanField()
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
     )

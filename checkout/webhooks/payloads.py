@@ -64,7 +64,12 @@ def _scrub(value: Any) -> Any:
 
 
 def event_document(
-    *, event_id: str, event_type: str, created: datetime, snapshot: dict[str, Any]
+    *,
+    event_id: str,
+    event_type: str,
+    created: datetime,
+    livemode: bool,
+    snapshot: dict[str, Any],
 ) -> str:
     """The JSON text sent to endpoints (and stored: its key order is part of the contract)."""
     document = _ENVELOPE.to_representation(
@@ -74,6 +79,7 @@ def event_document(
             "type": event_type,
             "api_version": API_VERSION,
             "created": created,
+            "livemode": livemode,
             "data": {"object": snapshot},
         }
     )

@@ -29,7 +29,7 @@ def event_list(
     """``type`` is exact (``charge.succeeded``) or a prefix ending in ``.*`` (``charge.*``)."""
     group = type[:-1] if type and type.endswith(".*") else None
     return filter_given(
-        Event.objects.filter(merchant=merchant),
+        Event.objects.owned_by(merchant),
         type__startswith=group,
         type=None if group else type,
         object_id=object_id,
@@ -39,7 +39,7 @@ def event_list(
 
 
 def event_get(*, merchant: Merchant, event_id: str) -> Event:
-    event = Event.objects.filter(merchant=merchant, pk=event_id).first()
+    event = Event.objects.owned_by(merchant).filter(pk=event_id).first()
     if event is None:
         raise EventNotFound("No such event for this merchant.")
     return event
@@ -52,4 +52,4 @@ def event_document(event: Event) -> dict[str, Any]:
 
 
 def webhook_endpoint_list(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(merchant=merchant, deleted_at__isnull=True)
+    return WebhookEndpoint.objects.owned_by(merchant).filter(deleted_at__isnull=True)

@@ -18,6 +18,7 @@ class EventDocumentSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=EventType.choices)
     api_version = serializers.CharField()
     created = serializers.DateTimeField()
+    livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     data = serializers.DictField(  # type: ignore[assignment]
         help_text="`{object: …}`: the object as the API showed it then."
     )

@@ -69,8 +69,9 @@ def _url_check(url: object) -> str:
 def _endpoint_locked(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
     """The merchant's live endpoint, locked for the caller's transaction; else 404."""
     endpoint = (
-        WebhookEndpoint.objects.select_for_update()
-        .filter(merchant=merchant, pk=endpoint_id, deleted_at__isnull=True)
+        WebhookEndpoint.objects.owned_by(merchant)
+        .select_for_update()
+        .filter(pk=endpoint_id, deleted_at__isnull=True)
         .first()
     )
     if endpoint is None:
@@ -110,14 +111,17 @@ def webhook_endpoint_create(
     with transaction.atomic():
         # The merchant row is the lock: concurrent creates count one after the other.
         Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
-        live = WebhookEndpoint.objects.filter(merchant=merchant, deleted_at__isnull=True).count()
-        if live >= settings.WEBHOOK_MAX_ENDPOINTS:
+        existing = (
+            WebhookEndpoint.objects.owned_by(merchant).filter(deleted_at__isnull=True).count()
+        )
+        if existing >= settings.WEBHOOK_MAX_ENDPOINTS:
             raise WebhookEndpointLimit(
                 f"An account can have at most {settings.WEBHOOK_MAX_ENDPOINTS} webhook "
-                "endpoints; delete one first."
+                "endpoints in each mode; delete one first."
             )
         endpoint = WebhookEndpoint.objects.create(
             merchant=merchant,
+            livemode=merchant.acting_livemode(),
             url=checked_url,
             description=description,
             enabled_events=events,
@@ -132,9 +136,11 @@ def webhook_endpoint_create(
 
 
 def webhook_endpoint_get(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(
-        merchant=merchant, pk=endpoint_id, deleted_at__isnull=True
-    ).first()
+    endpoint = (
+        WebhookEndpoint.objects.owned_by(merchant)
+        .filter(pk=endpoint_id, deleted_at__isnull=True)
+        .first()
+    )
     if endpoint is None:
         raise WebhookEndpointNotFound("No such webhook endpoint for this merchant.")
     return endpoint

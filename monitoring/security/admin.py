@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -49,7 +49,7 @@ def source_link(scope: str, value: str) -> SafeString | str:
     name, kind = page
     try:
         if kind == "object":
-            url = reverse(name, args=[value])
+            url = reverse(name, args=[quote(value)])
         else:
             url = reverse(name) + "?" + urlencode({"q": value})
     except NoReverseMatch:

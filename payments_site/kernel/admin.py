@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
+from django.contrib.admin.utils import quote, unquote
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -68,7 +69,8 @@ class ObjectActionsMixin:
             allowed: Callable[[HttpRequest, Any], bool] = getattr(self, f"has_{name}_permission")
             if allowed(request, obj):
                 url = reverse(
-                    f"{self.admin_site.name}:{self.object_action_url_name(name)}", args=[obj.pk]
+                    f"{self.admin_site.name}:{self.object_action_url_name(name)}",
+                    args=[quote(obj.pk)],  # the admin's own escaping: "tok_5C…" stays itself
                 )
                 out.append((label, url))
         return out
@@ -80,7 +82,7 @@ class ObjectActionsMixin:
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         extra = {**(extra_context or {})}
         if obj is not None:
             extra["object_actions"] = self.object_actions_for(request, obj)

@@ -21,6 +21,8 @@ PUBLIC_ORIGIN: str = env.str("PUBLIC_ORIGIN", default="https://localhost:8443")
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 # The root page offers a test-mode checkout for the demo merchant (development settings).
 DEMO_CHECKOUT_ENABLED = False
+# Development-only management commands (`listen`) refuse to run unless this is on.
+DEVELOPMENT_COMMANDS = False
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     # django.contrib.admin with the two-factor admin site (monitoring/security/admin_site.py).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .environment import BASE_DIR, env
 
-# Payment processor adapter (checkout/payments/processors/): resolved once per process.
+# Payment processor adapters (checkout/payments/processors/), one per mode, each resolved once
+# per process. Test mode's is the sandbox.
 PROCESSOR_BACKEND: str = env.str(
     "PROCESSOR_BACKEND", default="checkout.payments.processors.sandbox.SandboxProcessor"
 )
@@ -15,6 +16,12 @@ PROCESSOR_OPTIONS: dict[str, object] = {
     # "connection_error".
     "fault": env.str("PROCESSOR_SANDBOX_FAULT", default=""),
 }
+# Live mode's processor (dotted path to a Processor; never the sandbox). Empty: live mode is
+# unavailable, and live charges, refunds, subscriptions and paid checkouts are refused with
+# 403 live_mode_unavailable before anything is stored.
+PROCESSOR_LIVE: str = env.str("PROCESSOR_LIVE", default="")
+# Its keyword arguments (a live adapter reads its credentials from its own variables).
+PROCESSOR_LIVE_OPTIONS: dict[str, object] = {}
 # Public test cards for `manage.py sandbox_token` (numbers never leave tests/).
 SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # Pending charges older than this are settled by the reconcile job (must exceed the processor

@@ -27,6 +27,10 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 0
 
 DEMO_CHECKOUT_ENABLED = True
+# Webhooks may go to a receiver on this machine (production refuses both).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=True)
+WEBHOOK_ADDRESS_ALLOWLIST = env.list("WEBHOOK_ADDRESS_ALLOWLIST", default=["127.0.0.1"])
+DEVELOPMENT_COMMANDS = True
 
 # Logs for a person to read, one line per record (LOG_FORMAT=json for the production form).
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import KEY_BACKENDS, KEYS_BACKEND, LOG_FORMAT, env
+from .base import KEY_BACKENDS, KEYS_BACKEND, LOG_FORMAT, PROCESSOR_LIVE, env
 from .environment import SettingError
 
 # Every variable production cannot run without. Checked together so that one deploy attempt
@@ -89,3 +89,11 @@ if env.bool("WEBHOOK_ALLOW_HTTP", default=False):
     raise ImproperlyConfigured("WEBHOOK_ALLOW_HTTP cannot be true in production: use https.")
 WEBHOOK_ADDRESS_ALLOWLIST = []
 WEBHOOK_ALLOW_HTTP = False
+
+# --- Processors: the sandbox serves test mode only -----------------------------------------
+# (By name here, before the apps load; ``get_processor`` also refuses any sandbox subclass.)
+if "sandbox" in PROCESSOR_LIVE.lower():
+    raise ImproperlyConfigured(
+        "PROCESSOR_LIVE cannot be the sandbox: it approves made-up cards and moves no money. "
+        "Name a live processor, or leave it empty to keep live mode unavailable."
+    )

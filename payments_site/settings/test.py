@@ -56,9 +56,15 @@ ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")
 # themselves (and the workers) explicitly.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 
+DEVELOPMENT_COMMANDS = True
+
 # --- checkout sessions: test merchants' success pages may be plain http.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = True
 
 # --- webhooks: receivers the tests start on 127.0.0.1 (plain http or their own CA).
 WEBHOOK_ADDRESS_ALLOWLIST = ["127.0.0.1"]
 WEBHOOK_ALLOW_HTTP = True
+
+# --- processors: live mode is served by the suite's stand-in (never the sandbox); tests of
+# a deployment without one set PROCESSOR_LIVE="".
+PROCESSOR_LIVE = env.str("PROCESSOR_LIVE", default="tests.support.processors.LiveTestProcessor")

@@ -132,6 +132,9 @@ VARIABLES: dict[str, Variable] = {
     "INGEST_MERCHANT_CACHE_SECONDS": _number(f"{_SECONDS}, 0 to 60", 0, 60),
     # --- charges, billing, hosted checkout ----------------------------------------------------
     "PROCESSOR_BACKEND": _text("a dotted path to a Processor class", _DOTTED),
+    "PROCESSOR_LIVE": _text(
+        "a dotted path to live mode's Processor class, never the sandbox (empty: none)", _DOTTED
+    ),
     "PROCESSOR_SANDBOX_LATENCY_MS": _whole("0 to 60000 milliseconds", 0, 60_000),
     "PROCESSOR_SANDBOX_FAULT": Variable(
         "str",

@@ -68,6 +68,8 @@ function start(document) {
 
   // From here on the raw card can only leave the page encrypted.
   for (const field of CARD_INPUTS) input[field].removeAttribute("name");
+  const secured = document.getElementById("secured");
+  if (secured) secured.textContent = messages.secured;
   form.noValidate = true;
   const jweField = document.createElement("input");
   jweField.type = "hidden";
@@ -115,6 +117,22 @@ function start(document) {
     formError.hidden = !message;
   }
 
+  // The brand's own mark (a self-hosted SVG), named by its alt text; the label if none.
+  function showBrand(rule) {
+    const name = rule ? rule.brand : "";
+    if (brand.dataset.brand === name) return;
+    brand.dataset.brand = name;
+    const mark = rule && config.marks && config.marks[name];
+    if (!mark) {
+      brand.textContent = rule ? rule.label : "";
+      return;
+    }
+    const image = new Image(40, 26);
+    image.src = mark;
+    image.alt = rule.label;
+    brand.replaceChildren(image);
+  }
+
   function onNumberInput(event) {
     const field = input.number;
     const caretDigits = countDigits(field.value.slice(0, field.selectionStart ?? field.value.length));
@@ -128,9 +146,7 @@ function start(document) {
       const caret = caretAfterDigits(formatted, caretDigits);
       if (document.activeElement === field) field.setSelectionRange(caret, caret);
     }
-    const label = rule ? rule.label : "";
-    if (brand.textContent !== label) brand.textContent = label;
-    brand.dataset.brand = rule ? rule.brand : "";
+    showBrand(rule);
     const length = cvcLength(rule);
     input.cvc.maxLength = rule ? length : 4;
     cvcHint.textContent = rule ? messages[`cvc_hint_${length}`] : cvcHintText;

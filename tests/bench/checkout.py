@@ -46,7 +46,7 @@ def _token(merchant: Any) -> Any:
 @bench("checkout.charges_api")
 def charges_api_bench(ctx: BenchContext) -> None:
     data_keys.clear()
-    merchant = merchant_create(name="Bench Charges")
+    merchant = merchant_create(name="Bench Charges").in_mode(False)
     secret = api_key_create(merchant=merchant).secret
     token = _token(merchant)
     body = json.dumps({"token": token.id, "amount": 1999, "currency": "EUR"}).encode()
@@ -98,6 +98,7 @@ def _subscriptions(merchant: Any, count: int, due: datetime) -> list[str]:
         [
             Subscription(
                 merchant=merchant,
+                livemode=False,
                 token=tokens[i % len(tokens)],
                 amount=500,
                 currency="EUR",
@@ -134,13 +135,15 @@ def billing_bench(ctx: BenchContext) -> None:
     baseline_count = max(200, SUBSCRIPTIONS // 5)
 
     # Baseline: one process bills due subscriptions itself (what cron + run_billing does).
-    inline = _subscriptions(merchant_create(name="Bench inline"), baseline_count, due)
+    inline = _subscriptions(
+        merchant_create(name="Bench inline").in_mode(False), baseline_count, due
+    )
     with timed() as t:
         for subscription_id in subscriptions_due(now=due, limit=len(inline)):
             subscription_bill(subscription_id=subscription_id, now=due)
     baseline = len(inline) / t.seconds
 
-    merchant = merchant_create(name="Bench workers")
+    merchant = merchant_create(name="Bench workers").in_mode(False)
     _subscriptions(merchant, SUBSCRIPTIONS, due)
     queue = f"tessera-bench-{secrets.token_hex(4)}"
     logs = [Path(tempfile.mkstemp(prefix=f"bench-worker{i}-")[1]) for i in (1, 2)]

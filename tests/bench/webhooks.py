@@ -57,7 +57,7 @@ def _without(event_type: type[DomainEvent], handler: Callable[..., object]) -> I
 @bench("webhooks.delivery")
 def delivery_bench(ctx: BenchContext) -> None:
     data_keys.clear()
-    merchant = merchant_create(name="Bench webhooks")
+    merchant = merchant_create(name="Bench webhooks").in_mode(False)
     token = _token(merchant)
     loopback = override_settings(WEBHOOK_ADDRESS_ALLOWLIST=["127.0.0.1"], WEBHOOK_ALLOW_HTTP=True)
     with loopback, receiver_server() as receiver:
@@ -98,7 +98,7 @@ def delivery_bench(ctx: BenchContext) -> None:
 @bench("webhooks.events")
 def events_bench(ctx: BenchContext) -> None:
     data_keys.clear()
-    merchant = merchant_create(name="Bench events")
+    merchant = merchant_create(name="Bench events").in_mode(False)
     token = _token(merchant)
 
     def charges() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -18,11 +19,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _view_url(token: Token) -> str:
-    return reverse("admin:vault_token_change", args=[token.pk])
+    return reverse("admin:vault_token_change", args=[quote(token.pk)])
 
 
 def _revoke_url(token: Token) -> str:
-    return reverse("admin:vault_token_revoke", args=[token.pk])
+    return reverse("admin:vault_token_revoke", args=[quote(token.pk)])
 
 
 def test_token_page_is_a_view_with_a_revoke_button(
@@ -30,8 +31,10 @@ def test_token_page_is_a_view_with_a_revoke_button(
 ) -> None:
     token = TokenFactory.create(merchant=merchant)
 
-    page = admin_client.get(_view_url(token)).content.decode()
+    response = admin_client.get(_view_url(token))
 
+    assert response.status_code == 200, response.get("Location")
+    page = response.content.decode()
     assert "<h1>View token</h1>" in page
     assert 'name="_save"' not in page
     assert 'name="_continue"' not in page
@@ -91,6 +94,7 @@ def test_staff_who_may_only_view_tokens_cannot_revoke(
     otp_verified_login(client, clerk)
 
     page = client.get(_view_url(token))
+    assert page.status_code == 200, page.get("Location")
     refused = client.post(_revoke_url(token), {"reason": "because"})
     bulk = client.post(
         reverse("admin:vault_token_changelist"),
@@ -111,3 +115,20 @@ def test_token_list_shows_times_to_the_second(admin_client: Client, merchant: Me
     page = admin_client.get(reverse("admin:vault_token_changelist")).content.decode()
 
     assert f"{token.created_at:%Y-%m-%d %H:%M:%S} UTC" in page
+
+
+def test_an_id_the_admin_must_escape_still_reaches_its_pages(
+    admin_client: Client, merchant: Merchant
+) -> None:
+    # "_5C" is how the admin escapes a backslash: a raw id in a URL would be read as one.
+    token = TokenFactory.create(merchant=merchant)
+    Token.objects.filter(pk=token.pk).update(id="tok_5CpBBwpMZZkXYR9iyLQ2JV")
+    token = Token.objects.get(pk="tok_5CpBBwpMZZkXYR9iyLQ2JV")
+
+    page = admin_client.get(_view_url(token)).content.decode()
+    done = admin_client.post(_revoke_url(token), {"reason": "test"})
+
+    assert f'href="{_revoke_url(token)}"' in page
+    assert "/tok_5F5C" in _revoke_url(token)  # escaped, so read back as itself
+    assert done.status_code == 302 and done["Location"] == _view_url(token)
+    assert Token.objects.get(pk=token.pk).status == Token.Status.REVOKED

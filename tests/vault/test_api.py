@@ -44,6 +44,7 @@ def test_get_token_shows_masked_metadata_only(
     assert set(body) == {
         "id",
         "object",
+        "livemode",
         "brand",
         "last4",
         "exp_month",

@@ -34,7 +34,12 @@ def test_valid_key_authenticates_and_names_its_merchant(
     response = api_client.get(URL)
 
     assert response.status_code == 200
-    assert response.json() == {"id": merchant.id, "name": "Acme Books", "mode": "test"}
+    assert response.json() == {
+        "id": merchant.id,
+        "name": "Acme Books",
+        "mode": "test",
+        "livemode": False,
+    }
 
 
 def test_missing_header_gets_401_problem() -> None:

@@ -413,7 +413,9 @@ def test_version_1_fingerprints_keep_deduplicating_and_are_rekeyed(
     old.refresh_from_db()
     assert "Re-keyed 1 fingerprints." in out.getvalue()
     assert old.fingerprint_version == 2
-    assert old.fingerprint == card_fingerprint(merchant_id=merchant.id, number="4242424242424242")
+    assert old.fingerprint == card_fingerprint(
+        merchant_id=merchant.id, number="4242424242424242", livemode=False
+    )
     assert Token.objects.get(pk=revoked.pk).fingerprint_version == 1
     calls = count_kms_calls(key_service)
     assert token_create(merchant=merchant, card=_card(), deduplicate=True, actor=ACTOR).id == old.id

@@ -1,4 +1,4 @@
-from .merchants import ApiKey, Merchant
+from .merchants import ApiKey, Merchant, ModeOwned, OwnedQuerySet
 from .replay import UsedJti
 from .tokens import DataKey, EncryptedCard, RewrapRun, Token, VaultKeyVersion
 
@@ -7,6 +7,8 @@ __all__ = [
     "DataKey",
     "EncryptedCard",
     "Merchant",
+    "ModeOwned",
+    "OwnedQuerySet",
     "RewrapRun",
     "Token",
     "UsedJti",

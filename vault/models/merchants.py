@@ -6,9 +6,14 @@ deployable on its own; the checkout app imports them from here, never the other 
 
 from __future__ import annotations
 
+import copy
+from typing import TypeVar
+
 from django.db import models
 
 from payments_site.kernel.ids import new_id
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 def _merchant_id() -> str:
@@ -25,11 +30,28 @@ class Merchant(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The mode this instance acts in: set from the API key (or the checkout session) that
+    # brought it, None for a merchant loaded on its own. Not a column: one merchant has both.
+    livemode: bool | None = None
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+    def in_mode(self, livemode: bool) -> Merchant:
+        """This merchant acting in one mode (a copy: the instance itself is left as it is)."""
+        acting = copy.copy(self)
+        acting.livemode = bool(livemode)
+        return acting
+
+    def acting_livemode(self) -> bool:
+        """The mode this instance acts in. Refuses to guess: a query or a write made without a
+        mode would see or mix both, so it is a programming error, not a default."""
+        if self.livemode is None:
+            raise RuntimeError(f"merchant {self.pk} acts in no mode; use in_mode()")
+        return self.livemode
 
     # DRF treats the authenticated principal as ``request.user``; a merchant authenticated by
     # API key is such a principal.
@@ -69,3 +91,32 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class OwnedQuerySet(models.QuerySet[_M]):
+    """Rows of merchant-owned models. ``owned_by`` is the one way the API, the pages and the
+    tasks narrow them to a merchant: it always adds the mode, so a resource added later cannot
+    forget it (``tests/test_modes_scoping.py`` finds any other filter on ``merchant``)."""
+
+    def owned_by(self, merchant: Merchant) -> OwnedQuerySet[_M]:
+        return self.filter(merchant=merchant, livemode=merchant.acting_livemode())
+
+
+class ModeOwned(models.Model):
+    """A merchant-owned object in one mode. ``livemode`` has no default: a create that forgets
+    it fails (NOT NULL) instead of landing in a mode by accident."""
+
+    livemode = models.BooleanField(
+        help_text="Made with a live key (true) or a test key (false); never changes."
+    )
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def owner(self) -> Merchant:
+        """The merchant acting in this object's mode (for work that follows from the object)."""
+        merchant: Merchant = self.merchant  # type: ignore[attr-defined]
+        return merchant.in_mode(self.livemode)

@@ -19,7 +19,7 @@ from django.db.models import Q
 from payments_site.kernel.ids import new_id
 from vault.cards import BRAND_RULES
 
-from .merchants import Merchant
+from .merchants import Merchant, ModeOwned
 
 BRAND_CHOICES = [(rule.brand, rule.label) for rule in BRAND_RULES]
 
@@ -88,7 +88,7 @@ class EncryptedCard(models.Model):
         return f"encrypted card {self.pk}"
 
 
-class Token(models.Model):
+class Token(ModeOwned):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         REVOKED = "revoked", "Revoked"
@@ -126,6 +126,9 @@ class Token(models.Model):
         indexes = [
             models.Index(fields=["merchant", "fingerprint"]),
             models.Index(fields=["merchant", "-created_at"]),
+            models.Index(
+                fields=["merchant", "livemode", "-created_at"], name="token_owner_created"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

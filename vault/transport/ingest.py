@@ -416,14 +416,18 @@ def _merchant(claims: Mapping[str, Any]) -> Merchant:
     merchant = merchants.get(merchant_id)
     if merchant is None:
         raise IngestRefused("unknown_merchant", "The card token names an unknown merchant.")
-    return merchant
+    livemode = claims.get("livemode")
+    if not isinstance(livemode, bool):
+        raise IngestRefused("missing_claim", "Required claim missing: livemode.")
+    return merchant.in_mode(livemode)
 
 
 def _record_jti(claims: Mapping[str, Any]) -> None:
     """One row per jti, unique in the database: a replay fails on every app server alike (a
-    concurrent one waits on the first's uncommitted row, then fails)."""
+    concurrent one waits on the first's uncommitted row, then fails). Runs first in the
+    card's transaction, which a replay then rolls back whole: no savepoint needed."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             UsedJti.objects.create(
                 jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC)
             )

@@ -53,5 +53,6 @@ class Command(BaseCommand):
         if merchant is None:
             raise CommandError("No such active merchant (run `make run` once, or pass --merchant).")
         card = card_validate(number=number, exp_month=12, exp_year=2034, require_cvc=False)
-        token = token_create(merchant=merchant, card=card, actor="cli:sandbox_token")
+        # Sandbox cards are test-mode cards: the token is a test-mode token.
+        token = token_create(merchant=merchant.in_mode(False), card=card, actor="cli:sandbox_token")
         self.stdout.write(token.id)

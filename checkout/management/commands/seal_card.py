@@ -22,6 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--merchant", required=True, help="mer_… id of the merchant")
+        parser.add_argument(
+            "--live", action="store_true", help="seal for live mode (default: test mode)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         merchant_id = options["merchant"]
@@ -38,5 +41,11 @@ class Command(BaseCommand):
         session_id, nonce = f"cli_{secrets.token_urlsafe(12)}", secrets.token_urlsafe(16)
         jwe_token = card_encrypt(card, session_id=session_id, nonce=nonce)
         self.stdout.write(
-            card_seal(jwe_token, session_id=session_id, nonce=nonce, merchant_id=merchant_id)
+            card_seal(
+                jwe_token,
+                session_id=session_id,
+                nonce=nonce,
+                merchant_id=merchant_id,
+                livemode=bool(options["live"]),
+            )
         )

@@ -1,13 +1,14 @@
-"""Idempotency keys: one row per (merchant, key), inserted before the request runs."""
+"""Idempotency keys: one row per (merchant, mode, key), inserted before the request runs: a
+test key and a live key never share an answer."""
 
 from __future__ import annotations
 
 from django.db import models
 
-from vault.models import Merchant
+from vault.models import Merchant, ModeOwned
 
 
-class IdempotencyKey(models.Model):
+class IdempotencyKey(ModeOwned):
     """The unique row is the lock: a second request with the same key cannot insert it, so it
     either replays the stored response, or learns that the first is still running."""
 
@@ -31,7 +32,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_unique"),
+            models.UniqueConstraint(
+                fields=["merchant", "livemode", "key"], name="idempotency_key_unique_per_mode"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="in_progress") | models.Q(response_status__isnull=False),
                 name="idempotency_completed_has_response",

@@ -1,11 +1,11 @@
-"""Idempotency records: one per (merchant, key), the first answer kept for every retry.
+"""Idempotency records: one per (merchant, mode, key), the first answer kept for every retry.
 
 - Same key, same request → the first response replayed (errors included), with
   ``Idempotent-Replayed: true``.
 - Same key, different request → 422 ``idempotency_key_reused``.
 - Same key while the first request still runs → 409 ``idempotency_key_in_use``.
 
-The database enforces it: a unique (merchant, key) row is inserted, in its own transaction,
+The database enforces it: a unique (merchant, mode, key) row is inserted, in its own transaction,
 before the handler runs, so any number of app servers agree on who goes first. A 5xx answer is
 not stored (the key is released so a retry runs again); a request that died holding a key is
 taken over after ``IDEMPOTENCY_LOCK_SECONDS``. Keys live ``IDEMPOTENCY_KEY_TTL_HOURS`` (≥ 24 h)
@@ -89,6 +89,7 @@ def idempotency_begin(
             with transaction.atomic():
                 return IdempotencyKey.objects.create(
                     merchant=merchant,
+                    livemode=merchant.acting_livemode(),
                     key=key,
                     request_fingerprint=fingerprint,
                     method=method[:10],
@@ -98,7 +99,7 @@ def idempotency_begin(
                 )
         except IntegrityError:
             pass
-        existing = IdempotencyKey.objects.filter(merchant=merchant, key=key).first()
+        existing = IdempotencyKey.objects.owned_by(merchant).filter(key=key).first()
         if existing is None:
             continue  # released or purged in between: try to claim it again
         if existing.created_at < now - _ttl() and existing.status == existing.Status.COMPLETED:

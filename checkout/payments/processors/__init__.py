@@ -1,6 +1,7 @@
 """Pluggable payment processors (``settings.PROCESSOR_BACKEND``)."""
 
 from checkout.payments.processors.base import (
+    LiveModeUnavailable,
     Processor,
     ProcessorCard,
     ProcessorCharge,
@@ -9,9 +10,11 @@ from checkout.payments.processors.base import (
     ProcessorTimeout,
     ProcessorUnreachable,
     get_processor,
+    live_mode_require,
 )
 
 __all__ = [
+    "LiveModeUnavailable",
     "Processor",
     "ProcessorCard",
     "ProcessorCharge",
@@ -20,4 +23,5 @@ __all__ = [
     "ProcessorTimeout",
     "ProcessorUnreachable",
     "get_processor",
+    "live_mode_require",
 ]

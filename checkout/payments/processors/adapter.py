@@ -33,7 +33,10 @@ def processor_charge_token(
     cvc: str | None = None,
 ) -> ProcessorCharge:
     """Reveal ``token``, charge it with ``charge_id`` as the idempotency key, forget the card.
-    Raises ``TokenRefused``, ``ProcessorTimeout`` or ``ProcessorUnreachable``."""
+    The processor is the token's mode's, chosen before anything is revealed. Raises
+    ``TokenRefused``, ``ProcessorTimeout``, ``ProcessorUnreachable`` or
+    ``LiveModeUnavailable``."""
+    processor = get_processor(livemode=token.livemode)
     try:
         revealed = token_reveal(token=token, purpose=f"charge:{charge_id}", actor=PROCESSOR_ACTOR)
     except (TokenRevoked, TokenNotFound) as exc:
@@ -49,7 +52,7 @@ def processor_charge_token(
     )
     del revealed
     try:
-        return get_processor().charge(
+        return processor.charge(
             idempotency_key=charge_id,
             card=card,
             amount=amount,

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from payments_site.kernel.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Processor(ABC):
     """One implementation per processor, chosen by ``settings.PROCESSOR_BACKEND``."""
 
     name: str
+    # A sandbox approves made-up cards and moves no money: it may serve test mode only.
+    sandbox: bool = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -91,9 +96,62 @@ class Processor(ABC):
         """Return ``amount`` of a captured charge; idempotent like ``charge``."""
 
 
+class LiveModeUnavailable(DomainError):
+    """Live mode has no processor on this deployment (``PROCESSOR_LIVE`` is not set): a live
+    charge, refund, subscription or paid checkout is refused before anything is stored."""
+
+    code = "live_mode_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Live mode is not available on this deployment: no live payment processor is "
+            "configured. Use a test key, or ask the operator to set PROCESSOR_LIVE."
+        )
+
+
+def live_processor_configured() -> bool:
+    return bool(settings.PROCESSOR_LIVE)
+
+
+def modes_with_processor() -> list[bool]:
+    """The ``livemode`` values work can be done in (background jobs skip the others)."""
+    return [False, True] if live_processor_configured() else [False]
+
+
+def live_mode_require() -> None:
+    """Refuse live work up front (``LiveModeUnavailable``) when live mode has no processor."""
+    if not live_processor_configured():
+        raise LiveModeUnavailable()
+
+
+def get_processor(*, livemode: bool) -> Processor:
+    """The processor of a mode, built once per process. Test mode: ``PROCESSOR_BACKEND`` (the
+    sandbox). Live mode: ``PROCESSOR_LIVE``, never the sandbox (it approves any card number
+    and moves no money); without one, ``LiveModeUnavailable``."""
+    if not livemode:
+        return _processor(settings.PROCESSOR_BACKEND, live=False)
+    live_mode_require()
+    return _processor(settings.PROCESSOR_LIVE, live=True)
+
+
 @functools.cache
-def get_processor() -> Processor:
-    """The configured processor, built once per process."""
-    processor_class = import_string(settings.PROCESSOR_BACKEND)
-    processor: Processor = processor_class(**settings.PROCESSOR_OPTIONS)
+def _processor(path: str, *, live: bool) -> Processor:
+    processor_class = import_string(path)
+    if live and processor_class.sandbox:
+        raise ImproperlyConfigured(
+            "PROCESSOR_LIVE cannot be the sandbox: it serves test mode only."
+        )
+    options = settings.PROCESSOR_LIVE_OPTIONS if live else settings.PROCESSOR_OPTIONS
+    processor: Processor = processor_class(**options)
     return processor
+
+
+def processor_name(*, livemode: bool) -> str:
+    """What a charge records as its processor (the class name of its mode's backend)."""
+    path = settings.PROCESSOR_LIVE if livemode else settings.PROCESSOR_BACKEND
+    return str(path).rsplit(".", 1)[-1]
+
+
+def processors_reset() -> None:
+    """Forget the built processors (settings changed: tests switch processors and faults)."""
+    _processor.cache_clear()

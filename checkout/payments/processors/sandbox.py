@@ -61,6 +61,7 @@ class SandboxIdempotencyError(Exception):
 
 class SandboxProcessor(Processor):
     name = "sandbox"
+    sandbox = True
 
     def __init__(self, *, latency_ms: int = 0, fault: str = "", **options: Any) -> None:
         if fault not in FAULTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import reverse
 
@@ -28,7 +29,7 @@ def test_charge_list_and_page_show_money(
 
     listing = admin_client.get(reverse("admin:checkout_charge_changelist")).content.decode()
     page = admin_client.get(
-        reverse("admin:checkout_charge_change", args=[charge.pk])
+        reverse("admin:checkout_charge_change", args=[quote(charge.pk)])
     ).content.decode()
 
     assert "€49.00" in listing

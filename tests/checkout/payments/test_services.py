@@ -205,6 +205,7 @@ def test_token_revoked_after_the_check_fails_the_charge_without_the_processor(
 
     charge = Charge.objects.create(
         merchant=merchant,
+        livemode=False,
         token=token,
         amount=100,
         currency="EUR",
@@ -227,6 +228,7 @@ def test_a_charge_is_settled_once_even_if_two_answers_arrive(
 
     charge = Charge.objects.create(
         merchant=merchant,
+        livemode=False,
         token=token,
         amount=100,
         currency="EUR",

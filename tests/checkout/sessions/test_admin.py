@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import reverse
 
@@ -35,7 +36,7 @@ def test_session_page_is_a_view_without_the_page_nonce(
     admin_client: Client, session_factory: Callable[..., CheckoutSession]
 ) -> None:
     session = session_factory(amount=1999, currency="EUR")
-    url = reverse("admin:checkout_checkoutsession_change", args=[session.pk])
+    url = reverse("admin:checkout_checkoutsession_change", args=[quote(session.pk)])
 
     page = admin_client.get(url).content.decode()
 
@@ -44,6 +45,8 @@ def test_session_page_is_a_view_without_the_page_nonce(
     assert "€19.99" in page
     assert session.nonce not in page
     assert admin_client.get(reverse("admin:checkout_checkoutsession_add")).status_code == 403
-    delete = admin_client.post(reverse("admin:checkout_checkoutsession_delete", args=[session.pk]))
+    delete = admin_client.post(
+        reverse("admin:checkout_checkoutsession_delete", args=[quote(session.pk)])
+    )
     assert delete.status_code == 403
     assert CheckoutSession.objects.filter(pk=session.pk).exists()

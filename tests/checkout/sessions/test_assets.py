@@ -15,7 +15,12 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from checkout.sessions.assets import PAGE_MODULE, PAGE_MODULE_IMPORTS, PAGE_STYLESHEET
+from checkout.sessions.assets import (
+    BRAND_MARKS,
+    PAGE_MODULE,
+    PAGE_MODULE_IMPORTS,
+    PAGE_STYLESHEET,
+)
 from checkout.sessions.models import CheckoutSession
 from tests.checkout.sessions.html import parse
 from vault.keys import KeyService
@@ -49,12 +54,34 @@ def test_sri_covers_every_module_the_page_imports() -> None:
     assert imports_of(PAGE_MODULE) == set(PAGE_MODULE_IMPORTS)
 
 
-def test_all_javascript_and_css_weigh_under_30_kb_gzipped() -> None:
-    names = [PAGE_MODULE, *PAGE_MODULE_IMPORTS, PAGE_STYLESHEET]
+def test_all_javascript_css_and_brand_marks_weigh_under_30_kb_gzipped() -> None:
+    # Every brand mark counts, though a page loads at most one.
+    names = [PAGE_MODULE, *PAGE_MODULE_IMPORTS, PAGE_STYLESHEET, *BRAND_MARKS.values()]
 
     gzipped = sum(len(gzip.compress(source(n).read_bytes(), compresslevel=9)) for n in names)
 
     assert gzipped <= BUDGET_GZIPPED, f"{gzipped} bytes gzipped"
+
+
+@pytest.mark.parametrize("brand", sorted(BRAND_MARKS))
+def test_each_brand_has_a_self_contained_svg_mark(brand: str) -> None:
+    from xml.etree import ElementTree
+
+    from vault.cards import BRANDS
+
+    text = source(BRAND_MARKS[brand]).read_text()
+    root = ElementTree.fromstring(text)  # noqa: S314 (our own file, in the repository)
+    svg = "{http://www.w3.org/2000/svg}"
+
+    assert root.tag == f"{svg}svg"
+    assert root.findtext(f"{svg}title") == BRANDS[brand].label
+    for element in root.iter():
+        assert element.tag.removeprefix(svg) not in {"script", "foreignObject", "image", "use"}
+        for name in element.attrib:
+            assert not name.lower().startswith("on"), name
+            assert not name.endswith("href"), name  # nothing fetched from anywhere
+    assert "url(" not in text and "@import" not in text
+    assert len(gzip.compress(text.encode(), compresslevel=9)) < 1024
 
 
 @pytest.mark.slow

@@ -187,7 +187,7 @@ def test_a_jwe_from_the_page_completes_the_payment(
     [
         ({"number": LUHN_WRONG}, "number", "Your card number is incorrect."),
         ({"exp": "12 / 01"}, "exp", "Your card has expired."),
-        ({"exp": "13 / 30"}, "exp", "Your card's expiration month is invalid."),
+        ({"exp": "13 / 30"}, "exp", "Your card's expiry date is invalid."),
         ({"cvc": "83"}, "cvc", "Your card's security code is incomplete."),
         ({"number": ""}, "number", "Enter your card number."),
     ],

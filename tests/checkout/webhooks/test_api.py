@@ -225,7 +225,12 @@ def test_delete_cancels_pending_deliveries_and_destroys_the_secrets(
     response = api_client.delete(f"{URL}/{created['id']}")
 
     assert response.status_code == 200
-    assert response.json() == {"id": created["id"], "object": "webhook_endpoint", "deleted": True}
+    assert response.json() == {
+        "id": created["id"],
+        "object": "webhook_endpoint",
+        "livemode": False,
+        "deleted": True,
+    }
     assert api_client.get(f"{URL}/{created['id']}").status_code == 404
     assert not WebhookSecret.objects.exists()
     delivery = WebhookDelivery.objects.get()

@@ -55,7 +55,8 @@ def test_a_charge_writes_charge_succeeded_with_the_charge_as_the_api_shows_it(
     assert document["api_version"] == "v1"
     assert document["type"] == "charge.succeeded"
     assert document["data"]["object"] == api_client.get(f"/api/v1/charges/{charge.id}").json()
-    assert list(document) == ["id", "object", "type", "api_version", "created", "data"]
+    assert list(document) == ["id", "object", "type", "api_version", "created", "livemode", "data"]
+    assert document["livemode"] is False
 
 
 def test_a_declined_charge_writes_charge_failed(merchant: Merchant) -> None:
@@ -126,8 +127,8 @@ def test_a_subscription_lifecycle_writes_created_renewed_past_due_and_canceled(
     assert revoked == api_client.get(f"/api/v1/tokens/{token.id}").json()
     assert revoked["status"] == "revoked"
     assert set(revoked) == {
-        "id", "object", "brand", "last4", "exp_month", "exp_year", "fingerprint", "status",
-        "expired", "created_at", "last_used_at", "revoked_at",
+        "id", "object", "livemode", "brand", "last4", "exp_month", "exp_year", "fingerprint",
+        "status", "expired", "created_at", "last_used_at", "revoked_at",
     }  # fmt: skip
 
 

@@ -164,6 +164,7 @@ def _failing_endpoint(merchant: Merchant) -> tuple[WebhookEndpoint, str]:
         WebhookDelivery.objects.create(
             event=event,
             endpoint=endpoint,
+            livemode=event.livemode,
             next_attempt_at=event.created_at,
             created_at=event.created_at,
         )

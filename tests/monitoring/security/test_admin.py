@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import reverse
 
@@ -127,8 +128,8 @@ def test_alert_page_is_a_view_with_readable_linked_detail(admin_client: Client) 
     assert "2026-01-02 03:04:05 UTC" in page
     assert '"related"' not in page  # no raw JSON
     assert "<dt>Window</dt><dd>10 min</dd>" in page
-    merchant_url = reverse("admin:vault_merchant_change", args=["mer_abc"])
-    session_url = reverse("admin:checkout_checkoutsession_change", args=["cs_def"])
+    merchant_url = reverse("admin:vault_merchant_change", args=[quote("mer_abc")])
+    session_url = reverse("admin:checkout_checkoutsession_change", args=[quote("cs_def")])
     assert f'Merchant: <a href="{merchant_url}">mer_abc</a>' in page
     assert f'Checkout session: <a href="{session_url}">cs_def</a>' in page
     audit_url = reverse("admin:monitoring_auditevent_changelist") + "?q=203.0.113.9"

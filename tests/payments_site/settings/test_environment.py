@@ -404,3 +404,16 @@ def test_inline_tasks_without_a_broker_log_no_kombu_warning() -> None:
     assert result.stdout.splitlines()[0] == "memory://localhost/ True"
     assert result.returncode == 0, result.stderr
     assert "kombu" not in result.stdout + result.stderr
+
+
+def test_development_webhooks_may_reach_this_machine_and_production_refuses() -> None:
+    development = start("development").module
+    refused = start("production", {"WEBHOOK_ALLOW_HTTP": "true"})
+
+    assert development is not None
+    assert (development.WEBHOOK_ALLOW_HTTP, development.WEBHOOK_ADDRESS_ALLOWLIST) == (
+        True,
+        ["127.0.0.1"],
+    )
+    assert refused.error is not None
+    assert "WEBHOOK_ALLOW_HTTP" in refused.error

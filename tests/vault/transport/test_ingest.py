@@ -57,7 +57,10 @@ def test_sealed_jwt_has_the_documented_shape(
         "typ": "card+jwt",
         "kid": current_key(KeyPurpose.SIGN, keys).kid,
     }
-    assert set(claims) == {"iss", "aud", "iat", "exp", "jti", "sub", "nonce", "mer", "card"}
+    assert set(claims) == {
+        "iss", "aud", "iat", "exp", "jti", "sub", "nonce", "mer", "livemode", "card",
+    }  # fmt: skip
+    assert claims["livemode"] is False
     assert claims["iss"] == "tessera-checkout"
     assert claims["aud"] == "vault.tessera.localhost"
     assert claims["exp"] - claims["iat"] == 120

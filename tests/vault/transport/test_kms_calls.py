@@ -1,0 +1,45 @@
+"""KMS calls per complete checkout (seal + ingest), counted per operation on moto_server over
+HTTP: strict mode is one Sign and one DeriveSharedSecret per card; fingerprint subkeys and
+data keys are amortised over the merchant's cards."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from checkout.sessions.transport import card_encrypt, card_seal
+from vault.keys.aws import AwsKmsKeyService
+from vault.transport.ingest import card_ingest
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+CARDS = 20
+
+
+@pytest.mark.parametrize("keys_backend", ["moto_server"], indirect=True)
+def test_strict_mode_makes_two_kms_calls_per_checkout(
+    keys: Any, merchant: Any, card: dict[str, Any]
+) -> None:
+    assert isinstance(keys, AwsKmsKeyService)
+    keys.public_keys()  # a running server has its public keys cached
+    calls: Counter[str] = Counter()
+    keys.client.meta.events.register(
+        "before-call.kms", lambda model, **_: calls.update([model.name])
+    )
+
+    for index in range(CARDS):
+        session = f"cs_kms_{index}"
+        card_jwe = card_encrypt(card, session_id=session, nonce="n", keys=keys)
+        sealed = card_seal(
+            card_jwe, session_id=session, nonce="n", merchant_id=merchant.id, keys=keys
+        )
+        card_ingest(sealed, keys=keys)
+
+    # per card: Sign (the card JWT) + DeriveSharedSecret (the JWE); once for the merchant:
+    # the fingerprint subkey (GenerateMac) and the data key (GenerateDataKey)
+    assert calls == Counter(
+        {"Sign": CARDS, "DeriveSharedSecret": CARDS, "GenerateMac": 1, "GenerateDataKey": 1}
+    )
+    per_card = {op: n / CARDS for op, n in calls.items()}
+    assert per_card["Sign"] + per_card["DeriveSharedSecret"] == 2
