@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from monitoring.audit.models import AuditEvent
+from monitoring.audit.models import AuditEvent, AuditSeal
 from payments_site.kernel.admin import ReadOnlyAdminMixin, seconds
 
 
@@ -35,8 +35,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
         "source_ip",
         "request_id",
         "data",
-        "prev_hash",
-        "hash",
+        "digest",
     )
     fields = readonly_fields
     date_hierarchy = "occurred_at"
@@ -44,3 +43,28 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
     @admin.display(description="Occurred", ordering="occurred_at")
     def occurred(self, event: AuditEvent) -> str:
         return seconds(event.occurred_at)
+
+
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditSeal]):
+    """Read-only: the seals that link the events, and which of them carry a signature."""
+
+    list_display = ("number", "sealed", "low_id", "high_id", "key_id")
+    list_filter = ("sealed_at",)
+    readonly_fields = (
+        "number",
+        "sealed",
+        "low_id",
+        "high_id",
+        "events",
+        "prev_hash",
+        "hash",
+        "key_id",
+        "signature",
+    )
+    fields = readonly_fields
+    date_hierarchy = "sealed_at"
+
+    @admin.display(description="Sealed", ordering="sealed_at")
+    def sealed(self, seal: AuditSeal) -> str:
+        return seconds(seal.sealed_at)

@@ -20,8 +20,11 @@ from django.db.migrations.recorder import MigrationRecorder
 from monitoring.audit.canonical import (
     AUDIT_TABLE,
     PG_GUARD_SETTING,
+    SEAL_TABLE,
     SQLITE_GUARD_FUNCTION,
     SQLITE_INSTALL,
+    SQLITE_SEAL_INSTALL,
+    SQLITE_SEAL_TRIGGERS,
     SQLITE_TRIGGERS,
 )
 
@@ -66,31 +69,44 @@ def audit_guard_lifted(using: BaseDatabaseWrapper | None = None) -> Iterator[Non
             conn._tessera_audit_guard_lifted = False  # type: ignore[attr-defined]
 
 
-GUARD_MIGRATION = ("monitoring", "0002_auditevent_append_only")
+# Each guarded table, the migration that first guards it, its triggers and their SQL.
+GUARDS = (
+    (AUDIT_TABLE, ("monitoring", "0002_auditevent_append_only"), SQLITE_TRIGGERS, SQLITE_INSTALL),
+    (
+        SEAL_TABLE,
+        ("monitoring", "0007_audit_digest_and_seals"),
+        SQLITE_SEAL_TRIGGERS,
+        SQLITE_SEAL_INSTALL,
+    ),
+)
 
 
 def sqlite_guard_restore(using: str = "default") -> bool:
     """Put the SQLite triggers back if a table rebuild dropped them; True if it had to.
 
     Django alters a SQLite table by copying it into a new one, which loses its triggers, so a
-    later migration of ``monitoring_auditevent`` would silently lift the guard. This runs after
-    every ``migrate`` (``post_migrate``) once migration 0002 is applied. PostgreSQL keeps
-    triggers across ``ALTER TABLE``: nothing to do there.
+    later migration of a guarded table would silently lift the guard. This runs after every
+    ``migrate`` (``post_migrate``) for each table whose guarding migration is applied.
+    PostgreSQL keeps triggers across ``ALTER TABLE``: nothing to do there.
     """
     connection = connections[using]
     if connection.vendor != "sqlite":
         return False
-    if GUARD_MIGRATION not in MigrationRecorder(connection).applied_migrations():
-        return False
+    applied = MigrationRecorder(connection).applied_migrations()
+    restored = False
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
-            [AUDIT_TABLE],
-        )
-        present = {row[0] for row in cursor.fetchall()}
-        if present >= SQLITE_TRIGGERS:
-            return False
-        for statement in SQLITE_INSTALL:
-            cursor.execute(statement)
-    logger.warning("audit_guard_restored", extra={"missing": sorted(SQLITE_TRIGGERS - present)})
-    return True
+        for table, migration, triggers, install in GUARDS:
+            if migration not in applied:
+                continue
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+                [table],
+            )
+            present = {row[0] for row in cursor.fetchall()}
+            if present >= triggers:
+                continue
+            for statement in install:
+                cursor.execute(statement)
+            logger.warning("audit_guard_restored", extra={"missing": sorted(triggers - present)})
+            restored = True
+    return restored

@@ -23,8 +23,8 @@ class AuditEvent(models.Model):
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64, blank=True)
-    hash = models.CharField(max_length=64, blank=True)
+    # SHA-256 over the canonical content (``canonical.event_digest``), computed by the writer.
+    digest = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-id"]
@@ -32,3 +32,26 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.outcome}"
+
+
+class AuditSeal(models.Model):
+    """A link of the chain over events: every event with ``low_id < id <= high_id``, listed as
+    ``[id, digest]`` pairs, and the previous seal's ``hash``. Some seals carry a signature of
+    their ``hash`` by the audit signing key (KMS ``Sign``), which vouches for every seal and
+    event before them. Append-only like the events."""
+
+    number = models.PositiveBigIntegerField(unique=True)
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField()
+    events = models.JSONField(default=list)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+    sealed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=128, blank=True)
+    signature = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"seal {self.number} (events {self.low_id + 1}..{self.high_id})"

@@ -1,13 +1,20 @@
-"""Celery tasks of monitoring (run by beat; see ``CELERY_BEAT_SCHEDULE``)."""
+"""Celery tasks of the audit trail (run by beat; see ``CELERY_BEAT_SCHEDULE``)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from monitoring.audit.chain import chain_anchor_log
+from monitoring.audit.sealer import seal_pending
 
 
-@shared_task(name="monitoring.audit_chain_anchor")
-def audit_chain_anchor() -> str:
-    """Beat: log the audit chain's head, an anchor kept outside the database."""
-    return chain_anchor_log()
+@shared_task(name="monitoring.audit_seal")
+def audit_seal() -> dict[str, object]:
+    """Beat, every second: seal committed events; sign the head when the interval is up."""
+    outcome = seal_pending()
+    return {
+        "seal": outcome.seal.number if outcome.seal else None,
+        "sealed": outcome.sealed,
+        "signed": outcome.signed,
+        "held_back": outcome.held_back,
+        "refused": outcome.refused,
+    }

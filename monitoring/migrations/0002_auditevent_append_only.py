@@ -17,7 +17,7 @@ from monitoring.audit.canonical import (
     SQLITE_INSTALL,
     SQLITE_UNINSTALL,
     canonical_ip,
-    event_digest,
+    event_digest_v1,
 )
 
 
@@ -27,7 +27,7 @@ def backfill_chain(apps, schema_editor):
     for event in AuditEvent.objects.using(schema_editor.connection.alias).order_by("id"):
         event.source_ip = canonical_ip(event.source_ip)
         event.prev_hash = prev
-        event.hash = event_digest(
+        event.hash = event_digest_v1(
             occurred_at=event.occurred_at,
             actor=event.actor,
             action=event.action,

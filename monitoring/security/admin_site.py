@@ -89,6 +89,9 @@ class TesseraAdminSite(AdminSite):
     index_title = "Operations"
     # The landing page: the last 24 hours (for those who may see alerts), then the apps.
     index_template = "monitoring/overview_index.html"
+    # The app list is on the landing page and in the breadcrumbs; without the sidebar a list
+    # keeps every column in view at 1,400 px.
+    enable_nav_sidebar = False
 
     @property
     def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]

@@ -187,10 +187,11 @@ def _hourly_chart(
     axis_top = top if top is not None else _nice_ceiling(max([0.0, *(v or 0 for v in values)]))
     slot = plot_width / len(hours)
     bars = []
+    rate = top is not None  # a share: 0 is a measurement, None an hour with nothing to measure
     for index, (value, text) in enumerate(zip(values, titles, strict=True)):
-        if not value:
+        if value is None or (not value and not rate):
             continue
-        height = span * value / axis_top
+        height = max(span * value / axis_top, 1.0)  # a measured 0 % still shows, as a line
         bars.append(
             Bar(
                 x=_round(_LEFT + index * slot + slot * 0.15),
@@ -216,7 +217,7 @@ def _hourly_chart(
         for index, hour in enumerate(hours)
         if index % 4 == 0
     ]
-    if not bars:
+    if not bars:  # (a rate's hours with charges always have a bar)
         labels.append(
             Label(
                 x=_LEFT + plot_width / 2,

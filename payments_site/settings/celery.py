@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .cache import REDIS_URL
 from .environment import env
+from .monitoring import AUDIT_SEAL_INTERVAL_SECONDS
 
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER: bool = not CELERY_BROKER_URL
@@ -30,8 +31,12 @@ CELERY_BEAT_SCHEDULE = {
     "billing-enqueue-due": {"task": "checkout.tasks.billing_enqueue_due", "schedule": 60.0},
     "charges-reconcile": {"task": "checkout.tasks.charges_reconcile", "schedule": 300.0},
     "idempotency-purge": {"task": "checkout.tasks.idempotency_purge", "schedule": 3600.0},
-    # The audit chain's head, logged: anchors outside the database for verify_audit_chain.
-    "audit-chain-anchor": {"task": "monitoring.audit_chain_anchor", "schedule": 300.0},
+    # Seal committed audit events, sign the head now and then (expires: runs never pile up).
+    "audit-seal": {
+        "task": "monitoring.audit_seal",
+        "schedule": AUDIT_SEAL_INTERVAL_SECONDS,
+        "options": {"expires": 2 * AUDIT_SEAL_INTERVAL_SECONDS},
+    },
     "webhooks-enqueue-due": {"task": "checkout.webhooks.enqueue_due", "schedule": 30.0},
     "webhooks-events-purge": {"task": "checkout.webhooks.events_purge", "schedule": 3600.0},
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .environment import BASE_DIR, env
+from .environment import BASE_DIR, RUN_DIR, env
 
 # --- django-axes: admin login lockout (PCI DSS 8.3.4) -------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
@@ -48,6 +48,24 @@ ANOMALY_RULES: dict[str, dict[str, object] | None] = {}
 # the checkout app fills it when its hosted page exists.
 PAYMENT_PAGE_INVENTORY = env.str(
     "PAYMENT_PAGE_INVENTORY", default=str(BASE_DIR / "checkout" / "payment_page_inventory.json")
+)
+
+# --- Audit trail: events carry their own digest; the sealer links them and signs the head ----
+# Beat runs the sealer every AUDIT_SEAL_INTERVAL_SECONDS; without a broker, the process that
+# wrote an event runs it after commit, at most that often. A seal waits at most
+# AUDIT_SEAL_SETTLE_SECONDS for transactions older than it to end (on PostgreSQL), else the
+# next run seals those events. Every AUDIT_SIGN_INTERVAL_SECONDS the head is signed.
+AUDIT_SEAL_INTERVAL_SECONDS = env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=1.0)
+AUDIT_SEAL_SETTLE_SECONDS = env.float("AUDIT_SEAL_SETTLE_SECONDS", default=2.0)
+AUDIT_SEAL_MAX_EVENTS = env.int("AUDIT_SEAL_MAX_EVENTS", default=20_000)
+AUDIT_SIGN_INTERVAL_SECONDS = env.float("AUDIT_SIGN_INTERVAL_SECONDS", default=10.0)
+# "aws": an ECC_NIST_P256 SIGN_VERIFY KMS key; "local": a 0600 key file (development).
+AUDIT_SIGNING_BACKEND = env.str(
+    "AUDIT_SIGNING_BACKEND", default=env.str("KEYS_BACKEND", default="local")
+)
+AUDIT_KMS_KEY_ID = env.str("AUDIT_KMS_KEY_ID", default="alias/tessera-audit")
+AUDIT_SIGNING_KEY_PATH = env.str(
+    "AUDIT_SIGNING_KEY_PATH", default=str(RUN_DIR / "audit-signing-key.pem")
 )
 
 # --- Health -----------------------------------------------------------------------------------

@@ -49,6 +49,11 @@ LOCAL_KEYRING_PATH = Path(
     os.environ.setdefault("LOCAL_KEYRING_PATH", str(RUN_DIR / "test-keyring.json"))
 )
 
+# One audit signing key per checkout, shared with the servers the tests start.
+AUDIT_SIGNING_KEY_PATH = os.environ.setdefault(
+    "AUDIT_SIGNING_KEY_PATH", str(RUN_DIR / "test-audit-signing-key.pem")
+)
+
 # Benches mount extra baseline views next to the application's (tests/bench/urls.py).
 ROOT_URLCONF = env.str("ROOT_URLCONF", default="payments_site.urls")
 

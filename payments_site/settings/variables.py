@@ -169,6 +169,13 @@ VARIABLES: dict[str, Variable] = {
     "SENTRY_RELEASE": _text("a release name", r"\S+"),
     "SENTRY_TRACES_SAMPLE_RATE": _number("0 to 1", 0, 1),
     "PAYMENT_PAGE_INVENTORY": _text("a path to the page's script inventory JSON"),
+    "AUDIT_SEAL_INTERVAL_SECONDS": _number(f"{_SECONDS}, 0.1 to 60", 0.1, 60),
+    "AUDIT_SEAL_SETTLE_SECONDS": _number(f"{_SECONDS}, 0 to 60", 0, 60),
+    "AUDIT_SEAL_MAX_EVENTS": _whole("100 to 1000000 events", 100, 1_000_000),
+    "AUDIT_SIGN_INTERVAL_SECONDS": _number(f"{_SECONDS}, 0 to 3600", 0, 3600),
+    "AUDIT_SIGNING_BACKEND": Variable("str", "aws or local", ("aws", "local")),
+    "AUDIT_KMS_KEY_ID": _text("a KMS key id, ARN or alias/…", _IDENTIFIER),
+    "AUDIT_SIGNING_KEY_PATH": _text("a file path"),
     # --- webhooks -------------------------------------------------------------------------------
     "WEBHOOK_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 30", 1, 30),
     "WEBHOOK_RETRY_BASE_SECONDS": _number(f"{_SECONDS}, 1 to 3600", 1, 3600),

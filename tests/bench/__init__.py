@@ -12,5 +12,6 @@ MODULES = [
     "tests.bench.checkout",
     "tests.bench.checkout_page",
     "tests.bench.monitoring_signals",
+    "tests.bench.monitoring_audit",
     "tests.bench.webhooks",
 ]

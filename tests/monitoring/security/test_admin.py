@@ -43,7 +43,7 @@ def test_audit_trail_lists_with_filters_and_cannot_be_changed(admin_client: Clie
     assert b"tok_1" in listing.content
     assert detail.status_code == 200
     assert b'name="actor"' not in detail.content  # rendered read-only, not as an input
-    assert event.hash.encode() in detail.content
+    assert event.digest.encode() in detail.content
     assert delete.status_code == 403
     assert add.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()

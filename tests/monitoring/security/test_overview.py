@@ -179,3 +179,17 @@ def test_staff_who_may_not_see_alerts_get_the_plain_index(
     assert response.status_code == 200
     assert "o" not in response.context
     assert "Decline rate per hour" not in response.content.decode()
+
+
+def test_an_hour_of_charges_without_declines_plots_0_percent(merchant: Merchant) -> None:
+    token = TokenFactory.create(merchant=merchant)
+    charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
+
+    o = overview_build()
+
+    (rate,) = [c for c in o.charts if c.slug == "decline-rate"]
+    (bar,) = rate.bars
+    assert bar.title.endswith(": 0 declines of 1 charge (0 %)")
+    assert bar.height == 1.0
+    assert not any(label.text.startswith("Nothing") for label in rate.labels)
+    assert o.decline_rate == 0.0
