@@ -252,7 +252,8 @@ class Reconcile(Path_):
             number = DECLINED if outcome == "declined" else VISA
             token = TokenFactory.create(merchant=self.merchant, number=number)
             self.pending[outcome] = Charge.objects.create(
-                merchant=self.merchant, livemode=token.livemode, token=token, amount=700, currency="EUR",
+                merchant=self.merchant, token=token, amount=700, currency="EUR",
+                livemode=token.livemode,
                 processor=django_settings.PROCESSOR_BACKEND.rsplit(".", 1)[-1],
                 created_at=clock_now(),
             )  # fmt: skip
