@@ -58,6 +58,7 @@ PROBLEMS: dict[str, Problem] = {
     "bad_request": Problem(400, "Bad request"),
     "validation_error": Problem(400, "The request is not valid"),
     "malformed_request": Problem(400, "The request body could not be parsed"),
+    "json_too_deep": Problem(400, "The JSON is nested too deeply"),
     "malformed_url": Problem(400, "Malformed request"),
     "authentication_failed": Problem(401, "Authentication failed"),
     "authentication_required": Problem(401, "Authentication required"),

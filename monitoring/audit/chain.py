@@ -17,7 +17,6 @@ the application. The test harness lifts it around Django's flush between transac
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from monitoring.audit.canonical import (
     event_digest,
 )
 from monitoring.audit.models import AuditEvent
+from payments_site.kernel.jsontext import json_parse
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def chain_append(
         fields[name] = str(fields[name])[:limit]
     fields["source_ip"] = canonical_ip(source_ip)
     # What we hash must be exactly what JSON storage gives back (tuples become lists...).
-    fields["data"] = json.loads(canonical_json(dict(data)))
+    fields["data"] = json_parse(canonical_json(dict(data)))
     with transaction.atomic():
         _lock_chain_head()
         prev_hash = chain_head_hash()

@@ -9,7 +9,6 @@ touched. The JWS signature itself is verified by pyjwt (see ``ingest.py``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,12 +18,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from payments_site.kernel.encoding import b64url_decode as kernel_b64url_decode
+from payments_site.kernel.jsontext import JsonRefused, json_object_parse
 from vault.keys import KeyDecryptionFailed, KeyService
 
 JWE_ALG = "RSA-OAEP-256"
 JWE_ENC = "A256GCM"
 JWE_HEADER_KEYS = frozenset({"alg", "enc", "kid"})
 MAX_CARD_PLAINTEXT = 4096
+MAX_JOSE_JSON = 8 * 1024  # no header, claim set or card of ours comes near it
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -45,25 +46,13 @@ def b64url_decode(segment: str) -> bytes:
         raise JoseError("malformed", "Not base64url.") from exc
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two parsers reading one JSON object with a repeated key may disagree on its value;
-    # refusing duplicates removes that ambiguity (RFC 7515 §5.2).
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise JoseError("malformed", "Duplicate JSON member.")
-        out[key] = value
-    return out
-
-
-def strict_json_object(raw: bytes) -> dict[str, Any]:
+def strict_json_object(raw: bytes, *, max_depth: int = 4) -> dict[str, Any]:
+    """A JSON object of at most ``max_depth`` levels, no repeated member (two parsers reading
+    one object with a repeated key may disagree on its value: RFC 7515 §5.2)."""
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
+        return json_object_parse(raw, max_bytes=MAX_JOSE_JSON, max_depth=max_depth)
+    except JsonRefused as exc:
         raise JoseError("malformed", "Not a JSON object.") from exc
-    if not isinstance(value, dict):
-        raise JoseError("malformed", "Not a JSON object.")
-    return value
 
 
 def valid_kid(value: object) -> str:
