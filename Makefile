@@ -7,6 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8443
+export PORT
 export DJANGO_SETTINGS_MODULE ?= payments_site.settings.development
 PIP_FLAGS := --disable-pip-version-check --no-input --quiet
 

@@ -16,9 +16,11 @@ class CheckoutConfig(AppConfig):
         from checkout.billing.services import subscriptions_on_token_revoked
         from checkout.billing.tasks import bill_first_period
         from checkout.payments.processors.base import get_processor
+        from checkout.payments.selectors import charges_settled_hourly
         from checkout.webhooks.delivery import DeliveriesDue
         from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
         from checkout.webhooks.tasks import deliveries_hand_off
+        from monitoring.security.overview import Source, overview_source_register
         from vault.events import TokenRevoked
 
         # Order matters within one event type: a revoked token's subscriptions go past due
@@ -29,6 +31,8 @@ class CheckoutConfig(AppConfig):
             subscribe(event_type, events_on_domain_event)
         subscribe(SubscriptionCreated, bill_first_period)
         subscribe(DeliveriesDue, deliveries_hand_off)
+        # The admin overview's charges series (monitoring imports no checkout).
+        overview_source_register(source=Source.CHARGES, counts=charges_settled_hourly)
 
         def _reset_processor(*, setting: str, **_: object) -> None:
             # Tests switch processors and faults with override_settings.

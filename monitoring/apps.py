@@ -1,10 +1,13 @@
 from typing import Any
 
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+from django_otp.plugins.otp_static.apps import DefaultConfig as OtpStaticAppConfig
+from django_otp.plugins.otp_totp.apps import DefaultConfig as OtpTotpAppConfig
 
 from monitoring.audit.guard import sqlite_guard_restore, sqlite_register_guard
 from monitoring.observability.telemetry import sentry_init_from_settings
@@ -39,3 +42,19 @@ class TesseraAdminConfig(admin_apps.AdminConfig):
 
     default = False
     default_site = "monitoring.security.admin_site.TesseraAdminSite"
+
+
+# Third-party apps under the names an operator reads in the admin (their own are the bare
+# labels: "Axes", "Otp_Totp", "Otp_Static"). Same app labels, so nothing else changes.
+
+
+class AxesConfig(AxesAppConfig):
+    verbose_name = "Sign-in lockouts"
+
+
+class OtpTotpConfig(OtpTotpAppConfig):
+    verbose_name = "Second factor: authenticator apps"
+
+
+class OtpStaticConfig(OtpStaticAppConfig):
+    verbose_name = "Second factor: recovery codes"

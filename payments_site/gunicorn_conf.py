@@ -3,21 +3,30 @@ pushed p99 past 200 ms in our measurements (ARCHITECTURE.md §8)."""
 
 import multiprocessing
 import os
+import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from prometheus_client import multiprocess
 
-workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
+# The same strict reader as the settings (and the same .env): one line on a bad value.
+try:
+    from payments_site.settings.environment import env
+
+    workers = env.int("WEB_CONCURRENCY", default=max(2, multiprocessing.cpu_count()))
+    timeout = env.int("GUNICORN_TIMEOUT", default=30)
+    accesslog = env.str("GUNICORN_ACCESS_LOG", default="-")
+    forwarded_allow_ips = ",".join(env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1"]))
+except ImproperlyConfigured as error:
+    sys.stderr.write(f"ImproperlyConfigured: {error}\n")
+    raise SystemExit(2) from None
 worker_class = "sync"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 5
 # Path only (%(U)s), never the query string, so nothing a client appends reaches the log; and
 # a card number in the path is masked like in every other log line.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 logger_class = "payments_site.gunicorn_logging.RedactingLogger"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn ≥ 24's control socket sits at one fixed path per user, so a second server on the same
 # machine (tests, benchmarks, a blue/green pair) would clash with the first; we do not use it.
 control_socket_disable = True

@@ -6,11 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from payments_site.kernel.admin import ObjectActionsMixin, seconds
 
 from .merchants import IssuedKey, api_key_create, api_key_revoke
 from .models import ApiKey, Merchant, Token
@@ -124,9 +130,10 @@ class RevokeTokensForm(forms.Form):
 
 
 @admin.register(Token)
-class TokenAdmin(admin.ModelAdmin[Token]):
+class TokenAdmin(ObjectActionsMixin, admin.ModelAdmin[Token]):
     """Masked metadata only. There is deliberately no way to reveal a card from here: only
-    the processor adapter may call ``token_reveal``."""
+    the processor adapter may call ``token_reveal``. The page is a view (nothing on a token is
+    edited by hand); revoking is an action with its own form and permission."""
 
     list_display = (
         "id",
@@ -135,9 +142,8 @@ class TokenAdmin(admin.ModelAdmin[Token]):
         "masked_number",
         "expiry",
         "status",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
+        "created",
+        "revoked",
     )
     list_filter = ("status", "brand", "created_at", "exp_year")
     search_fields = ("id", "merchant__id", "merchant__name", "last4", "fingerprint")
@@ -151,15 +157,16 @@ class TokenAdmin(admin.ModelAdmin[Token]):
         "fingerprint",
         "status",
         "has_ciphertext",
-        "created_at",
-        "last_used_at",
+        "created",
+        "last_used",
         "expires_at",
-        "revoked_at",
+        "revoked",
         "revoked_by",
         "revoked_reason",
     )
     readonly_fields = fields
     actions = ["revoke_selected"]
+    object_actions = (("revoke", "Revoke"),)
 
     @admin.display(description="Number")
     def masked_number(self, token: Token) -> str:
@@ -173,14 +180,52 @@ class TokenAdmin(admin.ModelAdmin[Token]):
     def has_ciphertext(self, token: Token) -> bool:
         return token.card_data_id is not None
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, token: Token) -> str:
+        return seconds(token.created_at)
+
+    @admin.display(description="Last used", ordering="last_used_at")
+    def last_used(self, token: Token) -> str:
+        return seconds(token.last_used_at)
+
+    @admin.display(description="Revoked", ordering="revoked_at")
+    def revoked(self, token: Token) -> str:
+        return seconds(token.revoked_at)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a view page: no field of a token is edited by hand
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Tokens are revoked (shredded, metadata kept for the audit trail), never deleted.
         return False
 
-    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def has_revoke_permission(self, request: HttpRequest, obj: Token | None = None) -> bool:
+        user: Any = request.user
+        if obj is not None and obj.status != Token.Status.ACTIVE:
+            return False
+        return bool(user.has_perm("vault.change_token"))
+
+    def _revoke_page(
+        self, request: HttpRequest, form: RevokeTokensForm, tokens: Any, single: bool
+    ) -> HttpResponse:
+        return TemplateResponse(
+            request,
+            "admin/vault/token_revoke.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Revoke token" if single else "Revoke tokens",
+                "form": form,
+                "tokens": tokens,
+                "single": single,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke_selected(
         self, request: HttpRequest, queryset: QuerySet[Token]
     ) -> HttpResponse | None:
@@ -194,15 +239,23 @@ class TokenAdmin(admin.ModelAdmin[Token]):
                     count += 1
             self.message_user(request, f"Revoked {count} token(s); their card data is destroyed.")
             return None
-        return TemplateResponse(
-            request,
-            "admin/vault/token_revoke.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Revoke tokens",
-                "form": form,
-                "tokens": queryset,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "opts": self.model._meta,
-            },
-        )
+        return self._revoke_page(request, form, queryset, single=False)
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One token's revocation, with the same reason form as the bulk action."""
+        token = self.get_object(request, unquote(object_id))
+        if token is None:
+            raise Http404
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        view_url = reverse("admin:vault_token_change", args=[token.pk])
+        if token.status != Token.Status.ACTIVE:
+            self.message_user(request, "This token is revoked already.", level=messages.WARNING)
+            return redirect(view_url)
+        form = RevokeTokensForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            actor = f"admin:{request.user.get_username()}"
+            token_revoke(token=token, actor=actor, reason=form.cleaned_data["reason"])
+            self.message_user(request, "Revoked the token; its card data is destroyed.")
+            return redirect(view_url)
+        return self._revoke_page(request, form, [token], single=True)

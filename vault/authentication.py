@@ -6,7 +6,11 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from monitoring.observability.clientip import client_ip
-from monitoring.security.lockout import credential_failure_record, credential_lockout_check
+from monitoring.security.lockout import (
+    credential_failure_record,
+    credential_lockout_check,
+    credential_prefix,
+)
 
 from .merchants import api_key_lookup
 from .models import ApiKey, Merchant
@@ -19,18 +23,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
-        # Lockout (monitoring): a locked-out source gets 429 before any key is looked up.
         ip = client_ip(request._request)
-        credential_lockout_check(kind="api_key", ip=ip)
         scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            credential_failure_record(kind="api_key", ip=ip)
+        secret = secret.strip() if scheme.lower() == "bearer" else ""
+        # Lockout (monitoring): a locked (address, key prefix) pair gets 429 before any key is
+        # looked up; keys of other prefixes from the same address are not affected.
+        prefix = credential_prefix(secret)
+        credential_lockout_check(kind="api_key", ip=ip, prefix=prefix)
+        if not secret:
+            credential_failure_record(kind="api_key", ip=ip, prefix=prefix)
             raise exceptions.AuthenticationFailed(
                 "Use 'Authorization: Bearer sk_…' with one of your API keys."
             )
-        api_key = api_key_lookup(secret=secret.strip())
+        api_key = api_key_lookup(secret=secret)
         if api_key is None:
-            credential_failure_record(kind="api_key", ip=ip)
+            credential_failure_record(kind="api_key", ip=ip, prefix=prefix)
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
         return api_key.merchant, api_key
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q
 
+from monitoring.security.overview import HourlyCount
 from payments_site.kernel.errors import FieldError, InvalidInput
-from payments_site.kernel.queries import filter_given
+from payments_site.kernel.queries import filter_given, hourly_counts
 
 from .models import Merchant, Token
 from .services import TokenNotFound
@@ -63,3 +65,11 @@ def token_list(
         )
     rows = list(queryset[: limit + 1])
     return TokenPage(tokens=rows[:limit], has_more=len(rows) > limit)
+
+
+def tokens_created_hourly(since: datetime) -> list[HourlyCount]:
+    """Tokens issued per hour since ``since`` (all merchants), for the admin overview."""
+    rows = Token.objects.filter(created_at__gte=since)
+    return [
+        HourlyCount(hour, "tokenized", "", n) for hour, _, n in hourly_counts(rows, at="created_at")
+    ]

@@ -7,7 +7,8 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from checkout.payments.models import Charge
-from payments_site.kernel.queries import filter_given
+from monitoring.security.overview import HourlyCount
+from payments_site.kernel.queries import filter_given, hourly_counts
 from vault.models import Merchant
 
 
@@ -28,3 +29,17 @@ def charge_list(
         created_at__gte=created_gte,
         created_at__lte=created_lte,
     )
+
+
+def charges_settled_hourly(since: datetime) -> list[HourlyCount]:
+    """Charges per hour since ``since`` (all merchants) by outcome and failure code, for the
+    admin overview; a pending charge has no outcome yet and is left out."""
+    rows = Charge.objects.filter(
+        created_at__gte=since, status__in=(Charge.Status.SUCCEEDED, Charge.Status.FAILED)
+    )
+    return [
+        HourlyCount(hour, status, code, n)
+        for hour, (status, code), n in hourly_counts(
+            rows, at="created_at", by=("status", "failure_code")
+        )
+    ]

@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import admin
 
 from monitoring.audit.models import AuditEvent
-from payments_site.kernel.admin import ReadOnlyAdminMixin
+from payments_site.kernel.admin import ReadOnlyAdminMixin, seconds
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
-    """Read-only: the trail is evidence, so the admin can filter it but never change it."""
+    """Read-only: the trail is evidence, so the admin can filter it but never change it. Times
+    show to the second, as they are compared with logs."""
 
     list_display = (
-        "occurred_at",
+        "occurred",
         "actor",
         "action",
         "object_type",
@@ -24,7 +25,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
     list_filter = ("outcome", "action", "object_type", "occurred_at")
     search_fields = ("object_id", "actor", "request_id", "source_ip")
     readonly_fields = (
-        "occurred_at",
+        "occurred",
         "actor",
         "action",
         "object_type",
@@ -37,4 +38,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditEvent]):
         "prev_hash",
         "hash",
     )
+    fields = readonly_fields
     date_hierarchy = "occurred_at"
+
+    @admin.display(description="Occurred", ordering="occurred_at")
+    def occurred(self, event: AuditEvent) -> str:
+        return seconds(event.occurred_at)

@@ -17,7 +17,6 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
@@ -26,13 +25,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring.security import mfa
 from monitoring.security.models import RecoveryCodeDevice
-from monitoring.security.overview import CHART_HEIGHT, CHART_WIDTH, overview_build
+from monitoring.security.overview import overview_build
 
 SESSION_ENROL = "monitoring_mfa_enrol"
 
@@ -96,6 +96,8 @@ class TesseraAdminSite(AdminSite):
     site_header = "Tessera operations"
     site_title = "Tessera"
     index_title = "Operations"
+    # The landing page: the last 24 hours (for those who may see alerts), then the apps.
+    index_template = "monitoring/overview_index.html"
 
     @property
     def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
@@ -116,11 +118,15 @@ class TesseraAdminSite(AdminSite):
     def get_urls(self) -> list[URLResolver | URLPattern]:
         own: list[URLResolver | URLPattern] = [
             path("mfa/enrol/<str:token>/", self.mfa_enrol_view, name="mfa-enrol"),
-            path("overview/", self.admin_view(self.overview_view), name="monitoring-overview"),
             path(
                 "mfa/recovery-codes/",
                 self.admin_view(self.recovery_codes_view),
                 name="mfa-recovery-codes",
+            ),
+            path(
+                "mfa/recovery-codes/download/",
+                self.admin_view(self.recovery_codes_download_view),
+                name="mfa-recovery-codes-download",
             ),
         ]
         return own + super().get_urls()
@@ -188,27 +194,38 @@ class TesseraAdminSite(AdminSite):
         context["secret"] = mfa.totp_secret_base32(device=device)
         return self._render(request, "monitoring/mfa/enrol_qr.html", context)
 
-    def overview_view(self, request: HttpRequest) -> HttpResponse:
-        """Last 24 hours at a glance, for anyone allowed to see security alerts."""
-        if not request.user.has_perm("monitoring.view_securityalert"):
-            raise PermissionDenied
-        o = overview_build()
-        return TemplateResponse(
-            request,
-            "monitoring/overview.html",
-            {
-                **self.each_context(request),
-                "title": _("Last 24 hours"),
-                "o": o,
-                "refusals_total": sum(n for _, n in o.refusals),
-                "declines_total": sum(n for _, n in o.declines),
-                "width": CHART_WIDTH,
-                "height": CHART_HEIGHT,
-            },
-        )
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The last 24 hours at a glance, from the database, for anyone who may see alerts."""
+        extra = dict(extra_context or {})
+        if request.user.has_perm("monitoring.view_securityalert"):
+            extra["o"] = overview_build()
+        return super().index(request, extra)
 
     def recovery_codes_view(self, request: HttpRequest) -> HttpResponse:
         context: dict[str, Any] = {"title": _("Recovery codes"), "enrol_user": request.user}
         if request.method == "POST":
             context["codes"] = mfa.recovery_codes_issue(user=request.user)
         return self._render(request, "monitoring/mfa/recovery_codes.html", context)
+
+    @method_decorator([sensitive_post_parameters("codes"), require_POST])
+    def recovery_codes_download_view(self, request: HttpRequest) -> HttpResponse:
+        """The codes just shown, as a text file: posted back from that page (the server keeps
+        only their hashes), written only if they are this user's current, unspent set."""
+        text = mfa.recovery_codes_file(user=request.user, codes=request.POST.getlist("codes"))
+        if text is None:
+            return self._render(
+                request,
+                "monitoring/mfa/recovery_codes.html",
+                {
+                    "title": _("Recovery codes"),
+                    "enrol_user": request.user,
+                    "error": _(
+                        "These are not your current recovery codes: make new ones to download."
+                    ),
+                },
+                status=400,
+            )
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="tessera-recovery-codes.txt"'
+        response["Cache-Control"] = "no-store"
+        return response

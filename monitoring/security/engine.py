@@ -67,12 +67,14 @@ def signal_record(
     session_id: str | None = None,
     fingerprint: str | None = None,
     client: str | None = None,
+    everywhere: bool = False,
     reason: str = "",
 ) -> list[SecurityAlert]:
     """Record one event and run the rules it feeds. Returns the alerts this event raised.
 
     Pass every id you have; a rule whose scope has no id in this call is skipped. ``ip`` is a
-    shopper's address; ``client`` an API client (``api_client_source``). Never pass card data:
+    shopper's address; ``client`` an API client (``api_client_source``); ``everywhere`` also
+    counts the event under the one global source. Never pass card data:
     ``fingerprint`` is the vault's keyed MAC, not a number. An event that is several signals
     at once (a card submitted *and* tokenized) passes them together: ``kind=[A, B]``.
 
@@ -90,6 +92,7 @@ def signal_record(
             session_id=session_id,
             fingerprint=fingerprint,
             client=client,
+            everywhere=everywhere,
         ),
     )
     ops: list[Op] = []

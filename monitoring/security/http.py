@@ -65,18 +65,26 @@ def cooloff_guard(
 
 class CooloffThrottle(BaseThrottle):
     """DRF: ``throttle_classes = [CooloffThrottle]`` answers 429 + Retry-After while the
-    client's address, the authenticated merchant or that merchant's client at this address
-    (``api_client_source``) cools off. It raises ``SourceCoolingOff`` itself, so the problem
-    says ``too_many_attempts`` with the cool-off's message, not a generic rate limit."""
+    request's source cools off. It raises ``SourceCoolingOff`` itself, so the problem says
+    ``too_many_attempts`` with the cool-off's message, not a generic rate limit.
+
+    Which source depends on who is asking. An authenticated merchant is judged only by what
+    its own key did: its API client at this address (``api_client_source``). Cool-offs of an
+    address, a checkout session or a whole merchant can be tripped by anyone without a key (a
+    hosted page, the vault ingest), so they never refuse keyed traffic: behind a shared NAT or
+    an unconfigured proxy they would otherwise let an attacker deny every merchant there.
+    Anonymous requests are judged by their address.
+    """
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        merchant_id = getattr(request.user, "id", None) if request.auth is not None else None
         ip = client_ip(request._request)
-        self._cooloff = cooloff_check(
-            ip=ip,
-            merchant_id=str(merchant_id) if merchant_id else None,
-            client=api_client_source(merchant_id=str(merchant_id), ip=ip) if merchant_id else None,
-        )
+        merchant_id = getattr(request.user, "id", None) if request.auth is not None else None
+        if merchant_id:
+            self._cooloff = cooloff_check(
+                client=api_client_source(merchant_id=str(merchant_id), ip=ip)
+            )
+        else:
+            self._cooloff = cooloff_check(ip=ip)
         if self._cooloff is not None:
             raise SourceCoolingOff(self._cooloff)
         return True

@@ -150,3 +150,36 @@ def recovery_codes_issue(*, user: Any) -> list[str]:
         object_id=str(user.pk),
     )
     return codes
+
+
+def recovery_codes_file(*, user: Any, codes: list[str]) -> str | None:
+    """The text file of recovery codes just shown to ``user``, for them to keep, or None.
+
+    Only the user's own unspent codes, all of them and each once, are written back: the
+    server never turns other posted text into a file it serves. Audited either way.
+    """
+    normalized = [" ".join(c.split()) for c in codes if c.strip()]
+    device = RecoveryCodeDevice.objects.filter(user=user, confirmed=True).first()
+    stored = set(device.token_set.values_list("token", flat=True)) if device else set()
+    digests = [recovery_code_digest(c) for c in normalized]
+    valid = bool(normalized) and len(set(digests)) == len(digests) == len(stored)
+    valid = valid and set(digests) == stored
+    audit_record(
+        action="mfa.recovery_codes.download",
+        outcome="success" if valid else "denied",
+        actor=f"staff:{user.get_username()}",
+        object_type="user",
+        object_id=str(user.pk),
+        reason="" if valid else "not_the_current_codes",
+    )
+    if not valid:
+        return None
+    lines = [
+        f"Tessera admin recovery codes for {user.get_username()}",
+        "Each code works once, in place of an authenticator code.",
+        "Making new recovery codes makes these stop working.",
+        "",
+        *normalized,
+        "",
+    ]
+    return "\n".join(lines)

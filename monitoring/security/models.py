@@ -22,6 +22,7 @@ class SecurityAlert(models.Model):
         MERCHANT = "merchant", "Merchant"
         FINGERPRINT = "fingerprint", "Card fingerprint"
         CLIENT = "client", "API client (merchant at an address)"
+        GLOBAL = "global", "Every source"
 
     class Severity(models.TextChoices):
         WARNING = "warning", "Warning"

@@ -1,31 +1,99 @@
-"""The admin overview of the last 24 hours: figures and a small server-rendered SVG chart.
+"""The admin's landing page: the last 24 hours as the database knows them.
 
-No JavaScript and no inline style: the chart is plain SVG with presentation attributes, so
+Every figure is a GROUP BY over rows every app server shares (tokens, charges, the audit
+trail, alerts), so each worker shows the same numbers, and the page costs one query per series
+however much happened. Monitoring imports neither the vault nor the checkout: they register
+the sources of their own rows here (``overview_source_register``, from ``AppConfig.ready()``).
+
+The plots are plain SVG with presentation attributes: no JavaScript and no inline style, so
 the admin keeps its strict Content-Security-Policy.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-from django.db.models import Count
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from monitoring.security.engine import stats_last_hours
+from monitoring.audit.models import AuditEvent
 from monitoring.security.models import SecurityAlert
-from monitoring.security.rules import Signal
+from payments_site.kernel.queries import hourly_counts
 
-CHART_WIDTH = 720
-CHART_HEIGHT = 180
-_PLOT_TOP = 10
-_PLOT_BOTTOM = 150
-SERIES = (
-    ("tokenized", "Tokenizations", "#2f7d32"),
-    ("refused", "Refusals", "#c77700"),
-    ("declined", "Declines", "#b3261e"),
-)
+HOURS = 24
+TOP_CODES = 8
+
+
+class Source(StrEnum):
+    """Series the other apps supply. ``TOKENIZATIONS`` counts tokens issued (key
+    ``"tokenized"``); ``CHARGES`` counts charges by status (key ``"succeeded"`` /
+    ``"failed"``) and failure code (``reason``)."""
+
+    TOKENIZATIONS = "tokenizations"
+    CHARGES = "charges"
+
+
+@dataclass(frozen=True)
+class HourlyCount:
+    hour: datetime  # start of the hour, UTC
+    key: str
+    reason: str
+    count: int
+
+
+HourlySource = Callable[[datetime], Iterable[HourlyCount]]  # since → counts
+
+_SOURCES: dict[Source, HourlySource] = {}
+
+
+def overview_source_register(*, source: Source, counts: HourlySource) -> None:
+    """Supply one series: ``counts(since)`` answers with one query, rows at or after ``since``."""
+    _SOURCES[source] = counts
+
+
+# --- what the database knows -------------------------------------------------------------------
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _refusals(since: datetime) -> list[HourlyCount]:
+    """Cards refused before a token was made, by reason, from the audit trail: every refusal
+    of the vault's ingest, and the hosted page's own (cards it refused before encrypting, a
+    cool-off). A page attempt the vault refused is one refusal, not two: the page's record of
+    it shares the vault's request id."""
+    denied = AuditEvent.objects.filter(occurred_at__gte=since, outcome=AuditEvent.Outcome.DENIED)
+    vault_refused_same_request = denied.filter(action="card.ingest").exclude(request_id="")
+    vault_refused_same_request = vault_refused_same_request.filter(
+        request_id=OuterRef("request_id")
+    )
+    rows = denied.filter(action__in=("card.ingest", "checkout.attempt")).exclude(
+        Exists(vault_refused_same_request), action="checkout.attempt"
+    )
+    return [
+        HourlyCount(hour, "refused", reason or "unspecified", n)
+        for hour, (reason,), n in hourly_counts(rows, at="occurred_at", by=("reason",))
+    ]
+
+
+def _alerts(since: datetime) -> list[HourlyCount]:
+    rows = SecurityAlert.objects.filter(raised_at__gte=since)
+    return [
+        HourlyCount(hour, "alert", rule, n)
+        for hour, (rule,), n in hourly_counts(rows, at="raised_at", by=("rule",))
+    ]
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+WIDTH = 720
+_LEFT, _RIGHT, _TOP, _BOTTOM = 44, 8, 12, 28
+_HEIGHT = 180
 
 
 @dataclass(frozen=True)
@@ -39,88 +107,279 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class Tick:
+class Label:
     x: float
-    label: str
+    y: float
+    text: str
+    anchor: str = "start"
+
+
+@dataclass(frozen=True)
+class GridLine:
+    y: float
+    x1: float
+    x2: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    slug: str
+    title: str
+    summary: str  # one sentence: what the plot shows, for captions and screen readers
+    height: int
+    bars: tuple[Bar, ...]
+    labels: tuple[Label, ...]
+    grid: tuple[GridLine, ...]
+    legend: tuple[tuple[str, str], ...] = ()  # (label, colour)
+    width: int = WIDTH
 
 
 @dataclass(frozen=True)
 class Overview:
+    since: datetime
     tokenized: int
-    refusals: list[tuple[str, int]]  # reason → count, largest first
-    declines: list[tuple[str, int]]
-    alerts_by_rule: list[tuple[str, int]]
+    charges: int
+    declined: int
+    decline_rate: float | None  # declined / charges over the 24 hours; None without charges
+    refused: int
+    alerts: int
     open_alerts: int
-    bars: list[Bar]
-    ticks: list[Tick]
-    peak: int
-    legend: tuple[tuple[str, str, str], ...] = SERIES
+    refusals: list[tuple[str, int]]  # reason → count, largest first
+    declines: list[tuple[str, int]]  # failure code → count, largest first
+    alerts_by_rule: list[tuple[str, int]]
+    charts: tuple[Chart, ...]
 
 
-_REFUSALS = (Signal.CARD_INVALID, Signal.JWT_REJECTED, Signal.JTI_REPLAYED)
+def _nice_ceiling(value: float) -> int:
+    """The smallest 1, 2 or 5 × 10ⁿ at or above ``value`` (at least 1): a readable axis top."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
 
 
-def overview_build() -> Overview:
-    hours = stats_last_hours(hours=24)
-    refusals: Counter[str] = Counter()
-    declines: Counter[str] = Counter()
-    series: list[dict[str, int]] = []
-    for hour in hours:
-        for kind in _REFUSALS:
-            reasons = hour.reasons.get(kind.value, {})
-            refusals.update(reasons)
-            unexplained = hour.counts[kind.value] - sum(reasons.values())
-            if unexplained > 0:
-                refusals[kind.value] += unexplained
-        declines.update(hour.reasons.get(Signal.CHARGE_DECLINED.value, {}))
-        unexplained = hour.counts[Signal.CHARGE_DECLINED.value] - sum(
-            hour.reasons.get(Signal.CHARGE_DECLINED.value, {}).values()
-        )
-        if unexplained > 0:
-            declines["unspecified"] += unexplained
-        series.append(
-            {
-                "tokenized": hour.counts[Signal.TOKENIZED.value],
-                "refused": sum(hour.counts[k.value] for k in _REFUSALS),
-                "declined": hour.counts[Signal.CHARGE_DECLINED.value],
-            }
-        )
+def _round(value: float) -> float:
+    return round(value, 2)
 
-    since = timezone.now() - timedelta(hours=24)
-    recent = SecurityAlert.objects.filter(raised_at__gte=since)
-    by_rule = [
-        (row["rule"], row["n"])
-        for row in recent.values("rule").annotate(n=Count("id")).order_by("-n", "rule")
-    ]
 
-    peak = max([1, *(v for point in series for v in point.values())])
-    slot = CHART_WIDTH / len(hours)
-    bar_width = slot / (len(SERIES) + 1)
-    bars: list[Bar] = []
-    ticks: list[Tick] = []
-    for index, (hour, point) in enumerate(zip(hours, series, strict=True)):
-        for offset, (key, label, colour) in enumerate(SERIES):
-            height = (_PLOT_BOTTOM - _PLOT_TOP) * point[key] / peak
-            bars.append(
-                Bar(
-                    x=round(index * slot + offset * bar_width, 2),
-                    y=round(_PLOT_BOTTOM - height, 2),
-                    width=round(bar_width, 2),
-                    height=round(height, 2),
-                    fill=colour,
-                    title=f"{hour.hour_start:%H:00} UTC: {point[key]} {label.lower()}",
-                )
+def _hour_span(hour: datetime) -> str:
+    return f"{hour:%H:00}–{hour + timedelta(hours=1):%H:00} UTC"
+
+
+def _hourly_chart(
+    *,
+    slug: str,
+    title: str,
+    summary: str,
+    hours: list[datetime],
+    values: list[float | None],
+    titles: list[str],
+    colour: str,
+    top: float | None = None,
+    unit: str = "",
+) -> Chart:
+    """One bar per hour, oldest on the left; ``None`` is an hour with nothing to measure."""
+    plot_width = WIDTH - _LEFT - _RIGHT
+    base = _HEIGHT - _BOTTOM
+    span = base - _TOP
+    axis_top = top if top is not None else _nice_ceiling(max([0.0, *(v or 0 for v in values)]))
+    slot = plot_width / len(hours)
+    bars = []
+    for index, (value, text) in enumerate(zip(values, titles, strict=True)):
+        if not value:
+            continue
+        height = span * value / axis_top
+        bars.append(
+            Bar(
+                x=_round(_LEFT + index * slot + slot * 0.15),
+                y=_round(base - height),
+                width=_round(slot * 0.7),
+                height=_round(height),
+                fill=colour,
+                title=text,
             )
-        if index % 4 == 0:
-            ticks.append(Tick(x=round(index * slot, 2), label=f"{hour.hour_start:%H:00}"))
+        )
+    ticks = [0.0, axis_top / 2, float(axis_top)] if axis_top % 2 == 0 else [0.0, float(axis_top)]
+    grid = tuple(
+        GridLine(y=_round(base - span * t / axis_top), x1=_LEFT, x2=WIDTH - _RIGHT) for t in ticks
+    )
+    labels = [
+        Label(
+            x=_LEFT - 4, y=_round(base - span * t / axis_top + 4), text=f"{t:g}{unit}", anchor="end"
+        )
+        for t in ticks
+    ]
+    labels += [
+        Label(x=_round(_LEFT + index * slot), y=_HEIGHT - 10, text=f"{hour:%H:00}")
+        for index, hour in enumerate(hours)
+        if index % 4 == 0
+    ]
+    if not bars:
+        labels.append(
+            Label(
+                x=_LEFT + plot_width / 2,
+                y=_TOP + span / 2,
+                text="Nothing in the last 24 hours",
+                anchor="middle",
+            )
+        )
+    return Chart(
+        slug=slug,
+        title=title,
+        summary=summary,
+        height=_HEIGHT,
+        bars=tuple(bars),
+        labels=tuple(labels),
+        grid=grid,
+    )
 
+
+def _ranked_chart(
+    *, slug: str, title: str, summary: str, rows: list[tuple[str, int]], colour: str
+) -> Chart:
+    """Horizontal bars, largest first, each named and counted."""
+    label_width, row_height = 190, 22
+    plot_width = WIDTH - label_width - 60
+    peak = max([1, *(n for _, n in rows)])
+    bars, labels = [], []
+    for index, (name, n) in enumerate(rows):
+        y = _TOP + index * row_height
+        length = plot_width * n / peak
+        bars.append(
+            Bar(
+                x=label_width,
+                y=y,
+                width=_round(length),
+                height=row_height - 6,
+                fill=colour,
+                title=f"{name}: {n}",
+            )
+        )
+        labels.append(Label(x=label_width - 6, y=y + 12, text=name, anchor="end"))
+        labels.append(Label(x=_round(label_width + length + 6), y=y + 12, text=str(n)))
+    if not rows:
+        labels.append(
+            Label(
+                x=WIDTH / 2, y=_TOP + 12, text="No declines in the last 24 hours", anchor="middle"
+            )
+        )
+    height = _TOP + max(1, len(rows)) * row_height + 4
+    return Chart(
+        slug=slug,
+        title=title,
+        summary=summary,
+        height=height,
+        bars=tuple(bars),
+        labels=tuple(labels),
+        grid=(),
+    )
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def overview_build(*, now: datetime | None = None) -> Overview:
+    """The last 24 hours, from the database: one query per series."""
+    current = _hour_floor(now or timezone.now())
+    hours = [current - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
+    since = hours[0]
+    slot = {hour: index for index, hour in enumerate(hours)}
+
+    rows: list[HourlyCount] = []
+    for source in Source:
+        counts = _SOURCES.get(source)
+        if counts is not None:
+            rows.extend(counts(since))
+    rows.extend(_refusals(since))
+    rows.extend(_alerts(since))
+
+    per_hour: dict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
+    by_reason: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        hour = _hour_floor(row.hour)
+        if hour < since:
+            continue
+        # A row stamped after this hour (a server whose clock runs ahead) counts in this one.
+        index = slot.get(hour, HOURS - 1)
+        per_hour[row.key][index] += row.count
+        by_reason[row.key][row.reason or "unspecified"] += row.count
+
+    failed, succeeded = per_hour["failed"], per_hour["succeeded"]
+    refused, alerts = per_hour["refused"], per_hour["alert"]
+    charges = [f + s for f, s in zip(failed, succeeded, strict=True)]
+    rates: list[float | None] = [
+        100 * f / total if total else None for f, total in zip(failed, charges, strict=True)
+    ]
+    declines = by_reason["failed"].most_common()
+    total_charges, total_failed = sum(charges), sum(failed)
+
+    charts = (
+        _hourly_chart(
+            slug="decline-rate",
+            title="Decline rate per hour",
+            summary=(
+                "Share of charges the processor declined, per hour; an empty hour had no charges."
+            ),
+            hours=hours,
+            values=rates,
+            titles=[
+                f"{_hour_span(h)}: {_plural(f, 'decline', 'declines')} of "
+                f"{_plural(c, 'charge', 'charges')}" + (f" ({r:.0f} %)" if r is not None else "")
+                for h, f, c, r in zip(hours, failed, charges, rates, strict=True)
+            ],
+            colour="#b3261e",
+            top=100,
+            unit=" %",
+        ),
+        _hourly_chart(
+            slug="refusals",
+            title="Refusals per hour",
+            summary=(
+                "Cards refused before a token was made (invalid cards, rejected or replayed "
+                "card tokens, cool-offs), per hour."
+            ),
+            hours=hours,
+            values=[float(n) for n in refused],
+            titles=[
+                f"{_hour_span(h)}: {_plural(n, 'refusal', 'refusals')}"
+                for h, n in zip(hours, refused, strict=True)
+            ],
+            colour="#c77700",
+        ),
+        _hourly_chart(
+            slug="alerts",
+            title="Alerts per hour",
+            summary="Security alerts raised by the card-testing and abuse rules, per hour.",
+            hours=hours,
+            values=[float(n) for n in alerts],
+            titles=[
+                f"{_hour_span(h)}: {_plural(n, 'alert', 'alerts')}"
+                for h, n in zip(hours, alerts, strict=True)
+            ],
+            colour="#6a1b9a",
+        ),
+        _ranked_chart(
+            slug="decline-codes",
+            title="Top decline codes",
+            summary="The processor's most frequent failure codes in the last 24 hours.",
+            rows=declines[:TOP_CODES],
+            colour="#b3261e",
+        ),
+    )
     return Overview(
-        tokenized=sum(p["tokenized"] for p in series),
-        refusals=refusals.most_common(),
-        declines=declines.most_common(),
-        alerts_by_rule=by_rule,
+        since=since,
+        tokenized=sum(per_hour["tokenized"]),
+        charges=total_charges,
+        declined=total_failed,
+        decline_rate=100 * total_failed / total_charges if total_charges else None,
+        refused=sum(refused),
+        alerts=sum(alerts),
         open_alerts=SecurityAlert.objects.filter(status=SecurityAlert.Status.OPEN).count(),
-        bars=bars,
-        ticks=ticks,
-        peak=peak,
+        refusals=by_reason["refused"].most_common(),
+        declines=declines,
+        alerts_by_rule=by_reason["alert"].most_common(),
+        charts=charts,
     )

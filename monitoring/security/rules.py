@@ -29,6 +29,7 @@ class Signal(StrEnum):
     CHARGE_DECLINED = "charge_declined"  # reason: the processor's failure code
     JWT_REJECTED = "jwt_rejected"  # reason: bad_signature, expired, wrong_audience…
     JTI_REPLAYED = "jti_replayed"  # a card JWT's jti was seen before
+    API_KEY_REJECTED = "api_key_rejected"  # a request presented a key that is not valid
 
 
 class Measure(StrEnum):
@@ -105,6 +106,18 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "measure": Measure.COUNT, "threshold": 20, "window_seconds": 300,
         "cooloff_seconds": 900,
     },
+    # Bad API keys alert and never cool off: anyone can send them, so a cool-off of their
+    # address would deny whoever shares it. Each (address, key prefix) pair is locked by
+    # ``lockout.py``; guessing itself is defeated by the keys' 256 random bits.
+    "api_keys.rejections.ip": {
+        "signals": frozenset({Signal.API_KEY_REJECTED}), "scope": Scope.IP,
+        "measure": Measure.COUNT, "threshold": 10, "window_seconds": 600, "cooloff_seconds": 0,
+    },
+    "api_keys.rejections.global": {
+        "signals": frozenset({Signal.API_KEY_REJECTED}), "scope": Scope.GLOBAL,
+        "measure": Measure.COUNT, "threshold": 100, "window_seconds": 300, "cooloff_seconds": 0,
+        "severity": "critical",
+    },
     "jwt.replay": {
         "signals": frozenset({Signal.JTI_REPLAYED}), "scope": Scope.IP,
         "measure": Measure.COUNT, "threshold": 1, "window_seconds": 3600,
@@ -112,6 +125,8 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 
+
+GLOBAL_SOURCE = "all"
 
 _rules_cache: tuple[dict[str, Any], dict[str, Any], list[Rule]] | None = None
 
@@ -146,13 +161,17 @@ def event_sources(
     session_id: str | None,
     fingerprint: str | None,
     client: str | None = None,
+    everywhere: bool = False,
 ) -> dict[SecurityAlert.Scope, str]:
+    """The sources an event is counted under, by scope; ``everywhere`` adds the one global
+    source (rules over the whole deployment, e.g. bad API keys from every address)."""
     pairs = {
         Scope.IP: ip,
         Scope.MERCHANT: merchant_id,
         Scope.SESSION: session_id,
         Scope.FINGERPRINT: fingerprint,
         Scope.CLIENT: client,
+        Scope.GLOBAL: GLOBAL_SOURCE if everywhere else None,
     }
     return {scope: str(value)[:200] for scope, value in pairs.items() if value}
 

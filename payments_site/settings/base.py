@@ -16,6 +16,8 @@ from .environment import BASE_DIR, RUN_DIR, env
 django_stubs_ext.monkeypatch()
 
 DEBUG = False
+# Where people reach this deployment (links printed by commands); each environment defaults it.
+PUBLIC_ORIGIN: str = env.str("PUBLIC_ORIGIN", default="https://localhost:8443")
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
@@ -29,10 +31,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "csp",
-    "axes",
+    # axes and django-otp under names an operator reads (monitoring/apps.py).
+    "monitoring.apps.AxesConfig",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "monitoring.apps.OtpTotpConfig",
+    "monitoring.apps.OtpStaticConfig",
     "monitoring",
     "vault",
     "checkout",

@@ -12,8 +12,12 @@ from .base import env
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# The port `make run` serves (its PORT): links the commands print and CSRF origins follow it.
+PORT = env.int("PORT", default=8443)
+PUBLIC_ORIGIN = env.str("PUBLIC_ORIGIN", default=f"https://localhost:{PORT}")
 CSRF_TRUSTED_ORIGINS = env.list(
-    "CSRF_TRUSTED_ORIGINS", default=["https://localhost:8443", "https://127.0.0.1:8443"]
+    "CSRF_TRUSTED_ORIGINS",
+    default=sorted({PUBLIC_ORIGIN, f"https://localhost:{PORT}", f"https://127.0.0.1:{PORT}"}),
 )
 
 # `make run` serves TLS itself, so the production cookie and HSTS rules apply here too, except

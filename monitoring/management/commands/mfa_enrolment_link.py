@@ -1,4 +1,5 @@
-"""``manage.py mfa_enrolment_link USER [--origin https://pay.example.com]``: a new staff
+"""``manage.py mfa_enrolment_link USER [--origin https://pay.example.com]`` (default: the
+``PUBLIC_ORIGIN`` setting): a new staff
 member's enrolment link. The page still asks for the password; the link stops working once
 a device is confirmed."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -17,7 +19,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--origin", default="https://localhost:8443")
+        # PUBLIC_ORIGIN: under `make run`, https://localhost:<its PORT>.
+        parser.add_argument("--origin", default=settings.PUBLIC_ORIGIN)
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = get_user_model().objects.filter(username=options["username"]).first()

@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring.audit.models import AuditEvent
 from monitoring.security.mfa import mfa_enrolment_url, recovery_codes_issue
+from monitoring.security.models import RecoveryCodeDevice
 from monitoring.security.recovery_codes import recovery_code_digest
 from tests.monitoring.conftest import ADMIN_PASSWORD
 from tests.monitoring.support import totp_now
@@ -374,3 +375,63 @@ def test_recovery_code_digests_are_stable_across_releases() -> None:
     # Stored codes are only keyed hashes: a change of key derivation or salt would lock every
     # operator out of their recovery codes, so the digest of a known code is pinned.
     assert recovery_code_digest("abcd-2345", secret="known-answer-key") == "f64a36762016f5ab"
+
+
+def test_recovery_codes_download_as_a_text_file_that_no_cache_keeps(admin_client: Client) -> None:
+    shown = admin_client.post(reverse("admin:mfa-recovery-codes"))
+    codes = shown.context["codes"]
+    download = reverse("admin:mfa-recovery-codes-download")
+    assert f'action="{download}"' in shown.content.decode()
+
+    response = admin_client.post(download, {"codes": codes})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="tessera-recovery-codes.txt"'
+    assert "no-store" in response["Cache-Control"]
+    body = response.content.decode()
+    assert [line for line in body.splitlines() if line in codes] == codes
+    assert (
+        AuditEvent.objects.filter(
+            action="mfa.recovery_codes.download", outcome="success", actor="staff:admin"
+        ).count()
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        pytest.param(lambda codes: codes[:-1], id="some-missing"),
+        pytest.param(lambda codes: [*codes[:-1], "not a code"], id="one-foreign"),
+        pytest.param(lambda codes: [*codes[:-1], codes[0]], id="one-twice"),
+        pytest.param(lambda codes: [], id="none"),
+    ],
+)
+def test_only_the_users_current_codes_are_written_to_a_file(
+    admin_client: Client, posted: Any
+) -> None:
+    codes = admin_client.post(reverse("admin:mfa-recovery-codes")).context["codes"]
+
+    response = admin_client.post(
+        reverse("admin:mfa-recovery-codes-download"), {"codes": posted(codes)}
+    )
+
+    assert response.status_code == 400
+    assert "Content-Disposition" not in response
+    assert not any(code in response.content.decode() for code in codes)
+    assert (
+        AuditEvent.objects.filter(action="mfa.recovery_codes.download", outcome="denied").count()
+        == 1
+    )
+
+
+def test_spent_codes_are_not_downloaded_again(admin_client: Client, admin_user: Any) -> None:
+    codes = admin_client.post(reverse("admin:mfa-recovery-codes")).context["codes"]
+    device = RecoveryCodeDevice.objects.get(user=admin_user)
+    assert device.verify_token(codes[0])
+
+    response = admin_client.post(reverse("admin:mfa-recovery-codes-download"), {"codes": codes})
+
+    assert response.status_code == 400
+    assert admin_client.get(reverse("admin:mfa-recovery-codes-download")).status_code == 405

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -27,16 +28,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
         lines: list[str] = []
+        origin = settings.PUBLIC_ORIGIN.rstrip("/")
         if not User.objects.filter(username=DEMO_ADMIN).exists():
             password = secrets.token_urlsafe(15)
             User.objects.create_superuser(DEMO_ADMIN, email="", password=password)
-            lines.append(
-                f"admin:    https://localhost:8443/admin/  user={DEMO_ADMIN}  password={password}"
-            )
+            lines.append(f"admin:    {origin}/admin/  user={DEMO_ADMIN}  password={password}")
         # Monitoring: the admin needs a second factor; the link still asks for the password.
         admin_user = User.objects.get(username=DEMO_ADMIN)
         if not mfa_has_device(user=admin_user):
-            enrol = f"https://localhost:8443{mfa_enrolment_url(user=admin_user)}"
+            enrol = f"{origin}{mfa_enrolment_url(user=admin_user)}"
             lines.append(f"2FA:      {enrol}  (open it, then scan the QR code)")
         if not Merchant.objects.filter(name=DEMO_MERCHANT).exists():
             merchant = merchant_create(name=DEMO_MERCHANT, actor="cli:bootstrap_demo")

@@ -1,0 +1,362 @@
+"""Every environment variable is validated at start, generated from the one table
+(``payments_site/settings/variables.py``); ``.env.example`` loads as written through the
+project's own loader.
+
+The settings modules are imported afresh in this process for each case (they only read the
+environment), so the whole table runs in seconds; a few cases also go through ``manage.py`` in a
+subprocess to show the operator's view: one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from payments_site.settings.environment import parse_dotenv
+from payments_site.settings.variables import VARIABLES, Variable
+from tests.payments_site.test_settings import KMS_ENV, production_env
+from tests.support.servers import ROOT
+
+PACKAGE = "payments_site.settings"
+GUNICORN_CONF = "payments_site.gunicorn_conf"
+ENV_EXAMPLE = ROOT / ".env.example"
+GOOD_SECRET = secrets.token_urlsafe(50)
+
+# Each way the code starts, with an environment it starts cleanly in.
+ENTRY_POINTS: dict[str, dict[str, str]] = {
+    "development": {"ENV_FILE": "/dev/null", "SECRET_KEY": GOOD_SECRET},
+    "test": {"ENV_FILE": "/dev/null", "SECRET_KEY": GOOD_SECRET},
+    "production": {**production_env(), **KMS_ENV},
+    "gunicorn": {"ENV_FILE": "/dev/null"},
+}
+
+
+def _drop(prefixes: tuple[str, ...]) -> dict[str, ModuleType]:
+    gone = {n: m for n, m in sys.modules.items() if n.startswith(prefixes) or n in prefixes}
+    for name in gone:
+        del sys.modules[name]
+    return gone
+
+
+@contextmanager
+def fresh_environment(environ: dict[str, str]) -> Iterator[None]:
+    """Run with exactly ``environ`` and fresh settings modules; restore both afterwards."""
+    import payments_site
+
+    saved_environ = dict(os.environ)
+    saved_modules = _drop((PACKAGE, f"{PACKAGE}.", GUNICORN_CONF))
+    os.environ.clear()
+    os.environ.update({"PATH": saved_environ.get("PATH", "/usr/bin:/bin"), **environ})
+    try:
+        yield
+    finally:
+        _drop((PACKAGE, f"{PACKAGE}.", GUNICORN_CONF))
+        sys.modules.update(saved_modules)
+        payments_site.settings = saved_modules[PACKAGE]  # type: ignore[attr-defined]
+        os.environ.clear()
+        os.environ.update(saved_environ)
+
+
+@dataclass
+class Start:
+    module: ModuleType | None
+    error: str | None
+    reads: dict[str, str]
+
+
+def start(entry: str, overrides: dict[str, str] | None = None) -> Start:
+    """Import ``entry``'s settings (or gunicorn's config) as a process starting would."""
+    environ = {**ENTRY_POINTS[entry], **(overrides or {})}
+    with fresh_environment(environ):
+        name = GUNICORN_CONF if entry == "gunicorn" else f"{PACKAGE}.{entry}"
+        module = error = None
+        try:
+            module = importlib.import_module(name)
+        except ImproperlyConfigured as exc:
+            error = str(exc)
+        except SystemExit as exc:  # gunicorn's config prints its line and exits
+            error = f"exit {exc.code}"
+        environment = sys.modules.get(f"{PACKAGE}.environment")
+        reads = dict(environment.env.reads) if environment else {}
+    return Start(module, error, reads)
+
+
+READS = {entry: start(entry).reads for entry in ENTRY_POINTS}
+
+
+def bad_values(name: str, rule: Variable) -> list[str]:
+    """Wrong values derived from the rule, plus the table's own."""
+    values = list(rule.bad)
+    if rule.kind == "int":
+        values += ["abc", "1.5"]
+    if rule.kind == "float":
+        values += ["abc", "nan"]
+    if rule.kind == "bool":
+        values += ["maybe"]
+    if rule.choices:
+        values += ["bogus", "1"]
+    if rule.minimum is not None:
+        values.append(f"{rule.minimum - 1:g}")
+    if rule.maximum is not None:
+        values.append(f"{rule.maximum + 1:g}")
+    if (rule.pattern and rule.pattern not in {".+", r"\S+"}) or rule.kind == "db":
+        values.append("two words" if rule.kind != "list" else "ok,two words")
+    if name == "PROMETHEUS_MULTIPROC_DIR":
+        values.append("/nonexistent/metrics")
+    return values
+
+
+CASES = [
+    pytest.param(name, value, entry, id=f"{name}={value}@{entry}")
+    for name, rule in VARIABLES.items()
+    for value in bad_values(name, rule)
+    for entry, reads in READS.items()
+    if name in reads
+]
+
+
+# --- the table, the code and .env.example agree ---------------------------------------------
+
+
+def test_every_variable_read_is_in_the_table_with_its_kind() -> None:
+    read = {name: kind for reads in READS.values() for name, kind in reads.items()}
+
+    unknown = sorted(set(read) - set(VARIABLES))
+    assert unknown == [], f"add these to payments_site/settings/variables.py: {unknown}"
+    assert {name: VARIABLES[name].kind for name in read} == read
+
+
+def test_every_table_variable_is_read_somewhere() -> None:
+    read = {name for reads in READS.values() for name in reads}
+
+    assert sorted(set(VARIABLES) - read) == []
+
+
+def test_env_example_names_every_variable_but_internal_ones() -> None:
+    example = parse_dotenv(ENV_EXAMPLE.read_text())
+
+    documented = {name for name, rule in VARIABLES.items() if not rule.internal}
+    assert set(example) - {"DJANGO_SETTINGS_MODULE"} == documented
+
+
+def test_every_variable_has_a_generated_wrong_value_unless_it_takes_any_text() -> None:
+    untestable = {name for name, rule in VARIABLES.items() if not bad_values(name, rule)}
+
+    assert untestable == {
+        name
+        for name, rule in VARIABLES.items()
+        if rule.kind == "str" and rule.pattern in {".+", r"\S+"} and not rule.choices
+    } - {"PROMETHEUS_MULTIPROC_DIR"}
+
+
+# --- .env.example loads as written ----------------------------------------------------------
+
+
+def test_env_example_values_are_read_without_their_comments() -> None:
+    values = parse_dotenv(ENV_EXAMPLE.read_text())
+
+    assert values["DB_CONN_MAX_AGE"] == "600"
+    assert values["ALLOWED_HOSTS"] == "pay.example.com"
+    assert values["SECRET_KEY"] == ""
+    assert values["METRICS_BEARER_TOKEN"] == ""
+    assert values["KMS_SIGN_KEY_ID"] == "alias/tessera-sign"
+    assert values["CARD_JWT_AUDIENCE"] == "vault.pay.example.com"
+    assert [name for name, value in values.items() if "#" in value or value != value.strip()] == []
+
+
+def test_production_starts_from_env_example_with_its_secrets_added() -> None:
+    secrets_only = {
+        "ENV_FILE": str(ENV_EXAMPLE),
+        "SECRET_KEY": GOOD_SECRET,
+        "REDIS_URL": "redis://cache.invalid:6379/0",
+    }
+    with fresh_environment(secrets_only):
+        settings = importlib.import_module(f"{PACKAGE}.production")
+        multiproc_left = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+    assert settings.ALLOWED_HOSTS == ["pay.example.com"]
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 600
+    assert settings.DATABASES["default"]["HOST"] == "db.internal"
+    assert settings.KEYS_BACKEND_NAME == "aws"
+    assert settings.METRICS_BEARER_TOKEN == ""
+    assert settings.CARD_JWT_LIFETIME_SECONDS == 120
+    assert settings.PUBLIC_ORIGIN == "https://pay.example.com"
+    assert multiproc_left is False  # empty means unset, so prometheus_client stays single-process
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("A=1", {"A": "1"}),
+        ("A=1  # note", {"A": "1"}),
+        ("A=a#b", {"A": "a#b"}),
+        ("A='x # y'  # note", {"A": "x # y"}),
+        ('A="x y"', {"A": "x y"}),
+        ("export A=1", {"A": "1"}),
+        ("A=   # only a comment", {"A": ""}),
+        ("# A=1", {}),
+    ],
+)
+def test_dotenv_lines(line: str, expected: dict[str, str]) -> None:
+    assert parse_dotenv(line) == expected
+
+
+@pytest.mark.parametrize("line", ["A='unterminated", "A='x' trailing", "not a line"])
+def test_dotenv_refuses_malformed_lines_naming_the_line(line: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"^\.env line 1: "):
+        parse_dotenv(f"{line}")
+
+
+# --- every wrong value, generated from the table ------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "value", "entry"), CASES)
+def test_wrong_value_stops_the_start_in_one_line(
+    name: str, value: str, entry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rule = VARIABLES[name]
+
+    result = start(entry, {name: value})
+
+    message = capsys.readouterr().err.strip() if entry == "gunicorn" else result.error
+    assert result.module is None
+    assert message is not None
+    if entry == "gunicorn":
+        assert result.error == "exit 2"
+        assert message.startswith(f"ImproperlyConfigured: {name}=")
+    else:
+        assert message.startswith(f"{name}=")
+    assert "\n" not in message
+    assert message.endswith(f"; allowed: {rule.allowed}")
+    if rule.secret:
+        assert value not in message
+        assert f"{name}=<hidden>:" in message
+
+
+@pytest.mark.parametrize("entry", ["development", "test", "production"])
+def test_empty_values_mean_the_default(entry: str) -> None:
+    empties = {
+        name: ""
+        for name in READS[entry]
+        if name not in ENTRY_POINTS[entry] and name not in {"ENV_FILE"}
+    }
+
+    result = start(entry, empties)
+
+    assert result.error is None
+    assert result.module is not None
+
+
+# --- the operator's view: one line, no traceback ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "KEYS_BACKEND",
+            "bogus",
+            "KEYS_BACKEND='bogus': not one of the choices; allowed: aws or local",
+        ),
+        ("LOCAL_KEYS_RSA_BITS", "abc", "LOCAL_KEYS_RSA_BITS='abc': not a whole number;"),
+        ("DATABASE_URL", "mysql://u:pw@db/x", "DATABASE_URL=<hidden>: not in the allowed form;"),
+        ("DEBUG", "maybe", "DEBUG='maybe': not a boolean; allowed: true or false"),
+        (
+            "CARD_JWT_LIFETIME_SECONDS",
+            "900",
+            "CARD_JWT_LIFETIME_SECONDS='900': above the maximum 300;",
+        ),
+    ],
+)
+def test_manage_py_prints_one_line(variable: str, value: str, expected: str) -> None:
+    environ = {**ENTRY_POINTS["development"], "PATH": "/usr/bin:/bin", variable: value}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**environ, "DJANGO_SETTINGS_MODULE": "payments_site.settings.development"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"ImproperlyConfigured: {expected}")
+    assert result.stderr.count("\n") == 1
+    assert "pw" not in result.stderr
+
+
+def test_refused_database_connection_is_one_line() -> None:
+    environ = {
+        **ENTRY_POINTS["development"],
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "payments_site.settings.development",
+        "DATABASE_URL": "postgres://tessera:pw@127.0.0.1:1/tessera",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Database unavailable (DATABASE_URL): ")
+    assert "Connection refused" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_empty_multiproc_dir_writes_no_metric_files(tmp_path: Path) -> None:
+    environ = {
+        **production_env(),
+        **KMS_ENV,
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+    code = (
+        "import django; django.setup(); from monitoring.observability import metrics; "
+        "metrics.TOKENIZATIONS.inc(); print(type(metrics.TOKENIZATIONS._value).__name__)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "MutexValue"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the port `make run` serves flows into every link and origin ----------------------------
+
+
+def test_development_port_sets_the_public_origin_and_csrf_origins() -> None:
+    result = start("development", {"PORT": "9444"})
+
+    assert result.module is not None
+    assert result.module.PUBLIC_ORIGIN == "https://localhost:9444"
+    assert result.module.CSRF_TRUSTED_ORIGINS == [
+        "https://127.0.0.1:9444",
+        "https://localhost:9444",
+    ]
