@@ -59,6 +59,7 @@ PROBLEMS: dict[str, Problem] = {
     "validation_error": Problem(400, "The request is not valid"),
     "malformed_request": Problem(400, "The request body could not be parsed"),
     "json_too_deep": Problem(400, "The JSON is nested too deeply"),
+    "card_data_not_allowed": Problem(400, "Card data is not allowed here"),
     "malformed_url": Problem(400, "Malformed request"),
     "authentication_failed": Problem(401, "Authentication failed"),
     "authentication_required": Problem(401, "Authentication required"),

@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "monitoring.observability.middleware.RequestIdMiddleware",
     "monitoring.observability.middleware.MetricsMiddleware",
     "payments_site.middleware.RejectNulMiddleware",
+    "payments_site.middleware.CardDataMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
