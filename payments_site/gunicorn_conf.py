@@ -16,16 +16,19 @@ try:
     timeout = env.int("GUNICORN_TIMEOUT", default=30)
     accesslog = env.str("GUNICORN_ACCESS_LOG", default="-")
     forwarded_allow_ips = ",".join(env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1"]))
+    # Lines for a person under `make run` (development settings), JSON everywhere else; the
+    # workers' Django settings and the logger class (gunicorn_logging) read the same value.
+    _development = os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".development")
+    os.environ["LOG_FORMAT"] = env.str("LOG_FORMAT", default="console" if _development else "json")
 except ImproperlyConfigured as error:
     sys.stderr.write(f"ImproperlyConfigured: {error}\n")
     raise SystemExit(2) from None
 worker_class = "sync"
 graceful_timeout = 10
 keepalive = 5
-# Path only (%(U)s), never the query string, so nothing a client appends reaches the log; and
-# a card number in the path is masked like in every other log line.
+# One structured record per request, path only (never the query string), card numbers masked
+# like in every other log line; errors through the same formatter.
 logger_class = "payments_site.gunicorn_logging.RedactingLogger"
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 errorlog = "-"
 # gunicorn ≥ 24's control socket sits at one fixed path per user, so a second server on the same
 # machine (tests, benchmarks, a blue/green pair) would clash with the first; we do not use it.

@@ -61,6 +61,8 @@ PROBLEMS: dict[str, Problem] = {
     "json_too_deep": Problem(400, "The JSON is nested too deeply"),
     "card_data_not_allowed": Problem(400, "Card data is not allowed here"),
     "malformed_url": Problem(400, "Malformed request"),
+    "parameter_unknown": Problem(400, "Unknown parameter"),
+    "parameter_invalid_type": Problem(400, "Parameter of the wrong type"),
     "authentication_failed": Problem(401, "Authentication failed"),
     "authentication_required": Problem(401, "Authentication required"),
     "permission_denied": Problem(403, "Permission denied"),

@@ -7,8 +7,11 @@ from drf_spectacular.views import SpectacularAPIView
 
 from checkout.api.schema import ApiDocsView
 from monitoring.observability import views as monitoring_views
+from payments_site import home
 
 urlpatterns = [
+    path("", home.home, name="home"),
+    path("demo/checkout", home.demo_checkout, name="demo-checkout"),
     path("healthz", monitoring_views.healthz, name="healthz"),
     path("readyz", monitoring_views.readyz, name="readyz"),
     path("metrics", monitoring_views.metrics, name="metrics"),

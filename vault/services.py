@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from payments_site.kernel.encoding import b64url_encode
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import publish
 from payments_site.kernel.ids import new_id
@@ -37,10 +37,10 @@ from payments_site.kernel.ids import new_id
 from . import events
 from .cards import Card, card_expiry_end
 from .envelope import card_open, card_seal, data_key_context, data_keys
+from .fingerprints import FINGERPRINT_VERSION, card_fingerprint, fingerprint_v1
 from .keys import KeyPurpose, KeyServiceError, get_key_service
 from .models import DataKey, EncryptedCard, Merchant, RewrapRun, Token, VaultKeyVersion
 
-FINGERPRINT_DOMAIN = b"tessera/fingerprint/v1\x00"
 REASON_MAX_LENGTH = 200
 
 
@@ -111,14 +111,6 @@ def _audit_key_failures(*, operation: str, actor: str, object_id: str = "") -> I
         raise
 
 
-def card_fingerprint(*, merchant_id: str, number: str) -> str:
-    """HMAC (KMS GenerateMac) over merchant id + PAN: equal cards of one merchant match, and
-    nothing links the same card across merchants."""
-    message = FINGERPRINT_DOMAIN + merchant_id.encode("ascii") + b"\x00" + number.encode("ascii")
-    digest = get_key_service().mac(message)
-    return b64url_encode(digest)
-
-
 def _clean_reason(reason: str) -> str:
     """Printable, single-spaced text (no NULs or control characters reach the database)."""
     printable = "".join(
@@ -136,8 +128,10 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
     """Seal ``card`` (a validated ``vault.cards.Card``; its CVC is dropped) into a new token.
 
     With ``deduplicate=True`` the merchant's existing active token for the same card number and
-    expiry is returned instead of a new one. KMS calls: one GenerateMac per card, plus one
-    GenerateDataKey per ``DATA_KEY_MAX_USES`` cards or ``DATA_KEY_MAX_AGE_SECONDS``.
+    expiry is returned instead of a new one. KMS calls: one GenerateMac per merchant and one
+    GenerateDataKey per ``DATA_KEY_MAX_USES`` cards, each per ``DATA_KEY_MAX_AGE_SECONDS``
+    (plus one GenerateMac per de-duplicating create while the merchant still has version 1
+    fingerprints). Inside a caller's transaction it adds no commit of its own.
     """
     if not merchant.is_active:
         raise MerchantInactive()
@@ -167,16 +161,24 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
                 exp_month=card.exp_month,
                 exp_year=card.exp_year,
                 fingerprint=fingerprint,
+                fingerprint_version=FINGERPRINT_VERSION,
                 card_data=encrypted,
                 expires_at=card_expiry_end(exp_month=card.exp_month, exp_year=card.exp_year),
             )
 
 
 def _token_duplicate(*, merchant: Merchant, card: Card, fingerprint: str) -> Token | None:
+    fingerprints = Q(fingerprint=fingerprint, fingerprint_version=FINGERPRINT_VERSION)
+    older = Token.objects.filter(
+        merchant=merchant, status=Token.Status.ACTIVE, fingerprint_version=1
+    )
+    if older.exists():  # not re-keyed yet: compare in their version too
+        v1 = fingerprint_v1(merchant_id=merchant.id, number=card.number)
+        fingerprints |= Q(fingerprint=v1, fingerprint_version=1)
     return (
         Token.objects.filter(
+            fingerprints,
             merchant=merchant,
-            fingerprint=fingerprint,
             exp_month=card.exp_month,
             exp_year=card.exp_year,
             status=Token.Status.ACTIVE,
@@ -410,3 +412,42 @@ def vault_key_version_retire(*, key_id: str, key_version: str, actor: str) -> Va
             data={"material_destroyed": destroyed},
         )
     return version
+
+
+def fingerprints_rekey(*, actor: str, batch_size: int = 200) -> int:
+    """Move version 1 fingerprints to the current version: each card is opened in memory
+    (data keys cached, no reveal to anyone) and fingerprinted under its merchant's subkey.
+    Tokens without ciphertext (revoked, purged) keep version 1: nothing de-duplicates against
+    them. Resumable and safe to run while traffic flows; returns how many were re-keyed."""
+    done = 0
+    pending = Token.objects.filter(fingerprint_version=1, card_data__isnull=False)
+    while True:
+        with _audit_key_failures(operation="fingerprint_rekey", actor=actor), transaction.atomic():
+            batch = list(
+                pending.select_for_update(skip_locked=True)
+                .select_related("card_data__data_key")
+                .order_by("id")[:batch_size]
+            )
+            if not batch:
+                break
+            for token in batch:
+                encrypted = token.card_data
+                if encrypted is None:  # revoked since the query ran
+                    continue
+                secret = card_open(
+                    encrypted=encrypted, token_id=token.id, merchant_id=token.merchant_id
+                )
+                token.fingerprint = card_fingerprint(
+                    merchant_id=token.merchant_id, number=secret.number
+                )
+                token.fingerprint_version = FINGERPRINT_VERSION
+                token.save(update_fields=["fingerprint", "fingerprint_version"])
+            done += len(batch)
+    if done:
+        audit_record(
+            action="token.fingerprints_rekey",
+            actor=actor,
+            object_type="token",
+            data={"rekeyed": done, "version": FINGERPRINT_VERSION},
+        )
+    return done

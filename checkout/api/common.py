@@ -109,7 +109,9 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
     """Documented error answers, in the problem+json media type."""
     catalogue = {
         400: problem(
-            "Invalid input (`validation_error`, `invalid_idempotency_key`, `invalid_currency`…).",
+            "Invalid input: `parameter_unknown` (not declared here; never ignored), "
+            "`parameter_invalid_type`, `validation_error`, `invalid_idempotency_key`, "
+            "`invalid_currency`…",
             problem_example(
                 "validation_error",
                 400,

@@ -60,11 +60,12 @@ def add_problem_responses(
 ) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS``: every operation documents the problem+json answers it can
     give whatever its view declares — 401/429/503 when it needs a key, 404 when its path names
-    an object, 400 when it takes a body or query parameters — so clients (and schemathesis)
-    see the whole contract."""
+    an object, 400 everywhere (an undeclared parameter is refused) — so clients (and
+    schemathesis) see the whole contract."""
     problem = {"$ref": "#/components/schemas/Problem"}
     generic = {
-        "400": "The request is not valid.",
+        "400": "The request is not valid: `parameter_unknown` (a query parameter or body "
+        "member this operation does not declare), `parameter_invalid_type`, `validation_error`.",
         "401": "Missing or invalid API key.",
         "404": "No such object for this merchant.",
         "429": "Too many requests for this API key; see Retry-After.",
@@ -72,7 +73,7 @@ def add_problem_responses(
         "Retry after Retry-After seconds.",
     }
     for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
+        for operation in operations.values():
             # Group the docs by resource (/api/v1/charges/… → "charges") instead of "v1".
             resource = path.removeprefix("/api/v1/").split("/", 1)[0]
             operation["tags"] = [resource]
@@ -82,11 +83,7 @@ def add_problem_responses(
                 wanted += ["401", "429", "503"]
             if "{" in path:
                 wanted.append("404")
-            parameters = operation.get("parameters", [])
-            if method in ("post", "put", "patch") or any(
-                p.get("in") == "query" for p in parameters
-            ):
-                wanted.append("400")
+            wanted.append("400")  # parameters are strict on every operation
             responses = operation.setdefault("responses", {})
             for status in wanted:
                 responses.setdefault(

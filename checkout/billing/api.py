@@ -25,6 +25,7 @@ from checkout.api.common import (
     page_serializer,
     problem_responses,
 )
+from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.billing.models import Subscription
 from checkout.billing.selectors import subscription_charges, subscription_list
 from checkout.billing.serializers import SubscriptionOutputSerializer
@@ -35,6 +36,9 @@ from checkout.billing.services import (
 )
 from checkout.payments.api import ChargeOutputSerializer
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
+from monitoring.observability.clientip import client_ip
+from monitoring.security.http import CooloffWriteThrottle
+from monitoring.security.rules import api_client_source
 from vault.authentication import request_merchant
 
 
@@ -73,6 +77,10 @@ SubscriptionPageSerializer = page_serializer("SubscriptionPage", SubscriptionOut
 
 
 class SubscriptionListCreateApi(APIView):
+    # Like charges: a client cooling off after card testing through the API cannot start
+    # subscriptions either (their first charge is a card attempt), and is counted by it.
+    throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
+
     @extend_schema_serializer(component_name="SubscriptionCreate")
     class InputSerializer(serializers.Serializer[Any]):
         token = serializers.CharField(max_length=40)
@@ -155,6 +163,7 @@ class SubscriptionListCreateApi(APIView):
             start=data.validated_data.get("start"),
             description=data.validated_data.get("description", ""),
             metadata=data.validated_data.get("metadata"),
+            api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
         subscription.refresh_from_db()  # the first charge may have run inline on commit
         return Response(SubscriptionOutputSerializer(subscription).data, status=201)

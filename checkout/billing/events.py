@@ -17,6 +17,9 @@ class SubscriptionEvent(DomainEvent):
 class SubscriptionCreated(SubscriptionEvent):
     # Period 0 is due now: the billing runner charges it once this is committed.
     first_period_due: bool = False
+    # The merchant's API client that asked for it (``api_client_source``): period 0's charge
+    # counts towards, and waits for, that client's card-testing rules.
+    api_client: str = ""
 
 
 @dataclass(frozen=True)

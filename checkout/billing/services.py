@@ -48,6 +48,7 @@ from checkout.payments.services import (
 )
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
+from monitoring.security.cooloff import cooloff_check, cooloff_enforce
 from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.events import publish
 from vault.events import TokenRevoked
@@ -73,6 +74,7 @@ def subscription_create(
     metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
     first_period_paid_by: Charge | None = None,
+    api_client: str | None = None,
 ) -> Subscription:
     """Put a token on a schedule. Period 0 starts at ``start`` (default: now) and is billed
     then; later periods keep the anchor's day of month, clamped at month end.
@@ -81,6 +83,10 @@ def subscription_create(
     subscription checkout's first payment). It becomes period 0's payment, so it is listed
     with the subscription's charges and the current period is the one it paid for; billing
     starts at period 1.
+
+    ``api_client`` (``api_client_source``) is the merchant's server asking: the first charge is
+    counted against it, and like ``charge_create`` this refuses (``SourceCoolingOff``) while
+    that client or the card cools off.
     """
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
@@ -117,6 +123,8 @@ def subscription_create(
         )
     with transaction.atomic():
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        if first_period_paid_by is None:  # a paid checkout passed these checks already
+            cooloff_enforce(fingerprint=token.fingerprint, client=api_client)
         subscription = Subscription.objects.create(
             merchant=merchant,
             token=token,
@@ -137,6 +145,7 @@ def subscription_create(
                 subscription_id=subscription.pk,
                 merchant_id=merchant.pk,
                 first_period_due=subscription.period == 0 and anchor <= now,
+                api_client=api_client or "",
             )
         )
     return subscription
@@ -235,9 +244,14 @@ def subscriptions_due(*, now: datetime | None = None, limit: int = 1000) -> list
     )
 
 
-def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> Charge | None:
+def subscription_bill(
+    *, subscription_id: str, now: datetime | None = None, api_client: str | None = None
+) -> Charge | None:
     """Bill one due subscription: one attempt for its current period. Returns the charge, or
-    None when there was nothing to do (not due, canceled, or another worker has it)."""
+    None when there was nothing to do (not due, canceled, or another worker has it) or the
+    card cools off after a card-testing rule: then the attempt is postponed to the end of the
+    cool-off, without reaching the processor and without counting as a failed attempt.
+    ``api_client``: the API client that created the subscription, for period 0's charge."""
     now = clock_now(now)
     try:
         with transaction.atomic():
@@ -250,6 +264,8 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
                 return None
             if subscription.cancel_at_period_end and subscription.failed_attempts == 0:
                 _cancel(subscription, reason="requested", now=now)
+                return None
+            if _postponed(subscription, api_client=api_client, now=now):
                 return None
             start, end = _bounds(subscription, subscription.period)
             charge = Charge.objects.create(
@@ -284,8 +300,30 @@ def subscription_bill(*, subscription_id: str, now: datetime | None = None) -> C
     charge = charge_execute(
         charge=charge, token=token, now=now, on_settled=subscription_charge_settled
     )
-    charge_report(charge=charge, fingerprint=token.fingerprint)
+    charge_report(charge=charge, fingerprint=token.fingerprint, api_client=api_client)
     return charge
+
+
+def _postponed(subscription: Subscription, *, api_client: str | None, now: datetime) -> bool:
+    """While the card (or the client that asked for the subscription) cools off, move the
+    attempt to the end of the cool-off (on the locked row)."""
+    fingerprint = Token.objects.filter(pk=subscription.token_id).values_list(
+        "fingerprint", flat=True
+    )[0]
+    cooloff = cooloff_check(fingerprint=fingerprint, client=api_client)
+    if cooloff is None:
+        return False
+    subscription.next_billing_at = now + timedelta(seconds=cooloff.retry_after)
+    subscription.save(update_fields=["next_billing_at"])
+    logger.warning(
+        "subscription_bill_cooling_off",
+        extra={
+            "subscription": subscription.pk,
+            "scope": cooloff.scope,
+            "until": cooloff.retry_after,
+        },
+    )
+    return True
 
 
 def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:

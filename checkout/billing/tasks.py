@@ -23,8 +23,12 @@ def _parse(now: str | None) -> datetime | None:
 
 
 @shared_task(name="checkout.tasks.bill_subscription")
-def bill_subscription(subscription_id: str, now: str | None = None) -> str | None:
-    charge = subscription_bill(subscription_id=subscription_id, now=_parse(now))
+def bill_subscription(
+    subscription_id: str, now: str | None = None, api_client: str | None = None
+) -> str | None:
+    charge = subscription_bill(
+        subscription_id=subscription_id, now=_parse(now), api_client=api_client
+    )
     return charge.id if charge else None
 
 
@@ -50,7 +54,7 @@ def bill_first_period(event: SubscriptionCreated) -> None:
     if not event.first_period_due:
         return
     try:
-        bill_subscription.delay(event.subscription_id)
+        bill_subscription.delay(event.subscription_id, None, event.api_client or None)
     except Exception:
         logger.exception(
             "subscription_enqueue_failed", extra={"subscription": event.subscription_id}

@@ -40,6 +40,7 @@ from checkout.payments.processors import (
 from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
+from monitoring.security.cooloff import cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
@@ -84,6 +85,10 @@ def charge_create(
     merchant's server calling the API is not a shopper, so API charges pass neither and give
     ``api_client`` instead (``monitoring.security.engine.api_client_source``: merchant and address),
     which only server-sized rules count.
+
+    Raises ``SourceCoolingOff`` before anything is written while the card (its fingerprint)
+    or a given source cools off: every path to the processor passes here or through
+    ``subscription_bill``, so a rule's cool-off holds whichever way the card comes back.
     """
     amount, currency = amount_validate(amount=amount, currency=currency)
     metadata = dict(metadata or {})
@@ -93,6 +98,9 @@ def charge_create(
     now = clock_now(now)
     with transaction.atomic():
         token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        cooloff_enforce(
+            fingerprint=token.fingerprint, client=api_client, ip=shopper_ip, session_id=session_id
+        )
         fields = {
             "merchant": merchant,
             "token": token,

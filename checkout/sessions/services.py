@@ -40,7 +40,7 @@ from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
-from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
+from monitoring.security.cooloff import cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
@@ -356,17 +356,10 @@ def checkout_session_complete(
             signal=Signal.CARD_INVALID if code == "invalid_card_jwe" else None,
         )
         raise
+    # The vault refused (``SourceCoolingOff``, its token shredded) a card that cools off or
+    # that tripped a card-testing rule itself: it is never authorised, so the tester does not
+    # learn whether it works; ``charge_create`` checks the card again before the processor.
     token = ingested.token
-    # Monitoring seam: if this very card tripped a card-testing rule, it is never
-    # authorised, so the tester does not learn whether it works.
-    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
-    if cooloff is not None:
-        token_revoke(token=token, actor=f"checkout:{session.pk}", reason="card-testing cool-off")
-        _reopen(session, failure_code=SourceCoolingOff.code)
-        _attempt_record(
-            session, outcome=AuditEvent.Outcome.DENIED, reason=SourceCoolingOff.code, token=token
-        )
-        raise SourceCoolingOff(cooloff)
     if session.mode == CheckoutSession.Mode.SETUP:
         _finish(session, token=token, now=now)
         _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)

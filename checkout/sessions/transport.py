@@ -14,13 +14,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
-from jwcrypto import jwe, jwk
 
-from payments_site.kernel.encoding import b64url_encode
+from payments_site.kernel.encoding import b64url_decode, b64url_encode
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.transport.ingest import JWT_TYPE, MAX_LIFETIME_SECONDS
-from vault.transport.jose import JWE_ALG, JWE_ENC
+from vault.transport.jose import CEK_BITS, JWE_ALG, JWE_ENC, concat_kdf
 
 
 def current_key(purpose: KeyPurpose, keys: KeyService | None = None) -> PublicKey:
@@ -31,19 +32,47 @@ def current_key(purpose: KeyPurpose, keys: KeyService | None = None) -> PublicKe
 def card_encrypt(
     card: Mapping[str, Any], *, session_id: str, nonce: str, keys: KeyService | None = None
 ) -> str:
-    """Compact JWE (RSA-OAEP-256 + A256GCM) of the card fields plus session id and page nonce."""
+    """Compact JWE (ECDH-ES + A256GCM) of the card fields plus session id and page nonce, the
+    same bytes-for-shape as the page's ``jwe.js``: a fresh ephemeral P-256 key per card, the
+    session id and nonce as ``apu``/``apv`` of the key derivation."""
     public = current_key(KeyPurpose.JWE, keys)
     payload = {
         **{k: card[k] for k in ("number", "exp_month", "exp_year", "cvc", "name") if k in card},
         "sid": session_id,
         "nonce": nonce,
     }
-    token = jwe.JWE(
-        plaintext=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
-        protected=json.dumps({"alg": JWE_ALG, "enc": JWE_ENC, "kid": public.kid}),
+    vault_key = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(b64url_decode(public.jwk["x"]), "big"),
+        int.from_bytes(b64url_decode(public.jwk["y"]), "big"),
+        ec.SECP256R1(),
+    ).public_key()
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    numbers = ephemeral.public_key().public_numbers()
+    apu, apv = session_id.encode("utf-8"), nonce.encode("utf-8")
+    header = {
+        "alg": JWE_ALG,
+        "enc": JWE_ENC,
+        "kid": public.kid,
+        "epk": {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+        },
+        "apu": b64url_encode(apu),
+        "apv": b64url_encode(apv),
+    }
+    cek = concat_kdf(
+        ephemeral.exchange(ec.ECDH(), vault_key), enc=JWE_ENC, apu=apu, apv=apv, bits=CEK_BITS
     )
-    token.add_recipient(jwk.JWK(**public.jwk))
-    return str(token.serialize(compact=True))
+    protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
+    iv = secrets.token_bytes(12)
+    sealed = AESGCM(cek).encrypt(
+        iv, json.dumps(payload, separators=(",", ":")).encode("utf-8"), protected.encode("ascii")
+    )
+    return ".".join(
+        (protected, "", b64url_encode(iv), b64url_encode(sealed[:-16]), b64url_encode(sealed[-16:]))
+    )
 
 
 def card_seal(

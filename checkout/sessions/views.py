@@ -204,7 +204,7 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
     # A shopper address or session that tripped a card-testing rule gets no form until its
     # cool-off ends (monitoring.security.engine); other shoppers are not affected.
     shopper_ip = client_ip(request)
-    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk)
+    cooloff = cooloff_check(ip=shopper_ip, session_id=session.pk, merchant_id=session.merchant_id)
     if cooloff is not None:
         return _cooling_off(request, session, cooloff)
     if request.method == "POST":

@@ -106,6 +106,11 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "measure": Measure.COUNT, "threshold": 20, "window_seconds": 300,
         "cooloff_seconds": 900,
     },
+    "jwt.replay": {
+        "signals": frozenset({Signal.JTI_REPLAYED}), "scope": Scope.IP,
+        "measure": Measure.COUNT, "threshold": 1, "window_seconds": 3600,
+        "cooloff_seconds": 3600, "severity": "critical",
+    },
     # Bad API keys alert and never cool off: anyone can send them, so a cool-off of their
     # address would deny whoever shares it. Each (address, key prefix) pair is locked by
     # ``lockout.py``; guessing itself is defeated by the keys' 256 random bits.
@@ -117,11 +122,6 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "signals": frozenset({Signal.API_KEY_REJECTED}), "scope": Scope.GLOBAL,
         "measure": Measure.COUNT, "threshold": 100, "window_seconds": 300, "cooloff_seconds": 0,
         "severity": "critical",
-    },
-    "jwt.replay": {
-        "signals": frozenset({Signal.JTI_REPLAYED}), "scope": Scope.IP,
-        "measure": Measure.COUNT, "threshold": 1, "window_seconds": 3600,
-        "cooloff_seconds": 3600, "severity": "critical",
     },
 }  # fmt: skip
 

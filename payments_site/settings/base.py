@@ -19,6 +19,8 @@ DEBUG = False
 # Where people reach this deployment (links printed by commands); each environment defaults it.
 PUBLIC_ORIGIN: str = env.str("PUBLIC_ORIGIN", default="https://localhost:8443")
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+# The root page offers a test-mode checkout for the demo merchant (development settings).
+DEMO_CHECKOUT_ENABLED = False
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     # django.contrib.admin with the two-factor admin site (monitoring/security/admin_site.py).
@@ -118,7 +120,11 @@ STORAGES = {
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["vault.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # After authentication: what an operation's OpenAPI schema does not declare is refused.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "payments_site.parameters.DeclaredParametersOnly",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["payments_site.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "payments_site.problems.exception_handler",

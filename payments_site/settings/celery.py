@@ -8,6 +8,11 @@ from .environment import env
 
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER: bool = not CELERY_BROKER_URL
+if not CELERY_BROKER_URL:
+    # Inline tasks still pass through a producer (Celery serialises them as if sent): the
+    # in-memory transport keeps it from reaching for an AMQP broker on localhost (and from
+    # kombu's "No hostname was supplied" warning on every task).
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="tessera")
 # At-least-once: a task is acknowledged after it ran, and redelivered if its worker died.

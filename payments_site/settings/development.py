@@ -7,7 +7,7 @@ never a constant in code.
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, logging_config
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY")
@@ -25,6 +25,12 @@ CSRF_TRUSTED_ORIGINS = env.list(
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 0
+
+DEMO_CHECKOUT_ENABLED = True
+
+# Logs for a person to read, one line per record (LOG_FORMAT=json for the production form).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+LOGGING = logging_config(LOG_FORMAT)
 
 # --- checkout sessions: `make run` demos may return to an http://localhost shop.
 CHECKOUT_REDIRECT_HTTP_ALLOWED = env.bool("CHECKOUT_REDIRECT_HTTP_ALLOWED", default=True)

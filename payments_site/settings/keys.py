@@ -16,7 +16,6 @@ KEYS_BACKEND_NAME = env.str("KEYS_BACKEND", default="local")
 KEYS_BACKEND = KEY_BACKENDS[KEYS_BACKEND_NAME]
 # local: a 0600 keyring file made on first use (refused by production settings).
 LOCAL_KEYRING_PATH = Path(env.str("LOCAL_KEYRING_PATH", default=str(RUN_DIR / "keyring.json")))
-LOCAL_KEYS_RSA_BITS = env.int("LOCAL_KEYS_RSA_BITS", default=3072)
 LOCAL_KEYS_ALLOWED = True
 # aws: key ids, ARNs or aliases (`manage.py kms_bootstrap` creates them and prints these).
 KMS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
@@ -28,7 +27,6 @@ KMS_FINGERPRINT_KEY_ID = env.str("KMS_FINGERPRINT_KEY_ID", default="alias/tesser
 # Keys replaced by a new one but still listed in the JWKS until what they made has expired.
 KMS_SIGN_PREVIOUS_KEY_IDS: list[str] = env.list("KMS_SIGN_PREVIOUS_KEY_IDS", default=[])
 KMS_JWE_PREVIOUS_KEY_IDS: list[str] = env.list("KMS_JWE_PREVIOUS_KEY_IDS", default=[])
-KMS_JWE_KEY_SPEC = env.str("KMS_JWE_KEY_SPEC", default="RSA_3072")
 KMS_CONNECT_TIMEOUT = env.float("KMS_CONNECT_TIMEOUT", default=2.0)
 KMS_READ_TIMEOUT = env.float("KMS_READ_TIMEOUT", default=5.0)
 KMS_MAX_ATTEMPTS = env.int("KMS_MAX_ATTEMPTS", default=3)
@@ -45,3 +43,5 @@ CARD_JWT_ISSUER = env.str("CARD_JWT_ISSUER", default="tessera-checkout")
 CARD_JWT_AUDIENCE = env.str("CARD_JWT_AUDIENCE", default="vault.tessera.localhost")
 CARD_JWT_LIFETIME_SECONDS = env.int("CARD_JWT_LIFETIME_SECONDS", default=120)
 CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
+# The ingest keeps the active merchants it read this long (0: read every card).
+INGEST_MERCHANT_CACHE_SECONDS = env.float("INGEST_MERCHANT_CACHE_SECONDS", default=5.0)

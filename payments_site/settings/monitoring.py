@@ -3,6 +3,8 @@ rules, readiness, logs, metrics and Sentry."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .environment import BASE_DIR, env
 
 # --- django-axes: admin login lockout (PCI DSS 8.3.4) -------------------------------------------
@@ -57,20 +59,29 @@ READINESS_CHECKS: list[str] = [
     "vault.health.check_keys",
 ]
 
-# --- Logging: structured JSON, every record redacted -----------------------------------------
+# --- Logging: structured, every record redacted; JSON lines, or "console" lines for a person
+# (development's default; production refuses it). gunicorn's own lines use the same formatter.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "monitoring.observability.logs.json_formatter"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.server": {"level": "WARNING"},
-        "axes.apps": {"level": "WARNING"},
-    },
-}
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
+
+
+def logging_config(log_format: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "monitoring.observability.logs.json_formatter"},
+            "console": {"()": "monitoring.observability.logs.console_formatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format},
+        },
+        "root": {"handlers": ["console"], "level": LOG_LEVEL},
+        "loggers": {
+            "django.server": {"level": "WARNING"},
+            "axes.apps": {"level": "WARNING"},
+        },
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT)

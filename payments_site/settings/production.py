@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import KEY_BACKENDS, KEYS_BACKEND, env
+from .base import KEY_BACKENDS, KEYS_BACKEND, LOG_FORMAT, env
+from .environment import SettingError
 
 # Every variable production cannot run without. Checked together so that one deploy attempt
 # names them all instead of failing one at a time.
@@ -36,6 +37,9 @@ if _missing:
     )
 
 DEBUG = False
+# Production logs are JSON lines only, for the log pipeline to parse.
+if LOG_FORMAT != "json":
+    raise SettingError(f"LOG_FORMAT={LOG_FORMAT!r}: production logs JSON only; allowed: json")
 SECRET_KEY = env.str("SECRET_KEY")
 # Previous keys while rotating: sessions, signed links and admin recovery codes stay valid.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])

@@ -76,6 +76,9 @@ VARIABLES: dict[str, Variable] = {
         r"https?://[^\s/]+",
     ),
     "DEBUG": _flag("true or false (development settings only)"),
+    "LOG_FORMAT": Variable(
+        "str", "json or console (lines for a person; not in production)", ("json", "console")
+    ),
     "LOG_LEVEL": Variable(
         "str", "DEBUG, INFO, WARNING or ERROR", ("DEBUG", "INFO", "WARNING", "ERROR")
     ),
@@ -113,11 +116,6 @@ VARIABLES: dict[str, Variable] = {
     "KMS_JWE_PREVIOUS_KEY_IDS": Variable(
         "list", "comma-separated KMS key ids", pattern=_IDENTIFIER
     ),
-    "KMS_JWE_KEY_SPEC": Variable(
-        "str",
-        "RSA_2048, RSA_3072, RSA_4096 or ECC_NIST_P256",
-        ("RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256"),
-    ),
     "KMS_CONNECT_TIMEOUT": _number(f"{_SECONDS}, 0.1 to 60", 0.1, 60),
     "KMS_READ_TIMEOUT": _number(f"{_SECONDS}, 0.1 to 60", 0.1, 60),
     "KMS_MAX_ATTEMPTS": _whole("1 to 10", 1, 10),
@@ -125,13 +123,13 @@ VARIABLES: dict[str, Variable] = {
     "DATA_KEY_MAX_AGE_SECONDS": _number(f"{_SECONDS}, 1 to 86400", 1, 86400),
     "DATA_KEY_MAX_USES": _whole("1 to 1000000", 1, 1_000_000),
     "LOCAL_KEYRING_PATH": _text("a file path"),
-    "LOCAL_KEYS_RSA_BITS": Variable("int", "2048, 3072 or 4096", ("2048", "3072", "4096")),
     "LOCAL_KEYS_ALLOWED_IN_PRODUCTION": _flag(),
     # --- card transport ---------------------------------------------------------------------
     "CARD_JWT_ISSUER": _text("a name without spaces"),
     "CARD_JWT_AUDIENCE": _text("the vault's DNS name", r"[A-Za-z0-9.-]+"),
     "CARD_JWT_LIFETIME_SECONDS": _whole("1 to 300 seconds", 1, 300),
     "CARD_JWT_LEEWAY_SECONDS": _whole("0 to 30 seconds", 0, 30),
+    "INGEST_MERCHANT_CACHE_SECONDS": _number(f"{_SECONDS}, 0 to 60", 0, 60),
     # --- charges, billing, hosted checkout ----------------------------------------------------
     "PROCESSOR_BACKEND": _text("a dotted path to a Processor class", _DOTTED),
     "PROCESSOR_SANDBOX_LATENCY_MS": _whole("0 to 60000 milliseconds", 0, 60_000),

@@ -6,18 +6,18 @@ import secrets
 from datetime import timedelta
 from functools import cache
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import include, path
 from django.utils import timezone
-from jwt.algorithms import RSAAlgorithm
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments_site.kernel.encoding import b64url_encode
 from vault.keys import KeyPurpose, get_key_service
 from vault.models import UsedJti
+from vault.transport.jose import epk_public_key
 
 
 class BareInsert(APIView):
@@ -34,29 +34,34 @@ class BareInsert(APIView):
 
 
 @cache
-def _wrapped_cek() -> tuple[str, bytes]:
-    """A 32-byte CEK wrapped to the current vault encryption key, as a JWE carries one."""
+def _ephemeral_point() -> tuple[str, ec.EllipticCurvePublicKey]:
+    """The current vault encryption key's kid and a browser's ephemeral P-256 public key."""
     public = next(
         k for k in get_key_service().public_keys() if k.purpose == KeyPurpose.JWE and k.current
     )
-    key = RSAAlgorithm.from_jwk(dict(public.jwk))
-    assert isinstance(key, rsa.RSAPublicKey)
-    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
-    return public.kid, key.encrypt(secrets.token_bytes(32), oaep)
+    return public.kid, ec.generate_private_key(ec.SECP256R1()).public_key()
 
 
-class BareInsertRsa(BareInsert):
-    """The floor under any card ingest: the bare insert plus the one RSA private-key operation
-    (through the key service) that every JWE needs, and nothing else."""
+class BareInsertEcdh(BareInsert):
+    """The floor under any card ingest: the bare insert plus the one ECDH derive (through the
+    key service, after the same ``epk`` point validation) that every JWE needs, and nothing
+    else."""
 
     def post(self, request: Request) -> Response:
-        kid, wrapped = _wrapped_cek()
-        get_key_service().rsa_oaep_decrypt(kid=kid, ciphertext=wrapped)
+        kid, peer = _ephemeral_point()
+        numbers = peer.public_numbers()
+        epk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+        }
+        get_key_service().ecdh_derive(kid=kid, peer=epk_public_key(epk))
         return super().post(request)
 
 
 urlpatterns = [
     path("bench/bare-insert", BareInsert.as_view()),
-    path("bench/bare-insert-rsa", BareInsertRsa.as_view()),
+    path("bench/bare-insert-ecdh", BareInsertEcdh.as_view()),
     path("", include("payments_site.urls")),
 ]

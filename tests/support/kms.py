@@ -1,7 +1,7 @@
 """AWS KMS for tests: moto in-process or a real ``moto_server`` on 127.0.0.1, both made to
 behave like KMS where moto 5.x does not.
 
-moto 5.2 differs from AWS KMS in three ways that matter to Tessera, and ``patch_moto_kms()``
+moto 5.2 differs from AWS KMS in four ways that matter to Tessera, and ``patch_moto_kms()``
 closes each gap rather than skipping the tests that would reveal it:
 
 1. **Disabled keys keep working.** AWS refuses every cryptographic operation (and
@@ -15,6 +15,15 @@ closes each gap rather than skipping the tests that would reveal it:
 3. **Sign ignores ``MessageType=DIGEST``.** moto hashes the 32-byte digest again, so the
    signature does not verify over the original message. The patch signs the digest as
    pre-hashed (and checks its length), as KMS does.
+4. **No DeriveSharedSecret** (and ``KEY_AGREEMENT`` keys described as signing keys). The patch
+   implements it as the KMS API reference documents it: ``KeyId``, ``KeyAgreementAlgorithm``
+   (only ``ECDH``) and ``PublicKey`` (a DER SubjectPublicKeyInfo) required; the key must be an
+   enabled ``ECC_NIST_*`` key with ``KeyUsage=KEY_AGREEMENT`` (else
+   ``InvalidKeyUsageException``); a peer key that does not parse or is on another curve is a
+   ``ValidationException``; the answer is the raw shared secret — the x coordinate of the ECDH
+   point, computed with the private key moto keeps — with ``KeyId`` (ARN),
+   ``KeyAgreementAlgorithm`` and ``KeyOrigin``. Such keys are described with
+   ``KeyAgreementAlgorithms: ["ECDH"]`` and no signing algorithms, and cannot sign.
 
 ``python -m tests.support.moto_kms_server`` applies the same patch before starting moto's
 server, so suites can run the whole path over real HTTP with ``moto_server()`` below.
@@ -57,7 +66,8 @@ def use_fake_credentials() -> None:
 
 
 def patch_moto_kms() -> None:
-    """Make moto's KMS behave like AWS for disabled keys, RSA-OAEP Decrypt and DIGEST signing.
+    """Make moto's KMS behave like AWS for disabled keys, RSA-OAEP Decrypt, DIGEST signing and
+    ECDH DeriveSharedSecret.
 
     Idempotent; patches moto's classes, so it covers ``mock_aws()`` and moto_server alike.
     """
@@ -180,6 +190,68 @@ def patch_moto_kms() -> None:
         )
 
     KmsResponse.sign = sign_response  # type: ignore[method-assign]
+
+    from moto.kms.models import Key
+
+    original_signing_algorithms = Key.signing_algorithms
+    original_to_dict = Key.to_dict
+
+    def signing_algorithms(self: Key) -> list[str] | None:
+        if self.key_usage == "KEY_AGREEMENT":
+            return None
+        return original_signing_algorithms.fget(self)  # type: ignore[attr-defined]
+
+    def to_dict(self: Key) -> dict[str, Any]:
+        out: dict[str, Any] = original_to_dict(self)
+        if self.key_usage == "KEY_AGREEMENT":
+            metadata = out["KeyMetadata"]
+            metadata.pop("SigningAlgorithms", None)
+            metadata.pop("EncryptionAlgorithms", None)
+            metadata["KeyAgreementAlgorithms"] = ["ECDH"]
+        return out
+
+    Key.signing_algorithms = property(signing_algorithms)  # type: ignore[assignment,method-assign]
+    Key.to_dict = to_dict  # type: ignore[method-assign]
+
+    curves = {"ECC_NIST_P256": ec.SECP256R1, "ECC_NIST_P384": ec.SECP384R1}
+
+    def derive_shared_secret(self: KmsResponse) -> str:
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+        key_id = self._get_param("KeyId")
+        algorithm = self._get_param("KeyAgreementAlgorithm")
+        peer_b64 = self._get_param("PublicKey")
+        if not key_id or not algorithm or not peer_b64:
+            raise ValidationException("KeyId, KeyAgreementAlgorithm and PublicKey are required.")
+        if algorithm != "ECDH":
+            raise ValidationException(f"Unsupported KeyAgreementAlgorithm {algorithm}")
+        self._validate_key_id(key_id)
+        backend = self.kms_backend
+        key = backend.describe_key(key_id)
+        require_enabled(backend, key.id)
+        if key.key_usage != "KEY_AGREEMENT" or key.key_spec not in curves:
+            raise JsonRESTError(
+                "InvalidKeyUsageException", "The key cannot be used for key agreement."
+            )
+        try:
+            peer = load_der_public_key(base64.b64decode(peer_b64))
+        except ValueError:
+            raise ValidationException("PublicKey is not a valid public key.") from None
+        if not isinstance(peer, ec.EllipticCurvePublicKey) or not isinstance(
+            peer.curve, curves[key.key_spec]
+        ):
+            raise ValidationException("PublicKey is not on the curve of the KMS key.")
+        secret = key.private_key.private_key.exchange(ec.ECDH(), peer)  # type: ignore[attr-defined]
+        return json.dumps(
+            {
+                "KeyId": key.arn,
+                "SharedSecret": base64.b64encode(secret).decode("ascii"),
+                "KeyAgreementAlgorithm": "ECDH",
+                "KeyOrigin": key.origin,
+            }
+        )
+
+    KmsResponse.derive_shared_secret = derive_shared_secret  # type: ignore[attr-defined]
     _PATCHED = True
 
 

@@ -21,9 +21,11 @@ from tests.support.kms import (
     use_fake_credentials,
 )
 from vault.envelope import data_keys
+from vault.fingerprints import subkeys
 from vault.keys import KeyPurpose, KeyService, get_key_service
 from vault.keys.aws import AwsKmsKeyService
 from vault.keys.local import LocalKeyService
+from vault.transport.ingest import merchants
 
 BACKENDS = ["local", "moto", "moto_server"]
 
@@ -130,7 +132,12 @@ AWS_BACKENDS = pytest.mark.parametrize("backend_name", ["moto", "moto_server"])
 
 @pytest.fixture(autouse=True)
 def _fresh_data_key_cache() -> Iterator[None]:
-    """Each test starts without cached data keys (they may belong to another test's DB)."""
+    """Each test starts without cached data keys, fingerprint subkeys or merchants (they may
+    belong to another test's DB or keyring)."""
     data_keys.clear()
+    subkeys.clear()
+    merchants.forget()
     yield
     data_keys.clear()
+    subkeys.clear()
+    merchants.forget()

@@ -4,6 +4,9 @@ fingerprints, expiry, rotation and the data-key cache."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import io
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +18,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from monitoring.audit.models import AuditEvent
+from payments_site.kernel.encoding import b64url_encode
 from payments_site.problems import problem_of
 from tests.cards import load_cards
 from tests.checkout.events import failing_listener, heard
@@ -23,6 +27,7 @@ from tests.vault.conftest import AWS_BACKENDS
 from vault import events as vault_events
 from vault.cards import Card, card_validate
 from vault.envelope import data_keys
+from vault.fingerprints import FINGERPRINT_VERSION, card_fingerprint, fingerprint_v1, subkey_message
 from vault.keys import KeyDecryptionFailed, KeyPurpose, KeyService, KeyUnavailable
 from vault.keys.aws import AwsKmsKeyService
 from vault.keys.local import LocalKeyService
@@ -372,6 +377,49 @@ def test_fingerprint_is_per_merchant_and_deduplicates(
     assert token_create(merchant=merchant, card=_card(), deduplicate=True, actor=ACTOR).id == b.id
 
 
+def test_fingerprint_is_hmac_of_the_pan_under_the_kms_derived_subkey(
+    key_service: KeyService, merchant: Merchant
+) -> None:
+    token = token_create(merchant=merchant, card=_card(), actor=ACTOR)
+
+    subkey = key_service.mac(subkey_message(merchant_id=merchant.id, livemode=False))
+    expected = hmac.new(subkey, b"4242424242424242", hashlib.sha256).digest()
+    assert token.fingerprint == b64url_encode(expected)
+    assert token.fingerprint_version == FINGERPRINT_VERSION == 2
+    # the mode is an input of the subkey: live and test fingerprints never match
+    live = card_fingerprint(merchant_id=merchant.id, number="4242424242424242", livemode=True)
+    assert live != token.fingerprint
+
+
+def test_version_1_fingerprints_keep_deduplicating_and_are_rekeyed(
+    key_service: KeyService, merchant: Merchant
+) -> None:
+    # given tokens made before subkeys (version 1: one KMS MAC over merchant + PAN)
+    old = token_create(merchant=merchant, card=_card(), actor=ACTOR)
+    revoked = token_create(merchant=merchant, card=_card("5555555555554444"), actor=ACTOR)
+    for token in (old, revoked):
+        v1 = fingerprint_v1(merchant_id=merchant.id, number=_reveal(token).number)
+        Token.objects.filter(pk=token.pk).update(fingerprint=v1, fingerprint_version=1)
+    token_revoke(token=revoked, actor=ACTOR, reason="x")
+
+    # then a de-duplicating create still finds the version 1 token
+    assert token_create(merchant=merchant, card=_card(), deduplicate=True, actor=ACTOR).id == old.id
+
+    # when the command re-keys them
+    out = io.StringIO()
+    call_command("rekey_fingerprints", stdout=out)
+
+    # then the live token is on version 2 and still matches; the revoked one has no card left
+    old.refresh_from_db()
+    assert "Re-keyed 1 fingerprints." in out.getvalue()
+    assert old.fingerprint_version == 2
+    assert old.fingerprint == card_fingerprint(merchant_id=merchant.id, number="4242424242424242")
+    assert Token.objects.get(pk=revoked.pk).fingerprint_version == 1
+    calls = count_kms_calls(key_service)
+    assert token_create(merchant=merchant, card=_card(), deduplicate=True, actor=ACTOR).id == old.id
+    assert calls["GenerateMac"] == 0  # no version 1 token left to compare: no KMS call
+
+
 # --- expiry -----------------------------------------------------------------------------------
 
 
@@ -410,7 +458,7 @@ def test_token_expiry_is_the_end_of_the_card_month(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_mac_per_card_with_cached_data_keys(
+def test_one_mac_per_merchant_with_cached_data_keys(
     key_service: KeyService, merchant: Merchant, settings: Settings
 ) -> None:
     settings.DATA_KEY_MAX_USES = 25
@@ -418,8 +466,8 @@ def test_one_mac_per_card_with_cached_data_keys(
 
     tokens = [token_create(merchant=merchant, card=_card(), actor=ACTOR) for _ in range(60)]
 
-    # 60 MACs; a new data key after every 25 cards → 3 GenerateDataKey
-    assert calls == Counter({"GenerateMac": 60, "GenerateDataKey": 3})
+    # one MAC for the merchant's fingerprint subkey; a new data key after every 25 cards
+    assert calls == Counter({"GenerateMac": 1, "GenerateDataKey": 3})
     assert DataKey.objects.count() == 3
     # revealing them unwraps each data key once
     calls.clear()

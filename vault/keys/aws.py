@@ -2,9 +2,9 @@
 
 - One client per process (creating one costs ~100 ms), standard retry mode, short connect and
   read timeouts so a KMS outage turns into a quick 503 instead of a hung worker.
-- Public keys (GetPublicKey) are cached in-process with their KMS key ARN; signing and RSA
-  decryption then address the key by ARN, so the ``kid`` we stamp always matches the key that
-  signed, even while an alias is being moved to a new key.
+- Public keys (GetPublicKey) are cached in-process with their KMS key ARN; signing and ECDH
+  key agreement (DeriveSharedSecret) then address the key by ARN, so the ``kid`` we stamp
+  always matches the key that signed, even while an alias is being moved to a new key.
 - Every botocore error is translated: authentication failures of ciphertext or context become
   ``KeyDecryptionFailed`` (fail closed, do not retry), everything else ``KeyUnavailable``
   (HTTP 503 with Retry-After). Messages never carry key material or plaintext.
@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 
 from monitoring.observability.metrics import kms_timer
@@ -55,7 +57,7 @@ _DECRYPT_FAILURES = frozenset({"InvalidCiphertextException", "IncorrectKeyExcept
 # What each key must be in KMS (``kms_bootstrap`` creates them so; health_check verifies).
 KEY_SPECS: dict[KeyPurpose, tuple[str, str]] = {
     KeyPurpose.SIGN: ("ECC_NIST_P256", "SIGN_VERIFY"),
-    KeyPurpose.JWE: ("RSA_3072", "ENCRYPT_DECRYPT"),
+    KeyPurpose.JWE: ("ECC_NIST_P256", "KEY_AGREEMENT"),
     KeyPurpose.VAULT: ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
     KeyPurpose.FINGERPRINT: ("HMAC_256", "GENERATE_VERIFY_MAC"),
 }
@@ -202,21 +204,22 @@ class AwsKmsKeyService(KeyService):
         )
         return kid, der_to_raw_es256(response["Signature"])
 
-    def rsa_oaep_decrypt(self, *, kid: str, ciphertext: bytes) -> bytes:
+    def ecdh_derive(self, *, kid: str, peer: ec.EllipticCurvePublicKey) -> bytes:
         public, _ = self._public_cache()
         cached = public.get(kid)
         if cached is None or cached.public.purpose is not KeyPurpose.JWE:
             raise UnknownKey()
+        spki = peer.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         response = self._call(
-            "Decrypt",
-            lambda: self.client.decrypt(
-                KeyId=cached.arn,
-                CiphertextBlob=ciphertext,
-                EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+            "DeriveSharedSecret",
+            lambda: self.client.derive_shared_secret(
+                KeyId=cached.arn, KeyAgreementAlgorithm="ECDH", PublicKey=spki
             ),
-            decrypting=True,
         )
-        return response["Plaintext"]
+        secret: bytes = response["SharedSecret"]
+        if len(secret) != 32:
+            raise KeyDecryptionFailed()
+        return secret
 
     def generate_data_key(self, *, context: Mapping[str, str]) -> DataKeyMaterial:
         response = self._call(
@@ -287,10 +290,7 @@ class AwsKmsKeyService(KeyService):
             spec, usage = KEY_SPECS[purpose]
             if metadata.get("KeyState") != "Enabled":
                 raise KeyUnavailable(f"The {purpose.value} key is not enabled.")
-            if metadata.get("KeyUsage") != usage or not (
-                metadata.get("KeySpec") == spec
-                or (purpose is KeyPurpose.JWE and str(metadata.get("KeySpec")).startswith("RSA_"))
-            ):
+            if metadata.get("KeyUsage") != usage or metadata.get("KeySpec") != spec:
                 raise KeyUnavailable(f"The {purpose.value} key has the wrong spec or usage.")
 
     # --- administration -----------------------------------------------------------------------
@@ -318,9 +318,7 @@ def _material_id(response: Mapping[str, Any], name: str) -> str:
 # --- bootstrap ---------------------------------------------------------------------------------
 
 
-def kms_bootstrap(
-    *, client: KMSClient, alias_prefix: str = "alias/tessera", jwe_key_spec: str = "RSA_3072"
-) -> dict[str, str]:
+def kms_bootstrap(*, client: KMSClient, alias_prefix: str = "alias/tessera") -> dict[str, str]:
     """Create the four keys and their aliases unless they exist; turn on VAULT key rotation.
 
     Idempotent: an alias that already exists is reused as it is. Returns the settings that
@@ -337,10 +335,9 @@ def kms_bootstrap(
         alias = f"{alias_prefix}-{purpose.value}"
         key_id = existing.get(alias)
         if key_id is None:
-            key_spec = jwe_key_spec if purpose is KeyPurpose.JWE else spec
             key = client.create_key(
                 Description=f"Tessera {purpose.value} key",
-                KeySpec=key_spec,  # type: ignore[arg-type]
+                KeySpec=spec,  # type: ignore[arg-type]
                 KeyUsage=usage,  # type: ignore[arg-type]
                 Tags=[{"TagKey": "app", "TagValue": "tessera"}],
             )

@@ -3,13 +3,13 @@
 Four keys per environment:
 
 - ``SIGN`` (ECC_NIST_P256): the checkout signs card JWTs with ES256.
-- ``JWE`` (RSA_3072 or 2048): browsers encrypt the CEK to its public half (RSA-OAEP-256); the
-  vault unwraps it with a KMS Decrypt.
+- ``JWE`` (ECC_NIST_P256, key agreement): browsers make an ECDH-ES JWE to its public half; the
+  vault derives the shared secret with KMS DeriveSharedSecret.
 - ``VAULT`` (symmetric, rotating): wraps data keys, always under an encryption context.
 - ``FINGERPRINT`` (HMAC_256): per-merchant card fingerprints.
 
 Private and symmetric key material never leaves the backend; callers get signatures, MACs,
-unwrapped CEKs and data keys (plaintext only in memory, for the envelope cache).
+ECDH shared secrets and data keys (plaintext only in memory, for the envelope cache).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -114,8 +115,9 @@ class KeyService(ABC):
         """Current and still-valid previous public keys for SIGN and JWE."""
 
     @abstractmethod
-    def rsa_oaep_decrypt(self, *, kid: str, ciphertext: bytes) -> bytes:
-        """RSAES-OAEP-SHA-256 decrypt with the JWE key named ``kid`` (current or previous)."""
+    def ecdh_derive(self, *, kid: str, peer: ec.EllipticCurvePublicKey) -> bytes:
+        """The raw ECDH shared secret (the 32-byte x coordinate) of the JWE key named ``kid``
+        (current or previous) with ``peer``, a P-256 point the caller has already validated."""
 
     @abstractmethod
     def generate_data_key(self, *, context: Mapping[str, str]) -> DataKeyMaterial:

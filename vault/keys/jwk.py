@@ -49,36 +49,25 @@ def public_jwk(
 ) -> dict[str, Any]:
     """The JWK we publish for ``public_key``, ``kid`` included.
 
-    SIGN keys are P-256 (``use: sig``, ES256); JWE keys are RSA (``use: enc``, RSA-OAEP-256).
+    Both are P-256: SIGN keys ``use: sig`` (ES256), JWE keys ``use: enc`` (ECDH-ES key agreement).
     """
-    jwk: dict[str, Any]
-    if purpose is KeyPurpose.SIGN:
-        if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
-            public_key.curve, ec.SECP256R1
-        ):
-            raise KeyServiceError("The signing key is not a P-256 key.")
-        numbers = public_key.public_numbers()
-        jwk = {
-            "kty": "EC",
-            "crv": "P-256",
-            "x": b64url(_int_bytes(numbers.x, ES256_COORDINATE_BYTES)),
-            "y": b64url(_int_bytes(numbers.y, ES256_COORDINATE_BYTES)),
-            "use": "sig",
-            "alg": "ES256",
-        }
-    elif purpose is KeyPurpose.JWE:
-        if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < 2048:
-            raise KeyServiceError("The encryption key is not an RSA key of 2048 bits or more.")
-        rsa_numbers = public_key.public_numbers()
-        jwk = {
-            "kty": "RSA",
-            "n": b64url(_int_bytes(rsa_numbers.n)),
-            "e": b64url(_int_bytes(rsa_numbers.e)),
-            "use": "enc",
-            "alg": "RSA-OAEP-256",
-        }
-    else:
+    if purpose not in (KeyPurpose.SIGN, KeyPurpose.JWE):
         raise ValueError(f"{purpose} keys have no public half")
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        raise KeyServiceError(f"The {purpose.value} key is not a P-256 key.")
+    numbers = public_key.public_numbers()
+    jwk: dict[str, Any] = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(_int_bytes(numbers.x, ES256_COORDINATE_BYTES)),
+        "y": b64url(_int_bytes(numbers.y, ES256_COORDINATE_BYTES)),
+    }
+    if purpose is KeyPurpose.SIGN:
+        jwk.update(use="sig", alg="ES256")
+    else:
+        jwk.update(use="enc", alg="ECDH-ES")
     jwk["kid"] = jwk_thumbprint(jwk)
     return jwk
 

@@ -1,6 +1,6 @@
 """``local`` backend: the four keys in a 0600 keyring file, for ``make run`` and development.
 
-It is real cryptography (ES256, RSA-OAEP-256, AES-256-GCM key wrapping with a bound context,
+It is real cryptography (ES256, ECDH on P-256, AES-256-GCM key wrapping with a bound context,
 HMAC-SHA256), so everything above it behaves exactly as on KMS, but the key material sits on
 the application's disk. Like the AWS Encryption SDK's raw keyrings it is therefore refused by
 production settings unless ``LOCAL_KEYS_ALLOWED_IN_PRODUCTION`` is set on purpose.
@@ -9,7 +9,8 @@ File format (JSON): ``{"format": …, "keys": {purpose: {"current": "1", "versio
 {"created": iso, "material": base64, "retired": false}}}}}``. Several processes (gunicorn
 workers, tests, management commands) share one file: creation is atomic (write, then hard-link
 into place), rotation takes an ``flock`` and replaces the file, and readers reload when it
-changes.
+changes. A keyring whose current JWE key predates ECDH-ES (RSA) gets a P-256 version made
+current on first use; the RSA one is never used again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -64,15 +65,10 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _new_material(purpose: KeyPurpose, rsa_bits: int) -> bytes:
-    if purpose is KeyPurpose.SIGN:
-        private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = ec.generate_private_key(
-            ec.SECP256R1()
-        )
-    elif purpose is KeyPurpose.JWE:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
-    else:
+def _new_material(purpose: KeyPurpose) -> bytes:
+    if purpose not in (KeyPurpose.SIGN, KeyPurpose.JWE):
         return secrets.token_bytes(32)
+    private = ec.generate_private_key(ec.SECP256R1())
     return private.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -80,10 +76,10 @@ def _new_material(purpose: KeyPurpose, rsa_bits: int) -> bytes:
     )
 
 
-def _new_version(purpose: KeyPurpose, rsa_bits: int) -> dict[str, Any]:
+def _new_version(purpose: KeyPurpose) -> dict[str, Any]:
     return {
         "created": _now(),
-        "material": base64.b64encode(_new_material(purpose, rsa_bits)).decode("ascii"),
+        "material": base64.b64encode(_new_material(purpose)).decode("ascii"),
         "retired": False,
     }
 
@@ -126,12 +122,14 @@ class _Keyring:
             for label, item in entry["versions"].items():
                 material = base64.b64decode(item["material"])
                 private = jwk = None
+                retired = bool(item["retired"])
                 if purpose in (KeyPurpose.SIGN, KeyPurpose.JWE):
                     private = serialization.load_der_private_key(material, password=None)
-                    jwk = public_jwk(private.public_key(), purpose)  # type: ignore[arg-type]
-                version = _Version(
-                    purpose, str(label), material, bool(item["retired"]), private, jwk
-                )
+                    if isinstance(private, ec.EllipticCurvePrivateKey):
+                        jwk = public_jwk(private.public_key(), purpose)
+                    else:
+                        retired = True  # an RSA JWE key from before ECDH-ES: never used again
+                version = _Version(purpose, str(label), material, retired, private, jwk)
                 versions[purpose][str(label)] = version
                 if jwk is not None:
                     by_kid[str(jwk["kid"])] = version
@@ -146,7 +144,7 @@ class LocalKeyService(KeyService):
 
     name = "local"
 
-    def __init__(self, path: Path | str | None = None, *, rsa_bits: int | None = None) -> None:
+    def __init__(self, path: Path | str | None = None) -> None:
         if not getattr(settings, "LOCAL_KEYS_ALLOWED", True):
             raise ImproperlyConfigured(
                 "The local key backend keeps keys on the application's disk and is refused in "
@@ -154,7 +152,6 @@ class LocalKeyService(KeyService):
                 "if you really mean it."
             )
         self.path = Path(path or settings.LOCAL_KEYRING_PATH)
-        self.rsa_bits = rsa_bits or settings.LOCAL_KEYS_RSA_BITS
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
         self._keyring: _Keyring | None = None
@@ -167,8 +164,7 @@ class LocalKeyService(KeyService):
         raw = {
             "format": FORMAT,
             "keys": {
-                p.value: {"current": "1", "versions": {"1": _new_version(p, self.rsa_bits)}}
-                for p in KeyPurpose
+                p.value: {"current": "1", "versions": {"1": _new_version(p)}} for p in KeyPurpose
             },
         }
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
@@ -207,12 +203,16 @@ class LocalKeyService(KeyService):
             except (OSError, ValueError, KeyError) as error:
                 raise KeyUnavailable("The local keyring cannot be read.") from error
             self._keyring, self._stamp = keyring, stamp
-            return keyring
+        if keyring.current_version(KeyPurpose.JWE).retired:
+            self.rotate_key(KeyPurpose.JWE)  # the RSA key of an older keyring
+            return self._keys()
+        return keyring
 
     @contextlib.contextmanager
     def _editing(self) -> Iterator[dict[str, Any]]:
         """Read-modify-replace the keyring under an exclusive lock."""
-        self._keys()  # make sure it exists
+        if not self.path.exists():
+            self._create()
         lock_path = self.path.with_name(f".{self.path.name}.lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -236,7 +236,7 @@ class LocalKeyService(KeyService):
         with self._editing() as raw:
             entry = raw["keys"][purpose.value]
             label = str(max(int(v) for v in entry["versions"]) + 1)
-            entry["versions"][label] = _new_version(purpose, self.rsa_bits)
+            entry["versions"][label] = _new_version(purpose)
             entry["current"] = label
         return label
 
@@ -282,22 +282,14 @@ class LocalKeyService(KeyService):
                 )
         return out
 
-    def rsa_oaep_decrypt(self, *, kid: str, ciphertext: bytes) -> bytes:
+    def ecdh_derive(self, *, kid: str, peer: ec.EllipticCurvePublicKey) -> bytes:
         version = self._keys().by_kid.get(kid)
         if version is None or version.purpose is not KeyPurpose.JWE or version.retired:
             raise UnknownKey()
-        try:
-            plaintext: bytes = version.private.decrypt(
-                ciphertext,
-                padding.OAEP(
-                    mgf=padding.MGF1(algorithm=hashes.SHA256()),
-                    algorithm=hashes.SHA256(),
-                    label=None,
-                ),
-            )
-        except ValueError as error:
-            raise KeyDecryptionFailed() from error
-        return plaintext
+        if not isinstance(peer.curve, ec.SECP256R1):
+            raise KeyDecryptionFailed()
+        secret: bytes = version.private.exchange(ec.ECDH(), peer)
+        return secret
 
     def generate_data_key(self, *, context: Mapping[str, str]) -> DataKeyMaterial:
         key = self._keys().current_version(KeyPurpose.VAULT)

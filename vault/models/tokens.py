@@ -100,6 +100,9 @@ class Token(models.Model):
     exp_month = models.PositiveSmallIntegerField()
     exp_year = models.PositiveSmallIntegerField()
     fingerprint = models.CharField(max_length=64)
+    fingerprint_version = models.PositiveSmallIntegerField(
+        default=2, help_text="1: one KMS MAC per card; 2: HMAC under a per-merchant subkey."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     card_data = models.OneToOneField(
         EncryptedCard,

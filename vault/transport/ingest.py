@@ -1,15 +1,18 @@
 """The vault ingest: a sealed card JWT in, a token out — or a precise refusal.
 
 Order matters and is fixed (RFC 8725): size cap → shape → header allowlist → ES256 signature
-with the key named by ``kid`` only → claims → replay record → JWE decrypt → session binding →
-card rules → token. Each step runs only on input the previous steps have accepted, so no key
-is touched, and nothing is decrypted, for a token that is not ours.
+with the key named by ``kid`` only → claims → replay record → JWE shape and ``epk`` point →
+session named in the key derivation (apu/apv) → ECDH + decrypt → session binding → card rules
+→ token. Each step runs only on input the previous steps have accepted, so no key is touched,
+and nothing is decrypted, for a token that is not ours.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,19 +25,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
 
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
 from monitoring.observability.context import current_source_ip
 from monitoring.observability.metrics import ingest_timer
-from monitoring.security.cooloff import cooloff_enforce
+from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff_enforce
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
 from vault.cards import CardValidationError, card_validate
 from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
-from vault.services import token_create
+from vault.services import token_create, token_revoke
 
 from .claims import CARD_JWT_CLAIMS, CARD_JWT_HEADER, MemberRefused, members_check
 from .jose import JoseError, b64url_decode, jwe_decrypt, jwe_parse, strict_json_object, valid_kid
@@ -107,10 +111,26 @@ def card_ingest(raw: bytes | str, *, keys: KeyService | None = None) -> IngestRe
     attempt = _Attempt(caller_ip=current_source_ip())
     with ingest_timer():
         try:
-            return _ingest(raw, keys, attempt)
+            return _cooled_off_refused(_ingest(raw, keys, attempt), attempt)
         except DomainError as exc:
             ingest_refusal_record(exc, attempt)
             raise
+
+
+def _cooled_off_refused(result: IngestResult, attempt: _Attempt) -> IngestResult:
+    """A card whose fingerprint cools off (declined again and again), or whose own submission
+    just tripped a rule for its shopper, session or merchant, is never handed out: its token
+    is crypto-shredded unused, so a tester does not learn whether the card works."""
+    cooloff = cooloff_check(
+        ip=attempt.shopper_ip,
+        session_id=attempt.session_id,
+        merchant_id=attempt.merchant_id,
+        fingerprint=result.token.fingerprint,
+    )
+    if cooloff is None:
+        return result
+    token_revoke(token=result.token, actor="vault:ingest", reason="card-testing cool-off")
+    raise SourceCoolingOff(cooloff)
 
 
 def ingest_refusal_record(exc: DomainError, attempt: _Attempt | None = None) -> None:
@@ -166,13 +186,46 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
     attempt.shopper_ip = _shopper_ip(claims)
     # A shopper or checkout session that tripped a card-testing rule waits, even when the
     # checkout that sealed the card is another deployment that did not check.
-    cooloff_enforce(ip=attempt.shopper_ip, session_id=attempt.session_id)
-    _record_jti(claims)
+    cooloff_enforce(
+        ip=attempt.shopper_ip, session_id=attempt.session_id, merchant_id=attempt.merchant_id
+    )
 
+    # One commit per card: the jti, the ciphertext and the token. A card that fails after the
+    # jti is recorded rolls back to the savepoint, so the jti is spent all the same.
+    refusal: DomainError | None = None
+    with transaction.atomic():
+        _record_jti(claims)
+        try:
+            with transaction.atomic():
+                card, created = _open_and_store(claims, merchant, keys)
+        except (IngestRefused, CardValidationError) as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+    signal_record(
+        [Signal.CARD_SUBMITTED, Signal.TOKENIZED],  # one event, one counter round trip
+        ip=attempt.shopper_ip,
+        session_id=attempt.session_id,
+        merchant_id=merchant.id,
+        fingerprint=created.fingerprint,
+    )
+    cvc = card.get("cvc")
+    return IngestResult(
+        token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
+    )
+
+
+def _open_and_store(
+    claims: Mapping[str, Any], merchant: Merchant, keys: KeyService
+) -> tuple[dict[str, Any], Token]:
     try:
         parts = jwe_parse(claims["card"], allowed_kids=_kids(keys, KeyPurpose.JWE))
-        plaintext = jwe_decrypt(parts, keys=keys)
-        card = strict_json_object(plaintext)
+    except JoseError as exc:
+        raise CardTokenMalformed(exc.reason, exc.message) from exc
+    # The key derivation is bound to the session and nonce: check them before deriving.
+    _check_party_info(parts.apu, parts.apv, claims)
+    try:
+        card = strict_json_object(jwe_decrypt(parts, keys=keys))
     except JoseError as exc:
         raise CardTokenMalformed(exc.reason, exc.message) from exc
     _check_binding(card, claims)
@@ -185,17 +238,7 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
         name=card.get("name"),
     )
     created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
-    signal_record(
-        [Signal.CARD_SUBMITTED, Signal.TOKENIZED],  # one event, one counter round trip
-        ip=attempt.shopper_ip,
-        session_id=attempt.session_id,
-        merchant_id=merchant.id,
-        fingerprint=created.fingerprint,
-    )
-    cvc = card.get("cvc")
-    return IngestResult(
-        token=created, session_id=claims["sub"], cvc=cvc if isinstance(cvc, str) else None
-    )
+    return card, created
 
 
 def _header(segment: str) -> dict[str, Any]:
@@ -300,17 +343,57 @@ def _shopper_ip(claims: Mapping[str, Any]) -> str | None:
         return None
 
 
+class _MerchantCache:
+    """Active merchants read for the ingest, kept a few seconds: a card costs no merchant
+    SELECT. A change saved in this process applies at once; in others within the TTL."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Merchant, float]] = {}
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        ttl = float(settings.INGEST_MERCHANT_CACHE_SECONDS)
+        with self._lock:
+            entry = self._entries.get(merchant_id)
+            if entry and time.monotonic() - entry[1] < ttl:
+                return entry[0]
+        merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
+        if merchant is not None and ttl > 0 and not transaction.get_connection().in_atomic_block:
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[merchant_id] = (merchant, time.monotonic())
+        return merchant
+
+    def forget(self, merchant_id: str | None = None) -> None:
+        with self._lock:
+            if merchant_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(merchant_id, None)
+
+
+merchants = _MerchantCache()
+
+
+def _merchant_changed(sender: type[Merchant], instance: Merchant, **_: Any) -> None:
+    merchants.forget(instance.pk)
+
+
+post_save.connect(_merchant_changed, sender=Merchant, dispatch_uid="ingest-merchant-cache")
+post_delete.connect(_merchant_changed, sender=Merchant, dispatch_uid="ingest-merchant-cache-del")
+
+
 def _merchant(claims: Mapping[str, Any]) -> Merchant:
-    try:
-        return Merchant.objects.get(pk=claims["mer"], is_active=True)
-    except Merchant.DoesNotExist as exc:
-        raise IngestRefused(
-            "unknown_merchant", "The card token names an unknown merchant."
-        ) from exc
+    merchant = merchants.get(claims["mer"])  # typed and shaped by the claims table
+    if merchant is None:
+        raise IngestRefused("unknown_merchant", "The card token names an unknown merchant.")
+    return merchant
 
 
 def _record_jti(claims: Mapping[str, Any]) -> None:
-    """One row per jti, unique in the database: a replay fails on every app server alike."""
+    """One row per jti, unique in the database: a replay fails on every app server alike (a
+    concurrent one waits on the first's uncommitted row, then fails)."""
     try:
         with transaction.atomic():
             UsedJti.objects.create(
@@ -318,6 +401,18 @@ def _record_jti(claims: Mapping[str, Any]) -> None:
             )
     except IntegrityError as exc:
         raise CardTokenReplayed("token_replayed", "This card token has been used already.") from exc
+
+
+def _check_party_info(apu: bytes, apv: bytes, claims: Mapping[str, Any]) -> None:
+    """``apu``/``apv`` name the session and page nonce the JWE's key was derived for."""
+    expected_u = str(claims["sub"]).encode()
+    expected_v = claims.get("nonce")
+    if not isinstance(expected_v, str):
+        raise IngestRefused("session_mismatch", "The card was not encrypted for this checkout.")
+    same_u = hmac.compare_digest(apu, expected_u)
+    same_v = hmac.compare_digest(apv, expected_v.encode())
+    if not (same_u and same_v):
+        raise IngestRefused("session_mismatch", "The card was not encrypted for this checkout.")
 
 
 def _check_binding(card: Mapping[str, Any], claims: Mapping[str, Any]) -> None:

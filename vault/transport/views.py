@@ -26,7 +26,7 @@ JWT_CONTENT_TYPE = "application/jwt"
 
 @require_GET
 def jwks(request: HttpRequest) -> JsonResponse:
-    """Public keys: ES256 verification keys (``use: sig``) and the RSA-OAEP-256 encryption key.
+    """Public keys: ES256 verification keys (``use: sig``) and the ECDH-ES encryption key.
 
     Previous keys stay listed while anything made with them may still be in flight. Caches
     may keep the set for five minutes, which bounds how long after a rotation a verifier can
@@ -38,7 +38,7 @@ def jwks(request: HttpRequest) -> JsonResponse:
         if public.purpose == KeyPurpose.SIGN:
             jwk.update(use="sig", alg="ES256")
         elif public.purpose == KeyPurpose.JWE:
-            jwk.update(use="enc", alg="RSA-OAEP-256")
+            jwk.update(use="enc", alg="ECDH-ES")
         else:
             continue
         jwk["kid"] = public.kid

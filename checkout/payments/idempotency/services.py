@@ -139,9 +139,10 @@ def idempotency_complete(
     headers: dict[str, str],
     now: datetime | None = None,
 ) -> None:
-    """Store the first response. 5xx answers are not stored: the key is released instead, so
-    the client's retry runs again (after a transient failure, not a decision)."""
-    if status >= 500:
+    """Store the first response. 5xx and 429 answers are not stored: the key is released
+    instead, so the client's retry runs again (after a transient failure or a cool-off, not a
+    decision)."""
+    if status >= 500 or status == 429:
         IdempotencyKey.objects.filter(pk=record.pk, status=record.Status.IN_PROGRESS).delete()
         return
     IdempotencyKey.objects.filter(pk=record.pk).update(

@@ -89,14 +89,15 @@ def test_the_card_is_revealed_once_per_charge_and_audited(
         ({"amount": 0, "currency": "EUR"}, "amount", "min_value"),
         ({"amount": -5, "currency": "EUR"}, "amount", "min_value"),
         ({"amount": 10**12, "currency": "EUR"}, "amount", "max_value"),
-        ({"amount": "12.5", "currency": "EUR"}, "amount", "invalid"),
+        ({"amount": "12.5", "currency": "EUR"}, "amount", "parameter_invalid_type"),
+        ({"amount": 12.5, "currency": "EUR"}, "amount", "parameter_invalid_type"),
         ({"amount": 100, "currency": "EURO"}, "currency", "invalid"),
         ({"amount": 100, "currency": "XAU"}, "currency", "invalid_currency"),
         ({"amount": 100}, "currency", "required"),
         (
             {"amount": 100, "currency": "EUR", "metadata": {"k": {"nested": 1}}},
             "metadata.k",
-            "invalid",
+            "parameter_invalid_type",
         ),
         (
             {"amount": 100, "currency": "EUR", "description": "card 4242 4242 4242 4242"},

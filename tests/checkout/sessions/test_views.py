@@ -137,7 +137,11 @@ def test_no_inline_script_only_integrity_checked_files_and_data_blocks(
     assert config["jwk"]["kid"] == next(
         k.kid for k in keys.public_keys() if k.purpose == KeyPurpose.JWE
     )
-    assert config["jwk"]["kty"] == "RSA" and "d" not in config["jwk"]
+    assert (
+        config["jwk"]["kty"] == "EC"
+        and config["jwk"]["alg"] == "ECDH-ES"
+        and "d" not in config["jwk"]
+    )
     assert config["rules"]["brands"][0]["brand"] == "visa"
     policy = csp(response)
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]

@@ -158,7 +158,7 @@ def assert_only_jwe_posted(shopper: Shopper, session: CheckoutSession) -> None:
     for post in shopper.posts():
         form = post.form()
         assert set(form) == {"csrfmiddlewaretoken", "nonce", "name", "card_jwe"}
-        assert jwe_header(form["card_jwe"][0])["alg"] == "RSA-OAEP-256"
+        assert jwe_header(form["card_jwe"][0])["alg"] == "ECDH-ES"
         assert post.url == f"{shopper.server.url}/checkout/{session.pk}/"
 
 

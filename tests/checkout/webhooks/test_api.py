@@ -119,7 +119,11 @@ def test_a_ciphertext_moved_to_another_endpoint_does_not_open(
             "enabled_events",
             "invalid_event_type",
         ),
-        ({"url": "RECEIVER", "enabled_events": "charge.succeeded"}, "enabled_events", "not_a_list"),
+        (
+            {"url": "RECEIVER", "enabled_events": "charge.succeeded"},
+            "enabled_events",
+            "parameter_invalid_type",
+        ),
         (
             {"url": "RECEIVER", "enabled_events": ["*"], "description": "4242 4242 4242 4242"},
             "description",

@@ -26,6 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from payments_site.settings.environment import parse_dotenv
 from payments_site.settings.variables import VARIABLES, Variable
 from tests.payments_site.test_settings import KMS_ENV, production_env
+from tests.support import servers
 from tests.support.servers import ROOT
 
 PACKAGE = "payments_site.settings"
@@ -269,7 +270,7 @@ def test_empty_values_mean_the_default(entry: str) -> None:
             "bogus",
             "KEYS_BACKEND='bogus': not one of the choices; allowed: aws or local",
         ),
-        ("LOCAL_KEYS_RSA_BITS", "abc", "LOCAL_KEYS_RSA_BITS='abc': not a whole number;"),
+        ("DATA_KEY_MAX_USES", "abc", "DATA_KEY_MAX_USES='abc': not a whole number;"),
         ("DATABASE_URL", "mysql://u:pw@db/x", "DATABASE_URL=<hidden>: not in the allowed form;"),
         ("DEBUG", "maybe", "DEBUG='maybe': not a boolean; allowed: true or false"),
         (
@@ -360,3 +361,46 @@ def test_development_port_sets_the_public_origin_and_csrf_origins() -> None:
         "https://127.0.0.1:9444",
         "https://localhost:9444",
     ]
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+
+def test_log_format_defaults_to_console_in_development_and_json_elsewhere() -> None:
+    formats = {
+        entry: start(entry).module.LOGGING["handlers"]["console"]["formatter"]  # type: ignore[union-attr]
+        for entry in ("development", "test", "production")
+    }
+
+    assert formats == {"development": "console", "test": "json", "production": "json"}
+
+
+def test_production_refuses_console_logs() -> None:
+    result = start("production", {"LOG_FORMAT": "console"})
+
+    assert result.error == "LOG_FORMAT='console': production logs JSON only; allowed: json"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inline_tasks_without_a_broker_log_no_kombu_warning() -> None:
+    environ = {
+        **ENTRY_POINTS["development"],
+        "DATABASE_URL": servers.test_database_url(),
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "payments_site.settings.development",
+        "LOG_FORMAT": "json",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "from checkout.webhooks.tasks import deliver_webhook; "
+        "print(settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER); "
+        "deliver_webhook.delay(0, '2030-01-01T00:00:00+00:00')"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True
+    )
+
+    assert result.stdout.splitlines()[0] == "memory://localhost/ True"
+    assert result.returncode == 0, result.stderr
+    assert "kombu" not in result.stdout + result.stderr

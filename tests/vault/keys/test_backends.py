@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
@@ -39,7 +38,6 @@ from vault.keys.aws import AwsKmsKeyService
 from vault.keys.jwk import der_to_raw_es256, jwk_thumbprint
 from vault.keys.local import LocalKeyService
 
-OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 CONTEXT = {"purpose": "card", "merchant": "mer_test"}
 
 
@@ -83,12 +81,13 @@ def test_published_jwks_have_the_expected_shape(key_service: KeyService) -> None
         "use": "sig",
         "alg": "ES256",
     }
-    assert {k: enc[k] for k in ("kty", "use", "alg")} == {
-        "kty": "RSA",
+    assert {k: enc[k] for k in ("kty", "crv", "use", "alg")} == {
+        "kty": "EC",
+        "crv": "P-256",
         "use": "enc",
-        "alg": "RSA-OAEP-256",
+        "alg": "ECDH-ES",
     }
-    assert jwk.JWK(**enc).get_op_key("encrypt").key_size == 3072
+    assert enc["kid"] != sign["kid"]
     # RFC 7638 thumbprints as kids; no private member is ever published
     for key in (sign, enc):
         assert key["kid"] == jwk_thumbprint(key) == jwk.JWK(**key).thumbprint()
@@ -142,38 +141,45 @@ def test_der_to_raw_refuses_malformed_signatures(der: bytes) -> None:
         der_to_raw_es256(der)
 
 
-# --- RSA-OAEP (the JWE content-encryption key) ----------------------------------------------
+# --- ECDH (the JWE key agreement) ---------------------------------------------------------
 
 
-def test_rsa_oaep_round_trip(key_service: KeyService) -> None:
-    public = _public(key_service, KeyPurpose.JWE)
-    cek = os.urandom(32)
-    ciphertext = public.get_op_key("encrypt").encrypt(cek, OAEP)
-
-    assert key_service.rsa_oaep_decrypt(kid=public["kid"], ciphertext=ciphertext) == cek
+def _ecdh_public(service: KeyService) -> ec.EllipticCurvePublicKey:
+    key = _public(service, KeyPurpose.JWE).get_op_key("encrypt")
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key
 
 
-def test_rsa_oaep_refuses_tampered_ciphertext_and_unknown_kid(key_service: KeyService) -> None:
-    public = _public(key_service, KeyPurpose.JWE)
-    ciphertext = bytearray(public.get_op_key("encrypt").encrypt(os.urandom(32), OAEP))
-    ciphertext[10] ^= 1
+def test_ecdh_derives_the_same_secret_as_the_peer(key_service: KeyService) -> None:
+    # given an ephemeral key on the browser's side and the published vault key
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    kid = _public(key_service, KeyPurpose.JWE)["kid"]
+
+    # when the backend derives with the vault's private half
+    secret = key_service.ecdh_derive(kid=kid, peer=ephemeral.public_key())
+
+    # then it is the raw x coordinate both sides compute, and differs per ephemeral key
+    assert secret == ephemeral.exchange(ec.ECDH(), _ecdh_public(key_service))
+    assert len(secret) == 32
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    assert key_service.ecdh_derive(kid=kid, peer=other) != secret
+
+
+def test_ecdh_refuses_unknown_and_signing_kids(key_service: KeyService) -> None:
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
     sign_kid = _public(key_service, KeyPurpose.SIGN)["kid"]
 
-    with pytest.raises(KeyDecryptionFailed):
-        key_service.rsa_oaep_decrypt(kid=public["kid"], ciphertext=bytes(ciphertext))
     for kid in ("nope", sign_kid, "../../etc/passwd"):
         with pytest.raises(UnknownKey):
-            key_service.rsa_oaep_decrypt(kid=kid, ciphertext=bytes(ciphertext))
+            key_service.ecdh_derive(kid=kid, peer=peer)
 
 
-def test_rsa_oaep_sha1_ciphertext_is_refused(key_service: KeyService) -> None:
-    # RSA-OAEP with SHA-1 (JWE "RSA-OAEP") must not be accepted where SHA-256 is expected.
-    public = _public(key_service, KeyPurpose.JWE)
-    sha1 = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303
-    ciphertext = public.get_op_key("encrypt").encrypt(os.urandom(32), sha1)
+def test_ecdh_refuses_a_peer_on_another_curve(key_service: KeyService) -> None:
+    kid = _public(key_service, KeyPurpose.JWE)["kid"]
+    peer = ec.generate_private_key(ec.SECP384R1()).public_key()
 
-    with pytest.raises(KeyDecryptionFailed):
-        key_service.rsa_oaep_decrypt(kid=public["kid"], ciphertext=ciphertext)
+    with pytest.raises(KeyServiceError):
+        key_service.ecdh_derive(kid=kid, peer=peer)
 
 
 # --- data keys ------------------------------------------------------------------------------
@@ -297,15 +303,41 @@ def test_disabled_kms_key_fails_closed_with_retry_after(
 
 
 @AWS_BACKENDS
-def test_disabled_jwe_key_refuses_rsa_decrypt(
+def test_disabled_jwe_key_refuses_to_derive(
     key_service: KeyService, disable_key: Callable[[KeyPurpose], None]
 ) -> None:
-    public = _public(key_service, KeyPurpose.JWE)
-    ciphertext = public.get_op_key("encrypt").encrypt(os.urandom(32), OAEP)
+    kid = _public(key_service, KeyPurpose.JWE)["kid"]
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
     disable_key(KeyPurpose.JWE)
 
     with pytest.raises(KeyUnavailable):
-        key_service.rsa_oaep_decrypt(kid=public["kid"], ciphertext=ciphertext)
+        key_service.ecdh_derive(kid=kid, peer=peer)
+
+
+@AWS_BACKENDS
+def test_key_agreement_key_cannot_sign_and_signing_key_cannot_derive(
+    key_service: AwsKmsKeyService,
+) -> None:
+    """The patched moto keeps AWS's key-usage separation, so the tests above mean something."""
+    from botocore.exceptions import ClientError
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    client = key_service.client
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
+    spki = peer.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(ClientError, match="InvalidKeyUsage"):
+        client.derive_shared_secret(
+            KeyId="alias/tessera-sign", KeyAgreementAlgorithm="ECDH", PublicKey=spki
+        )
+    with pytest.raises(ClientError):
+        client.sign(
+            KeyId="alias/tessera-jwe",
+            Message=hashlib.sha256(b"x").digest(),
+            MessageType="DIGEST",
+            SigningAlgorithm="ECDSA_SHA_256",
+        )
+    jwe = client.describe_key(KeyId="alias/tessera-jwe")["KeyMetadata"]
+    assert jwe["KeyAgreementAlgorithms"] == ["ECDH"] and "SigningAlgorithms" not in jwe
 
 
 def test_unreachable_kms_is_unavailable_not_a_crash() -> None:
@@ -342,7 +374,7 @@ def test_kms_bootstrap_is_idempotent_and_turns_rotation_on(
     vault = client.describe_key(KeyId="alias/tessera-vault")["KeyMetadata"]
     assert client.get_key_rotation_status(KeyId=vault["KeyId"])["KeyRotationEnabled"] is True
     jwe = client.describe_key(KeyId="alias/tessera-jwe")["KeyMetadata"]
-    assert (jwe["KeySpec"], jwe["KeyUsage"]) == ("RSA_3072", "ENCRYPT_DECRYPT")
+    assert (jwe["KeySpec"], jwe["KeyUsage"]) == ("ECC_NIST_P256", "KEY_AGREEMENT")
 
 
 @AWS_BACKENDS
@@ -387,13 +419,13 @@ def test_readiness_fails_when_a_kms_key_is_disabled(
 def test_local_keyring_is_created_once_with_0600(tmp_path: Path) -> None:
     path = tmp_path / "run" / "keyring.json"
 
-    first = LocalKeyService(path, rsa_bits=2048)
+    first = LocalKeyService(path)
     kid = first.sign_es256(b"x")[0]
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     # a second process reads the same keys instead of making new ones
-    assert LocalKeyService(path, rsa_bits=2048).sign_es256(b"x")[0] == kid
+    assert LocalKeyService(path).sign_es256(b"x")[0] == kid
 
 
 def test_local_keyring_readable_by_others_is_refused(keyring_path: Path) -> None:
@@ -472,3 +504,35 @@ def test_production_names_every_missing_kms_setting() -> None:
         "KMS_SIGN_KEY_ID, KMS_JWE_KEY_ID, KMS_VAULT_KEY_ID, KMS_FINGERPRINT_KEY_ID, AWS_REGION"
         in result.stderr
     )
+
+
+def test_local_keyring_with_an_rsa_jwe_key_gets_a_p256_one(keyring_path: Path) -> None:
+    """A keyring made before ECDH-ES: its RSA JWE key is never published or used again."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    raw = json.loads(keyring_path.read_text())
+    der = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    import base64
+
+    raw["keys"]["jwe"] = {
+        "current": "1",
+        "versions": {
+            "1": {
+                "created": "2026-01-01T00:00:00+00:00",
+                "retired": False,
+                "material": base64.b64encode(der).decode(),
+            }
+        },
+    }
+    keyring_path.write_text(json.dumps(raw))
+
+    service = LocalKeyService(keyring_path)
+    published = [k for k in service.public_keys() if k.purpose is KeyPurpose.JWE]
+
+    assert [(k.jwk["kty"], k.jwk["alg"], k.current) for k in published] == [("EC", "ECDH-ES", True)]
+    assert json.loads(keyring_path.read_text())["keys"]["jwe"]["current"] == "2"

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from checkout.sessions.transport import card_encrypt, card_seal, current_key
+from payments_site.kernel.encoding import b64url_encode
 from tests.cards import load_cards
 from tests.vault.transport.conftest import BOTH_BACKENDS
 from tests.vault.transport.jose_tools import decode_part
@@ -65,11 +66,13 @@ def test_sealed_jwt_has_the_documented_shape(
     jwe_header = json.loads(
         __import__("base64").urlsafe_b64decode(claims["card"].split(".")[0] + "==")
     )
-    assert jwe_header == {
-        "alg": "RSA-OAEP-256",
-        "enc": "A256GCM",
-        "kid": current_key(KeyPurpose.JWE, keys).kid,
-    }
+    assert set(jwe_header) == {"alg", "enc", "kid", "epk", "apu", "apv"}
+    assert jwe_header["alg"] == "ECDH-ES" and jwe_header["enc"] == "A256GCM"
+    assert jwe_header["kid"] == current_key(KeyPurpose.JWE, keys).kid
+    assert set(jwe_header["epk"]) == {"kty", "crv", "x", "y"}
+    assert (jwe_header["epk"]["kty"], jwe_header["epk"]["crv"]) == ("EC", "P-256")
+    assert (jwe_header["apu"], jwe_header["apv"]) == (b64url_encode(b"cs_1"), b64url_encode(b"n1"))
+    assert claims["card"].split(".")[1] == ""  # direct key agreement: no encrypted key
 
 
 def test_lifetime_above_300_seconds_cannot_be_sealed(keys: Any, merchant: Merchant) -> None:
@@ -131,8 +134,8 @@ def test_jwks_publishes_signing_and_encryption_keys(keys: Any) -> None:
     sign, enc = current_key(KeyPurpose.SIGN, keys), current_key(KeyPurpose.JWE, keys)
     assert published[sign.kid]["use"] == "sig" and published[sign.kid]["alg"] == "ES256"
     assert published[sign.kid]["kty"] == "EC" and published[sign.kid]["crv"] == "P-256"
-    assert published[enc.kid]["use"] == "enc" and published[enc.kid]["alg"] == "RSA-OAEP-256"
-    assert published[enc.kid]["kty"] == "RSA"
+    assert published[enc.kid]["use"] == "enc" and published[enc.kid]["alg"] == "ECDH-ES"
+    assert published[enc.kid]["kty"] == "EC" and published[enc.kid]["crv"] == "P-256"
     for jwk in published.values():
         assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(jwk)
 

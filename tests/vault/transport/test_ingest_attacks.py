@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
@@ -28,6 +29,7 @@ from tests.vault.transport.jose_tools import (
 )
 from vault.keys import KeyPurpose
 from vault.models import Merchant, Token, UsedJti
+from vault.transport.jose import P256_B, P256_P
 
 pytestmark = pytest.mark.django_db
 
@@ -350,7 +352,7 @@ def test_replay_with_a_malleated_signature_is_refused(forge: Forge) -> None:
 def _jwe_with(
     forge: Forge, header: dict[str, Any], key: Any = None, payload: bytes | None = None
 ) -> str:
-    public = current_key(KeyPurpose.JWE, forge.keys)
+    """A JWE of another algorithm, made by jwcrypto (to an RSA key of the attacker's if none)."""
     body = (
         payload
         or json.dumps(
@@ -368,21 +370,22 @@ def _jwe_with(
     token = jwcrypto_jwe.JWE(
         plaintext=body, protected=json.dumps(header), algs=[header["alg"], header["enc"]]
     )
-    token.add_recipient(key or jwcrypto_jwk.JWK(**public.jwk))
+    token.add_recipient(key or jwcrypto_jwk.JWK.generate(kty="RSA", size=2048))
     return str(token.serialize(compact=True))
 
 
 @pytest.mark.parametrize(
     "header",
     [
+        {"alg": "RSA-OAEP-256", "enc": "A256GCM"},
         {"alg": "RSA1_5", "enc": "A256GCM"},
         {"alg": "RSA-OAEP", "enc": "A256GCM"},
         {"alg": "RSA-OAEP-256", "enc": "A128GCM"},
         {"alg": "RSA-OAEP-256", "enc": "A256CBC-HS512"},
     ],
-    ids=["RSA1_5", "RSA-OAEP-sha1", "A128GCM", "A256CBC-HS512"],
+    ids=["RSA-OAEP-256", "RSA1_5", "RSA-OAEP-sha1", "A128GCM", "A256CBC-HS512"],
 )
-def test_other_jwe_algorithms_are_refused(forge: Forge, header: dict[str, str]) -> None:
+def test_rsa_jwes_are_refused(forge: Forge, header: dict[str, str]) -> None:
     kid = current_key(KeyPurpose.JWE, forge.keys).kid
     card_jwe = _jwe_with(forge, {**header, "kid": kid})
 
@@ -425,50 +428,180 @@ def test_pbes2_with_huge_iteration_count_is_refused_without_deriving(forge: Forg
 
 
 def test_compressed_jwe_bomb_is_refused(forge: Forge) -> None:
-    header = {
-        "alg": "RSA-OAEP-256",
-        "enc": "A256GCM",
-        "zip": "DEF",
-        "kid": current_key(KeyPurpose.JWE, forge.keys).kid,
-    }
-    bomb = b'{"number":"' + b"0" * 3_000_000 + b'"}'
+    bomb = segment(b'{"number":"' + b"0" * 3_000_000 + b'"}')[:4000]
+    card_jwe = _ecdh_jwe(forge, zip="DEF", ciphertext=bomb)
 
-    assert_refused(
-        post(forge.token(card=_jwe_with(forge, header, payload=bomb))),
-        400,
-        "unsupported_card_encryption",
-    )
+    assert_refused(post(forge.token(card=card_jwe)), 400, "unsupported_card_encryption")
 
 
-def test_jwe_with_extra_header_is_refused(forge: Forge) -> None:
-    header = {
-        "alg": "RSA-OAEP-256",
-        "enc": "A256GCM",
-        "crit": ["exp"],
-        "kid": current_key(KeyPurpose.JWE, forge.keys).kid,
-    }
+# --- ECDH-ES: the epk and the rest of the header, refused before any key is touched ---------
 
-    assert_refused(
-        post(forge.token(card=_jwe_with(forge, header))), 400, "unsupported_card_encryption"
-    )
+
+def _ecdh_jwe(
+    forge: Forge,
+    *,
+    drop: tuple[str, ...] = (),
+    encrypted_key: str = "",
+    ciphertext: str = "",
+    **header: Any,
+) -> str:
+    """The valid JWE's header with members replaced, added or dropped, and its body."""
+    _, _, iv, body, tag = forge.card_jwe.split(".")
+    merged = {**decode_part(forge.card_jwe, 0), **header}
+    for name in drop:
+        merged.pop(name)
+    return ".".join([segment(merged), encrypted_key, iv, ciphertext or body, tag])
+
+
+def _point() -> tuple[int, int]:
+    numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    return numbers.x, numbers.y
+
+
+def _coord(value: int, size: int = 32) -> str:
+    return b64url_encode(value.to_bytes(size, "big"))
+
+
+def _small_x_point() -> tuple[int, int]:
+    """A P-256 point with a small x, so x + p still fits in 32 bytes (√a = a^((p+1)/4))."""
+    for x in range(1, 1000):
+        rhs = (x**3 - 3 * x + P256_B) % P256_P
+        y = pow(rhs, (P256_P + 1) // 4, P256_P)
+        if y * y % P256_P == rhs:
+            return x, y
+    raise AssertionError("no small-x point")
+
+
+def _epk(x: int, y: int, **extra: Any) -> dict[str, Any]:
+    return {"kty": "EC", "crv": "P-256", "x": _coord(x), "y": _coord(y), **extra}
+
+
+def _other_curve(curve: ec.EllipticCurve, name: str, size: int) -> dict[str, Any]:
+    numbers = ec.generate_private_key(curve).public_key().public_numbers()
+    return {"kty": "EC", "crv": name, "x": _coord(numbers.x, size), "y": _coord(numbers.y, size)}
+
+
+def _non_canonical_b64(value: int) -> str:
+    """The same 32 bytes with the two unused trailing bits set: a second spelling."""
+    text = _coord(value)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
+
+
+def _epk_attacks() -> list[tuple[str, Any]]:
+    x, y = _point()
+    sx, sy = _small_x_point()
+    x25519 = {"kty": "OKP", "crv": "X25519", "x": b64url_encode(bytes(range(32)))}
+    return [
+        ("off-curve", _epk(x, (y + 1) % P256_P)),
+        ("identity", _epk(0, 0)),
+        ("x-zero-off-curve", _epk(0, y)),
+        ("x-not-reduced", _epk(sx + P256_P, sy)),
+        ("x-equals-p", _epk(P256_P, y)),
+        ("P-384", _other_curve(ec.SECP384R1(), "P-384", 48)),
+        ("P-521", _other_curve(ec.SECP521R1(), "P-521", 66)),
+        ("secp256k1", _other_curve(ec.SECP256K1(), "secp256k1", 32)),
+        ("P-384-name-on-P-256-point", {**_epk(x, y), "crv": "P-384"}),
+        ("X25519", x25519),
+        ("RSA", {"kty": "RSA", "n": b64url_encode(b"\x01" * 256), "e": "AQAB"}),
+        ("oct", {"kty": "oct", "k": b64url_encode(b"k" * 32)}),
+        ("oversized-33-bytes", {**_epk(x, y), "x": _coord(x, 33)}),
+        ("short-31-bytes", {**_epk(x, y), "x": b64url_encode(x.to_bytes(32, "big")[1:])}),
+        ("non-canonical-base64", {**_epk(x, y), "y": _non_canonical_b64(y)}),
+        ("padded-base64", {**_epk(x, y), "x": _coord(x) + "="}),
+        ("integer-coordinate", {**_epk(x, y), "x": x}),
+        ("with-d", _epk(x, y, d=b64url_encode(b"d" * 32))),
+        ("extra-member", _epk(x, y, kid="attacker")),
+        ("missing-y", {"kty": "EC", "crv": "P-256", "x": _coord(x)}),
+        ("not-an-object", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"),
+        ("null", None),
+    ]
+
+
+@pytest.fixture
+def no_derive(forge: Forge, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every call the vault makes to derive with its JWE key; the refusals below make none."""
+    calls: list[Any] = []
+    original = forge.keys.ecdh_derive
+
+    def spy(**kwargs: Any) -> bytes:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(forge.keys, "ecdh_derive", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("name", "epk"), _epk_attacks(), ids=[n for n, _ in _epk_attacks()])
+def test_invalid_epk_is_refused_before_any_key_is_touched(
+    forge: Forge, no_derive: list[Any], name: str, epk: Any
+) -> None:
+    assert_refused(post(forge.token(card=_ecdh_jwe(forge, epk=epk))), 400, "invalid_epk")
+    assert no_derive == []
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"drop": ("epk",)}, "unsupported_card_encryption"),
+        ({"drop": ("apu", "apv")}, "unsupported_card_encryption"),
+        ({"jwk": {"kty": "EC"}}, "unsupported_card_encryption"),
+        ({"crit": ["exp"]}, "unsupported_card_encryption"),
+        ({"alg": "ECDH-ES+A256KW"}, "unsupported_card_encryption"),
+        ({"enc": "A128GCM"}, "unsupported_card_encryption"),
+        ({"kid": "not-ours"}, "unknown_encryption_key"),
+        ({"apu": "not base64"}, "malformed_card_encryption"),
+        ({"apv": ""}, "malformed_card_encryption"),
+        ({"encrypted_key": b64url_encode(b"k" * 32)}, "malformed_card_encryption"),
+    ],
+    ids=[
+        "no-epk",
+        "no-apu-apv",
+        "embedded-jwk",
+        "crit",
+        "ECDH-ES+A256KW",
+        "A128GCM",
+        "unknown-kid",
+        "apu-not-base64",
+        "empty-apv",
+        "encrypted-key-present",
+    ],
+)
+def test_ecdh_header_deviations_are_refused_before_any_key_is_touched(
+    forge: Forge, no_derive: list[Any], change: dict[str, Any], code: str
+) -> None:
+    assert_refused(post(forge.token(card=_ecdh_jwe(forge, **change))), 400, code)
+    assert no_derive == []
+
+
+def test_jwe_whose_kdf_names_another_session_is_refused_before_deriving(
+    forge: Forge, no_derive: list[Any]
+) -> None:
+    changes: list[dict[str, Any]] = [
+        {"apu": b64url_encode(b"cs_other")},
+        {"apv": b64url_encode(b"old-nonce")},
+    ]
+    for change in changes:
+        assert_refused(post(forge.token(card=_ecdh_jwe(forge, **change))), 401, "session_mismatch")
+    assert no_derive == []
+
+
+def test_jwe_with_another_valid_epk_does_not_decrypt(forge: Forge, no_derive: list[Any]) -> None:
+    card_jwe = _ecdh_jwe(forge, epk=_epk(*_point()))
+
+    assert_refused(post(forge.token(card=card_jwe)), 400, "card_decryption_failed")
+    assert len(no_derive) == 1  # a valid point reaches the key, and the tag then fails
 
 
 def test_jwe_with_unknown_kid_is_refused(forge: Forge) -> None:
-    header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "not-ours"}
+    card_jwe = _ecdh_jwe(forge, kid="not-ours")
 
-    assert_refused(post(forge.token(card=_jwe_with(forge, header))), 400, "unknown_encryption_key")
+    assert_refused(post(forge.token(card=card_jwe)), 400, "unknown_encryption_key")
 
 
 def test_jwe_with_tampered_tag_is_refused(forge: Forge) -> None:
     parts = forge.card_jwe.split(".")
     parts[4] = parts[4][:-2] + ("A" if parts[4][-2] != "A" else "B") + parts[4][-1]
-
-    assert_refused(post(forge.token(card=".".join(parts))), 400, "card_decryption_failed")
-
-
-def test_jwe_with_tampered_encrypted_key_is_refused(forge: Forge) -> None:
-    parts = forge.card_jwe.split(".")
-    parts[1] = parts[1][:10] + ("A" if parts[1][10] != "A" else "B") + parts[1][11:]
 
     assert_refused(post(forge.token(card=".".join(parts))), 400, "card_decryption_failed")
 

@@ -13,11 +13,13 @@ import pytest
 from django.test import Client
 
 from checkout.sessions.transport import card_encrypt, card_seal, current_key
+from payments_site.kernel.encoding import b64url_encode
 from tests.cards import load_cards
 from tests.support.node import ensure_node_packages, run_node
 from tests.support.servers import gunicorn
 from vault.cards import CardValidationError, brand_rules_export, card_validate
 from vault.keys import KeyPurpose, KeyService
+from vault.keys.local import LocalKeyService
 from vault.models import Merchant
 from vault.transport.ingest import card_ingest
 
@@ -61,6 +63,44 @@ def test_card_encrypted_by_the_page_module_is_accepted(
     )
 
     assert card_ingest(sealed, keys=keys).token.last4 == card["number"][-4:]
+
+
+def _private_enc_jwk(keys: KeyService) -> dict[str, Any]:
+    """The local keyring's JWE private key as a JWK, for panva/jose to decrypt with."""
+    assert isinstance(keys, LocalKeyService)
+    public = current_key(KeyPurpose.JWE, keys)
+    private = keys._keys().by_kid[public.kid].private
+    d = private.private_numbers().private_value.to_bytes(32, "big")
+    return {k: public.jwk[k] for k in ("kty", "crv", "x", "y")} | {"d": b64url_encode(d)}
+
+
+@pytest.mark.parametrize("maker", ["card_encrypt", "page_module"])
+def test_panva_jose_decrypts_the_jwe_tessera_makes(
+    keys: KeyService, card: dict[str, Any], maker: str
+) -> None:
+    payload = {**card, "sid": "cs_out", "nonce": "n-3"}
+    if maker == "card_encrypt":
+        card_jwe = card_encrypt(card, session_id="cs_out", nonce="n-3", keys=keys)
+    else:
+        card_jwe = run_node(
+            "page_module.mjs", {"op": "encrypt", "jwk": published_enc_jwk(), "payload": payload}
+        ).stdout
+    jwk = _private_enc_jwk(keys)
+
+    opened = run_node("decrypt_card.mjs", {"jwk": jwk, "jwe": card_jwe}, check=False)
+    tampered = run_node(
+        "decrypt_card.mjs", {"jwk": jwk, "jwe": card_jwe[:-3] + card_jwe[-3:][::-1]}, check=False
+    )
+
+    assert opened.returncode == 0, opened.stderr
+    result = json.loads(opened.stdout)
+    assert result["payload"] == {k: payload[k] for k in result["payload"]}
+    assert result["payload"]["number"] == card["number"]
+    header = result["header"]
+    assert set(header) == {"alg", "enc", "kid", "epk", "apu", "apv"}
+    assert (header["alg"], header["enc"]) == ("ECDH-ES", "A256GCM")
+    assert (header["apu"], header["apv"]) == (b64url_encode(b"cs_out"), b64url_encode(b"n-3"))
+    assert tampered.returncode == 1
 
 
 @pytest.mark.django_db(transaction=True)

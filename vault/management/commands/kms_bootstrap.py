@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from vault.keys.aws import AwsKmsConfig, kms_bootstrap, kms_client
@@ -23,20 +22,11 @@ class Command(BaseCommand):
             default="alias/tessera",
             help="Aliases are <prefix>-sign, -jwe, -vault, -fingerprint (default: alias/tessera).",
         )
-        parser.add_argument(
-            "--jwe-key-spec",
-            default=settings.KMS_JWE_KEY_SPEC,
-            choices=["RSA_2048", "RSA_3072", "RSA_4096"],
-        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = AwsKmsConfig.from_settings()
         client = kms_client(config)
-        values = kms_bootstrap(
-            client=client,
-            alias_prefix=options["alias_prefix"],
-            jwe_key_spec=options["jwe_key_spec"],
-        )
+        values = kms_bootstrap(client=client, alias_prefix=options["alias_prefix"])
         self.stderr.write(f"KMS keys ready in {config.region}. Settings to use:")
         self.stdout.write("KEYS_BACKEND=aws")
         self.stdout.write(f"AWS_REGION={config.region}")
