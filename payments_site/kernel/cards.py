@@ -6,7 +6,9 @@ is then 13–19 digits passing the mod-10 check (ISO/IEC 7812-1), written in gro
 by anything that is neither a letter nor a digit — spaces (any number, up to three),
 dashes, en dashes, dots, slashes, underscores, commas, no-break spaces. A plain decimal
 number (``0.123456789012345``, ``12,5``: two groups joined by one ``.`` or ``,``) is a number,
-not a card. A security code is three or four digits right after its name ("cvc 123",
+not a card, and neither is a number starting with 0 (no card scheme holds major industry
+identifier 0: ``tok_0000000000000000`` is an id). A security code is three or four digits
+right after its name ("cvc 123",
 ``"cvv": "1234"``).
 
 Input validation refuses text that contains either (``has_card_data``) and the log redaction
@@ -99,6 +101,8 @@ def _card_run(
     text: str, groups: list[tuple[int, int]], first: int, excluded: set[int]
 ) -> int | None:
     """The last group of a card number starting at group ``first``, if there is one."""
+    if text[groups[first][0]] == "0":
+        return None  # major industry identifier 0 is issued to no card scheme (ISO/IEC 7812-1)
     digits = ""
     for index in range(first, len(groups)):
         if index in excluded:

@@ -75,6 +75,8 @@ def test_each_length_from_13_to_19(length: int) -> None:
         "42424242424242424242",  # 20 digits: no card
         "order 2026-12-02 12:30:45",
         "198.51.100.1",
+        "tok_0000000000000000",  # Luhn-valid, but no card starts with 0
+        "0424242424242424",
         "tok_4242abc",
         "",
     ],

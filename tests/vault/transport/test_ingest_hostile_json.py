@@ -5,6 +5,7 @@ audited, counted toward the sender's cool-off, and creates nothing."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -121,11 +122,20 @@ def test_a_deeply_nested_card_jwe_header_is_malformed(sealed: Sealed) -> None:
     assert_refused(post(sealed.with_claims(card=card)), 400, "malformed_card_encryption")
 
 
-def test_a_deeply_nested_card_plaintext_is_malformed(sealed: Sealed) -> None:
-    plaintext = b'{"number":' + b"[" * DEEP + b"]" * DEEP + b"}"
-    card = encrypt_raw(sealed.keys, plaintext)
+def test_a_deeply_nested_card_plaintext_is_malformed(sealed: Sealed, card: dict[str, Any]) -> None:
+    nested: Any = []
+    for _ in range(DEEP):
+        nested = [nested]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(DEEP * 4)  # only to write the hostile JSON; the vault runs as usual
+    try:
+        jwe = card_encrypt(
+            {**card, "name": nested}, session_id="cs_hostile", nonce="n1", keys=sealed.keys
+        )
+    finally:
+        sys.setrecursionlimit(limit)
 
-    assert_refused(post(sealed.with_claims(card=card)), 400, "malformed")
+    assert_refused(post(sealed.with_claims(card=jwe)), 400, "malformed")
 
 
 def test_nested_garbage_counts_toward_the_senders_cool_off(sealed: Sealed) -> None:
