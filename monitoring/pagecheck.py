@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -46,6 +45,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
+
+from payments_site.kernel.jsontext import json_parse
 
 SRI_ALGORITHMS = ("sha256", "sha384", "sha512")
 DEFAULT_HEADERS = (
@@ -243,7 +244,7 @@ LOADS = ("script", "module", "modulepreload")
 
 
 def inventory_load(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json_parse(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("scripts", []), list):
         raise ValueError("inventory must be a JSON object with a 'scripts' list")
     for entry in data.get("scripts", []):

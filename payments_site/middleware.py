@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from payments_site.kernel.errors import DEPENDENCY_ERRORS, DomainError
+from payments_site.kernel.cards import CARD_DATA_MESSAGE, card_data_in
+from payments_site.kernel.errors import DEPENDENCY_ERRORS, DomainError, FieldError, InvalidInput
 from payments_site.problems import (
     dependency_unavailable,
     error_headers,
@@ -44,6 +45,51 @@ class RejectNulMiddleware:
                 return error_response(MalformedUrl(detail), request)
             return HttpResponseBadRequest(detail)
         return self.get_response(request)
+
+
+class CardDataMiddleware:
+    """Refuse a card number in the query string of any request, and in any field an admin
+    form posts, before a view, a model or a log line sees it (400 ``card_data_not_allowed``
+    naming the field, nothing of the value repeated).
+
+    API bodies are checked by the JSON parser (``payments_site.parsers``); the hosted
+    payment page's own card fields are the one form that may carry a card, and only there.
+    """
+
+    # Credentials, checked by their own rules and never stored in clear.
+    EXEMPT_ADMIN_FIELDS = frozenset({"csrfmiddlewaretoken", "password", "otp_token"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        field = self._field(request)
+        if field is None:
+            return self.get_response(request)
+        error = InvalidInput(
+            CARD_DATA_MESSAGE,
+            code="card_data_not_allowed",
+            errors=[FieldError(field, "card_data_not_allowed", CARD_DATA_MESSAGE)],
+        )
+        if wants_problem(request):
+            return error_response(error, request)
+        return HttpResponseBadRequest(f"Card numbers are not allowed in {field}. Use a token.")
+
+    def _field(self, request: HttpRequest) -> str | None:
+        for name, values in request.GET.lists():
+            if card_data_in(name):
+                return "query"
+            if card_data_in(values):
+                return name
+        if request.method == "POST" and request.path.startswith("/admin/"):
+            for name, values in request.POST.lists():
+                if name in self.EXEMPT_ADMIN_FIELDS:
+                    continue
+                if card_data_in(name):
+                    return "form"
+                if card_data_in(values):
+                    return name
+        return None
 
 
 class DependencyUnavailableMiddleware:

@@ -58,6 +58,8 @@ PROBLEMS: dict[str, Problem] = {
     "bad_request": Problem(400, "Bad request"),
     "validation_error": Problem(400, "The request is not valid"),
     "malformed_request": Problem(400, "The request body could not be parsed"),
+    "json_too_deep": Problem(400, "The JSON is nested too deeply"),
+    "card_data_not_allowed": Problem(400, "Card data is not allowed here"),
     "malformed_url": Problem(400, "Malformed request"),
     "parameter_unknown": Problem(400, "Unknown parameter"),
     "parameter_invalid_type": Problem(400, "Parameter of the wrong type"),

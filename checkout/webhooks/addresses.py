@@ -7,12 +7,13 @@ ports on loopback, databases on private addresses. The rules:
 1. ``webhook_url_validate``: an absolute ``https://`` URL (``http`` only where
    ``WEBHOOK_ALLOW_HTTP``, never in production), a host, no credentials, no control
    characters, at most 2000 characters.
-2. ``target_resolve``: the host is resolved (or is an IP literal) and **every** address it
-   resolves to must be public: not loopback, private (RFC 1918, unique local), link-local,
-   multicast, reserved, unspecified, shared/CGNAT (100.64/10), documentation or benchmarking
-   ranges, a cloud metadata address, nor an IPv6 form that embeds one of those (IPv4-mapped,
-   IPv4-compatible, 6to4, NAT64). One bad address refuses the whole name: a DNS answer that
-   mixes a public and a private address is an attack, not a misconfiguration.
+2. ``target_resolve``: the port is one of ``WEBHOOK_ALLOWED_PORTS`` (443 by default), the
+   host is resolved (or is an IP literal) and **every** address it resolves to must be
+   public: in no row of IANA's special-purpose registries (``SPECIAL_PURPOSE``), not a cloud
+   metadata address, and, for an IPv6 form that embeds an IPv4 address (mapped, translated,
+   compatible, NAT64, 6to4, Teredo), not reaching a refused one. One bad address refuses the
+   whole name: a DNS answer that mixes a public and a private address is an attack, not a
+   misconfiguration.
 3. It runs when an endpoint is saved **and** at every delivery, and the delivery then connects
    to exactly the address that was vetted (``transport.py``), so a DNS answer that changes
    between the check and the connection (DNS rebinding) cannot redirect the request.
@@ -55,40 +56,96 @@ METADATA_ADDRESSES = frozenset(
     )
 )
 
-# (network, reason). Python's is_private/is_global differ between versions, so the ranges are
-# spelled out; ``not is_global`` stays as a catch-all after them.
-_FORBIDDEN_NETWORKS: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
-    (ipaddress.ip_network(net), reason)
-    for net, reason in (
-        ("0.0.0.0/8", "unspecified"),
-        ("10.0.0.0/8", "private"),
-        ("100.64.0.0/10", "shared"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link_local"),
-        ("172.16.0.0/12", "private"),
-        ("192.0.0.0/24", "reserved"),
-        ("192.0.2.0/24", "reserved"),
-        ("192.88.99.0/24", "reserved"),
-        ("192.168.0.0/16", "private"),
-        ("198.18.0.0/15", "reserved"),
-        ("198.51.100.0/24", "reserved"),
-        ("203.0.113.0/24", "reserved"),
-        ("224.0.0.0/4", "multicast"),
-        ("240.0.0.0/4", "reserved"),
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("::/96", "reserved"),  # IPv4-compatible (deprecated)
-        ("64:ff9b:1::/48", "reserved"),  # local-use NAT64
-        ("100::/64", "reserved"),  # discard-only
-        ("2001::/23", "reserved"),  # IETF protocol assignments, incl. Teredo
-        ("2001:db8::/32", "reserved"),
-        ("fc00::/7", "private"),
-        ("fe80::/10", "link_local"),
-        ("fec0::/10", "link_local"),
-        ("ff00::/8", "multicast"),
-    )
+
+@dataclass(frozen=True)
+class SpecialRange:
+    """One row of IANA's special-purpose address registries: the range, why we refuse it,
+    whether the registry calls it globally reachable, and where it is defined."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    reason: str
+    globally_reachable: bool | None  # None: "N/A" in the registry
+    source: str
+
+
+def _range(net: str, reason: str, reachable: bool | None, source: str) -> SpecialRange:
+    return SpecialRange(ipaddress.ip_network(net), reason, reachable, source)
+
+
+# IANA IPv4 Special-Purpose Address Registry (iana.org/assignments/iana-ipv4-special-registry,
+# RFC 6890) and IANA IPv6 Special-Purpose Address Registry (iana.org/assignments/
+# iana-ipv6-special-registry), every row, plus the multicast blocks and the deprecated forms
+# RFC 4291 and RFC 3879 retired. Every row is refused: the ones the registry calls globally
+# reachable are anycast relays and infrastructure services (PCP, TURN, AMT, AS112, ORCHID),
+# where no webhook receiver lives. Where an IPv6 row embeds an IPv4 address
+# (``embedded_ipv4``), that address is judged too, so the refusal names what it reaches.
+SPECIAL_PURPOSE: tuple[SpecialRange, ...] = (
+    _range("0.0.0.0/8", "unspecified", False, "RFC 791 this network"),
+    _range("0.0.0.0/32", "unspecified", False, "RFC 1122 this host on this network"),
+    _range("10.0.0.0/8", "private", False, "RFC 1918 private-use"),
+    _range("100.64.0.0/10", "shared", False, "RFC 6598 shared address space"),
+    _range("127.0.0.0/8", "loopback", False, "RFC 1122 loopback"),
+    _range("169.254.0.0/16", "link_local", False, "RFC 3927 link local"),
+    _range("172.16.0.0/12", "private", False, "RFC 1918 private-use"),
+    _range("192.0.0.0/24", "reserved", False, "RFC 6890 IETF protocol assignments"),
+    _range("192.0.0.0/29", "reserved", False, "RFC 7335 IPv4 service continuity prefix"),
+    _range("192.0.0.8/32", "reserved", False, "RFC 7600 IPv4 dummy address"),
+    _range("192.0.0.9/32", "reserved", True, "RFC 7723 port control protocol anycast"),
+    _range("192.0.0.10/32", "reserved", True, "RFC 8155 TURN anycast"),
+    _range("192.0.0.170/32", "reserved", False, "RFC 8880 NAT64/DNS64 discovery"),
+    _range("192.0.0.171/32", "reserved", False, "RFC 8880 NAT64/DNS64 discovery"),
+    _range("192.0.2.0/24", "reserved", False, "RFC 5737 documentation (TEST-NET-1)"),
+    _range("192.31.196.0/24", "reserved", True, "RFC 7535 AS112-v4"),
+    _range("192.52.193.0/24", "reserved", True, "RFC 7450 AMT"),
+    _range("192.88.99.0/24", "reserved", None, "RFC 7526 deprecated 6to4 relay anycast"),
+    _range("192.168.0.0/16", "private", False, "RFC 1918 private-use"),
+    _range("192.175.48.0/24", "reserved", True, "RFC 7534 direct delegation AS112 service"),
+    _range("198.18.0.0/15", "reserved", False, "RFC 2544 benchmarking"),
+    _range("198.51.100.0/24", "reserved", False, "RFC 5737 documentation (TEST-NET-2)"),
+    _range("203.0.113.0/24", "reserved", False, "RFC 5737 documentation (TEST-NET-3)"),
+    _range("224.0.0.0/4", "multicast", False, "RFC 5771 multicast"),
+    _range("240.0.0.0/4", "reserved", False, "RFC 1112 reserved"),
+    _range("255.255.255.255/32", "reserved", False, "RFC 919 limited broadcast"),
+    _range("::/128", "unspecified", False, "RFC 4291 unspecified address"),
+    _range("::1/128", "loopback", False, "RFC 4291 loopback address"),
+    _range("::/96", "reserved", False, "RFC 4291 §2.5.5.1 IPv4-compatible (deprecated)"),
+    _range("::ffff:0:0/96", "reserved", False, "RFC 4291 IPv4-mapped"),
+    _range("::ffff:0:0:0/96", "reserved", False, "RFC 2765 IPv4-translated (SIIT)"),
+    _range("64:ff9b::/96", "reserved", True, "RFC 6052 IPv4/IPv6 translation"),
+    _range("64:ff9b:1::/48", "reserved", False, "RFC 8215 local-use IPv4/IPv6 translation"),
+    _range("100::/64", "reserved", False, "RFC 6666 discard-only"),
+    _range("100:0:0:1::/64", "reserved", False, "RFC 9780 dummy IPv6 prefix"),
+    _range("2001::/23", "reserved", False, "RFC 2928 IETF protocol assignments"),
+    _range("2001::/32", "reserved", None, "RFC 4380 Teredo"),
+    _range("2001:1::1/128", "reserved", True, "RFC 7723 port control protocol anycast"),
+    _range("2001:1::2/128", "reserved", True, "RFC 8155 TURN anycast"),
+    _range("2001:1::3/128", "reserved", True, "RFC 9665 DNS-SD SRP anycast"),
+    _range("2001:2::/48", "reserved", False, "RFC 5180 benchmarking"),
+    _range("2001:3::/32", "reserved", True, "RFC 7450 AMT"),
+    _range("2001:4:112::/48", "reserved", True, "RFC 7535 AS112-v6"),
+    _range("2001:10::/28", "reserved", None, "RFC 4843 ORCHID (deprecated)"),
+    _range("2001:20::/28", "reserved", True, "RFC 7343 ORCHIDv2"),
+    _range("2001:30::/28", "reserved", True, "RFC 9374 drone remote ID entity tags"),
+    _range("2001:db8::/32", "reserved", False, "RFC 3849 documentation"),
+    _range("2002::/16", "reserved", None, "RFC 3056 6to4"),
+    _range("2620:4f:8000::/48", "reserved", True, "RFC 7534 direct delegation AS112 service"),
+    _range("3fff::/20", "reserved", False, "RFC 9637 documentation"),
+    _range("5f00::/16", "reserved", False, "RFC 9602 segment routing SIDs"),
+    _range("fc00::/7", "private", False, "RFC 4193 unique-local"),
+    _range("fe80::/10", "link_local", False, "RFC 4291 link-local unicast"),
+    _range("fec0::/10", "link_local", None, "RFC 3879 site-local (deprecated)"),
+    _range("ff00::/8", "multicast", False, "RFC 4291 multicast"),
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_WELL_KNOWN_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOOPBACK_OR_ANY = frozenset({ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")})
+_TEREDO = ipaddress.ip_network("2001::/32")
+# IPv6 ranges whose last 32 bits are an IPv4 address (RFC 4291, RFC 2765, RFC 6052, RFC 8215
+# with its /96 format).
+_LOW_32_EMBEDDING = tuple(
+    ipaddress.ip_network(net)
+    for net in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
 
 REASONS = {
     "metadata": "a cloud metadata address",
@@ -105,7 +162,8 @@ REASONS = {
 
 class WebhookUrlRefused(DomainError):
     """The URL may not be called. ``code``: ``url_forbidden_address`` (resolves to a
-    forbidden address), ``url_unresolvable`` (DNS gave no address)."""
+    forbidden address), ``url_forbidden_port`` (a port not in ``WEBHOOK_ALLOWED_PORTS``),
+    ``url_unresolvable`` (DNS gave no address)."""
 
     code = "url_forbidden_address"
     problem = "webhook_url_refused"
@@ -115,32 +173,44 @@ class WebhookUrlRefused(DomainError):
         self.reason = reason
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 form carries (mapped, 6to4, NAT64), if any."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 form can reach: mapped, translated, compatible, NAT64 (well
+    known and local use), 6to4, and both ends of Teredo (server, and the client XOR-ed)."""
+    found: list[ipaddress.IPv4Address] = []
+    value = int(address)
+    if any(address in net for net in _LOW_32_EMBEDDING) and address not in _LOOPBACK_OR_ANY:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if address in _SIX_TO_FOUR:
+        found.append(ipaddress.IPv4Address((value >> 80) & 0xFFFFFFFF))
+    if address in _TEREDO:
+        found.append(ipaddress.IPv4Address((value >> 64) & 0xFFFFFFFF))
+        found.append(ipaddress.IPv4Address(~value & 0xFFFFFFFF))
+    return found
 
 
 def address_refusal(address: IPAddress) -> str | None:
-    """Why ``address`` may not be called (a key of ``REASONS``), or None if it is public."""
+    """Why ``address`` may not be called (a key of ``REASONS``), or None if it is public.
+
+    An IPv6 address that embeds an IPv4 one is judged by what it reaches first (``::ffff:0:
+    127.0.0.1`` is loopback), then by its own range."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.scope_id:
             return "link_local"
-        embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            return address_refusal(embedded)
+        address = ipaddress.IPv6Address(int(address))
+        for embedded in embedded_ipv4(address):
+            reason = address_refusal(embedded)
+            if reason is not None:
+                return reason
     if address in METADATA_ADDRESSES:
         return "metadata"
-    for network, reason in _FORBIDDEN_NETWORKS:
-        if address.version == network.version and address in network:
-            return reason
-    if not address.is_global or address.is_multicast:
-        return "not_global"
+    for row in SPECIAL_PURPOSE:
+        if address.version == row.network.version and address in row.network:
+            if row.network == _WELL_KNOWN_NAT64:
+                break  # a public IPv4 address through the well-known translator is public
+            return row.reason
+    else:
+        if not address.is_global or address.is_multicast:
+            return "not_global"
     return None
 
 
@@ -291,6 +361,13 @@ def target_resolve(url: WebhookUrl) -> list[IPAddress]:
                 "addresses only.",
                 code="url_forbidden_address",
                 reason=reason,
+            )
+        allowed_ports = [int(port) for port in settings.WEBHOOK_ALLOWED_PORTS]
+        if url.port not in allowed_ports:
+            raise WebhookUrlRefused(
+                f"Webhook URLs may use port {' or '.join(map(str, allowed_ports))} only.",
+                code="url_forbidden_port",
+                reason="port",
             )
     return addresses
 

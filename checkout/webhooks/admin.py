@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from checkout.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from payments_site.kernel.admin import ReadOnlyAdminMixin
+from payments_site.kernel.jsontext import json_parse
 
 from .delivery import DeliveryNotResendable, delivery_resend
 
@@ -40,7 +41,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
 
     @admin.display(description="payload (as sent)")
     def document(self, event: Event) -> str:
-        pretty = json.dumps(json.loads(event.payload), indent=2, ensure_ascii=False)
+        pretty = json.dumps(json_parse(event.payload), indent=2, ensure_ascii=False)
         return format_html("<pre>{}</pre>", pretty)
 
 

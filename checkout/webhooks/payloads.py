@@ -23,6 +23,7 @@ from checkout.sessions.models import CheckoutSession
 from checkout.sessions.serializers import CheckoutSessionOutputSerializer
 from checkout.webhooks.serializers import EventDocumentSerializer
 from monitoring.observability.redaction import redact_text
+from payments_site.kernel.jsontext import json_parse
 from vault.models import Token
 from vault.serializers import TokenOutputSerializer
 
@@ -47,7 +48,7 @@ def object_type(obj: Model) -> str:
 def object_snapshot(obj: Model) -> dict[str, Any]:
     """``obj`` as the API shows it, every string passed through the redactor once more."""
     render: Callable[[Model], Any] = _OBJECTS[type(obj)][1].to_representation
-    snapshot: dict[str, Any] = _scrub(json.loads(json.dumps(render(obj), default=str)))
+    snapshot: dict[str, Any] = _scrub(json_parse(json.dumps(render(obj), default=str)))
     return snapshot
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.db.models import QuerySet
 
 from checkout.webhooks.models import Event, WebhookEndpoint
 from payments_site.kernel.errors import DomainError
+from payments_site.kernel.jsontext import json_parse
 from payments_site.kernel.queries import filter_given
 from vault.models import Merchant
 
@@ -47,7 +47,7 @@ def event_get(*, merchant: Merchant, event_id: str) -> Event:
 
 def event_document(event: Event) -> dict[str, Any]:
     """The event as sent to endpoints (key order kept)."""
-    document: dict[str, Any] = json.loads(event.payload)
+    document: dict[str, Any] = json_parse(event.payload)
     return document
 
 

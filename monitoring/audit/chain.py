@@ -12,7 +12,6 @@ triggers (migrations 0002 and 0007, ``guard.py``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from monitoring.audit.canonical import (
     event_digest,
 )
 from monitoring.audit.models import AuditEvent
+from payments_site.kernel.jsontext import json_parse
 
 
 def row_digest(event: AuditEvent) -> str:
@@ -70,5 +70,5 @@ def event_append(
         fields[name] = str(fields[name])[:limit]
     fields["source_ip"] = canonical_ip(source_ip)
     # What we hash must be exactly what JSON storage gives back (tuples become lists...).
-    fields["data"] = json.loads(canonical_json(dict(data)))
+    fields["data"] = json_parse(canonical_json(dict(data)))
     return AuditEvent.objects.create(**fields, digest=event_digest(**fields))

@@ -1,9 +1,9 @@
 """Masking of card data in anything that leaves the process as text (logs, Sentry, errors).
 
 Two independent nets, because either alone misses cases: values under sensitive keys are
-masked whatever they look like (a CVC is just three digits), and any 13–19 digit run that
-passes Luhn — with or without spaces or dashes — is masked wherever it appears in free text
-(``payments_site.kernel.cards``, the detector input validation uses too).
+masked whatever they look like (a CVC is just three digits), and any card number — 13–19
+Luhn-valid digits of any script, whatever separates them — is masked wherever it appears in
+free text (``payments_site.kernel.cards``, the detector input validation uses too).
 """
 
 from __future__ import annotations

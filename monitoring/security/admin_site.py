@@ -4,7 +4,7 @@
 ``ADMIN_MFA_REQUIRED`` (always on in production) a session reaches an admin page only once a
 confirmed TOTP device or a recovery code has verified it: a password-only login is treated as
 not staff at all. A wrong code counts as a failed login for axes, so codes cannot be brute
-forced under the lockout either.
+forced under the lockout either, and every failure gets the same answer.
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ def mfa_required() -> bool:
     return bool(getattr(settings, "ADMIN_MFA_REQUIRED", True))
 
 
+class _OneTimeCodeInput(forms.TextInput):
+    """A code is never written back into the page: it is spent or wrong either way."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
 class MfaAdminAuthenticationForm(OTPAdminAuthenticationForm):
     """Username, password and one code: from the authenticator app or a recovery code."""
 
@@ -48,17 +55,8 @@ class MfaAdminAuthenticationForm(OTPAdminAuthenticationForm):
     otp_token = forms.CharField(
         required=False,
         label=_("Authentication code"),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+        widget=_OneTimeCodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
     )
-
-    otp_error_messages = {
-        **OTPAdminAuthenticationForm.otp_error_messages,
-        "device_required": _(
-            "This account has no second factor yet: open the enrolment link you were given."
-        ),
-        "token_required": _("Enter the code from your authenticator app or a recovery code."),
-        "invalid_token": _("That code is not right, or it was used already."),
-    }
 
     def _chosen_device(self, user: Any) -> Any:
         """Six digits are an authenticator code, anything else a recovery code: each is checked
@@ -69,18 +67,29 @@ class MfaAdminAuthenticationForm(OTPAdminAuthenticationForm):
             return TOTPDevice.objects.filter(user=user, confirmed=True).first()
         return RecoveryCodeDevice.objects.filter(user=user, confirmed=True).first()
 
-    def clean_otp(self, user: Any) -> None:
+    # One answer for every failure: telling a wrong password from a missing or wrong second
+    # factor would confirm the password to whoever is guessing it.
+    refusal_message = _(
+        "Enter the correct username, password and authentication code for a staff account."
+    )
+
+    def clean(self) -> dict[str, Any]:
         try:
-            super().clean_otp(user)
-        except forms.ValidationError:
-            if user is not None:
-                # The password was right but the second factor was not: still a failure.
+            return super().clean()
+        except forms.ValidationError as exc:
+            if self.user_cache is not None:
+                # The password was right and something else was not (the second factor, or
+                # the account is not staff): a failed login all the same, for axes' lockout.
                 user_login_failed.send(
                     sender=__name__,
-                    credentials={"username": user.get_username()},
+                    credentials={"username": self.user_cache.get_username()},
                     request=self.request,
                 )
-            raise
+            raise forms.ValidationError(self.refusal_message, code="invalid_login") from exc
+
+    def _update_form(self, user: Any) -> None:
+        """django-otp refills the password and lists the user's devices once the password
+        was right: the page would show which factor failed. The form stays as it was."""
 
 
 class TesseraAdminSite(AdminSite):

@@ -62,8 +62,15 @@ def mfa_enrolment_user(*, token: str) -> Any | None:
         payload = signing.loads(token, salt=_SALT, max_age=max_age)
     except signing.BadSignature:
         return None
-    user = get_user_model().objects.filter(pk=payload.get("u"), is_active=True).first()
-    if user is None or not user.is_staff or payload.get("s") != _enrolment_state(user):
+    # Signed by us, still typed before use: a payload of another shape is no enrolment.
+    if not isinstance(payload, dict) or set(payload) != {"u", "s"}:
+        return None
+    if not isinstance(payload["u"], int) or isinstance(payload["u"], bool):
+        return None
+    if not isinstance(payload["s"], str):
+        return None
+    user = get_user_model().objects.filter(pk=payload["u"], is_active=True).first()
+    if user is None or not user.is_staff or payload["s"] != _enrolment_state(user):
         return None
     return user
 

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "monitoring.observability.middleware.RequestIdMiddleware",
     "monitoring.observability.middleware.MetricsMiddleware",
     "payments_site.middleware.RejectNulMiddleware",
+    "payments_site.middleware.CardDataMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -128,7 +129,7 @@ REST_FRAMEWORK = {
         "payments_site.parameters.DeclaredParametersOnly",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["payments_site.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "payments_site.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_VERSIONING_CLASS": None,
@@ -136,6 +137,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["checkout.api.throttling.ApiKeyRateThrottle"],
 }
 PROBLEM_TYPE_BASE = "https://docs.tessera.dev/problems/"
+# JSON request bodies: a larger one is a 413, a deeper one a 400 (no API body comes near).
+API_JSON_MAX_BYTES = 256 * 1024
+API_JSON_MAX_DEPTH = 16
 # Per API key, counted on the shared cache (Redis when REDIS_URL is set): "N/second|minute|hour".
 API_THROTTLE_RATE: str = env.str("API_THROTTLE_RATE", default="100/second")
 SPECTACULAR_SETTINGS = {

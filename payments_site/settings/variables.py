@@ -183,6 +183,11 @@ VARIABLES: dict[str, Variable] = {
     "WEBHOOK_EVENT_RETENTION_DAYS": _whole("30 or more days", 30),
     "WEBHOOK_CA_BUNDLE": _text("a path to a PEM file (empty: the system store)"),
     "WEBHOOK_ALLOW_HTTP": _flag("true or false (refused in production)"),
+    "WEBHOOK_ALLOWED_PORTS": Variable(
+        "list",
+        "comma-separated TCP ports endpoint URLs may name, e.g. 443",
+        pattern=r"[1-9]\d{0,4}",
+    ),
     "WEBHOOK_ADDRESS_ALLOWLIST": Variable(
         "list",
         "comma-separated addresses, host or host:port (refused in production)",

@@ -21,6 +21,8 @@ WEBHOOK_MAX_ENDPOINTS: int = env.int("WEBHOOK_MAX_ENDPOINTS", default=16)
 WEBHOOK_EVENT_RETENTION_DAYS: int = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Endpoint URLs must be https (production refuses to change this).
 WEBHOOK_ALLOW_HTTP: bool = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Ports webhook URLs may name (an admin or database port on a public host is no receiver).
+WEBHOOK_ALLOWED_PORTS: list[int] = env.list("WEBHOOK_ALLOWED_PORTS", cast=int, default=[443])
 # Non-public addresses webhooks may nevertheless reach ("127.0.0.1" or "127.0.0.1:8080"): for
 # test receivers only. Production refuses to start with any.
 WEBHOOK_ADDRESS_ALLOWLIST: list[str] = env.list("WEBHOOK_ADDRESS_ALLOWLIST", default=[])

@@ -40,6 +40,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from payments_site.kernel.jsontext import json_parse
+
 from .base import (
     DataKeyMaterial,
     KeyDecryptionFailed,
@@ -197,7 +199,7 @@ class LocalKeyService(KeyService):
                     f"The keyring {self.path} is readable by others; chmod 600 it."
                 )
             try:
-                keyring = _Keyring.parse(json.loads(self.path.read_text()))
+                keyring = _Keyring.parse(json_parse(self.path.read_text()))
             except (OSError, ValueError, KeyError) as error:
                 raise KeyUnavailable("The local keyring cannot be read.") from error
             self._keyring, self._stamp = keyring, stamp
@@ -215,7 +217,7 @@ class LocalKeyService(KeyService):
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = json.loads(self.path.read_text())
+            raw = json_parse(self.path.read_text())
             yield raw
             tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
             self._write(tmp, raw)

@@ -11,7 +11,6 @@ curve before the key service derives anything with it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
 from payments_site.kernel.encoding import b64url_decode as kernel_b64url_decode
 from payments_site.kernel.encoding import b64url_encode
+from payments_site.kernel.jsontext import JsonRefused, json_object_parse
 from vault.keys import KeyDecryptionFailed, KeyService
 
 JWE_ALG = "ECDH-ES"
@@ -35,6 +35,7 @@ JWE_HEADER_KEYS = frozenset({"alg", "enc", "kid", "epk", "apu", "apv"})
 EPK_MEMBERS = frozenset({"kty", "crv", "x", "y"})
 CEK_BITS = 256
 MAX_CARD_PLAINTEXT = 4096
+MAX_JOSE_JSON = 8 * 1024  # no header, claim set or card of ours comes near it
 MAX_PARTY_INFO = 128
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -61,25 +62,13 @@ def b64url_decode(segment: str) -> bytes:
         raise JoseError("malformed", "Not base64url.") from exc
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two parsers reading one JSON object with a repeated key may disagree on its value;
-    # refusing duplicates removes that ambiguity (RFC 7515 §5.2).
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise JoseError("malformed", "Duplicate JSON member.")
-        out[key] = value
-    return out
-
-
-def strict_json_object(raw: bytes) -> dict[str, Any]:
+def strict_json_object(raw: bytes, *, max_depth: int = 4) -> dict[str, Any]:
+    """A JSON object of at most ``max_depth`` levels, no repeated member (two parsers reading
+    one object with a repeated key may disagree on its value: RFC 7515 §5.2)."""
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
+        return json_object_parse(raw, max_bytes=MAX_JOSE_JSON, max_depth=max_depth)
+    except JsonRefused as exc:
         raise JoseError("malformed", "Not a JSON object.") from exc
-    if not isinstance(value, dict):
-        raise JoseError("malformed", "Not a JSON object.")
-    return value
 
 
 def valid_kid(value: object) -> str:

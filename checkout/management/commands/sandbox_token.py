@@ -8,13 +8,13 @@ put a test card into a live setup.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from payments_site.kernel.jsontext import json_parse
 from vault.cards import card_validate
 from vault.models import Merchant
 from vault.services import token_create
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.PROCESSOR_BACKEND.endswith(".SandboxProcessor"):
             raise CommandError("Test cards are for the sandbox processor only.")
-        cards = json.loads(Path(settings.SANDBOX_TEST_CARDS).read_text())
+        cards = json_parse(Path(settings.SANDBOX_TEST_CARDS).read_text())
         outcome = options["outcome"]
         if outcome == "approve":
             number = cards["approve"][0]["number"]

@@ -6,7 +6,6 @@ application/jwt' https://vault…/vault/v1/cards``. The card JSON is ARCHITECTUR
 
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from checkout.sessions.transport import card_encrypt, card_seal
+from payments_site.kernel.jsontext import json_parse
 from vault.models import Merchant
 
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         if not Merchant.objects.filter(pk=merchant_id, is_active=True).exists():
             raise CommandError(f"No active merchant {merchant_id!r}.")
         try:
-            card = json.loads(sys.stdin.read())
+            card = json_parse(sys.stdin.read())
         except ValueError as exc:
             raise CommandError("stdin must be one card as JSON (ARCHITECTURE.md §4).") from exc
         if not isinstance(card, dict):

@@ -40,6 +40,7 @@ from payments_site.kernel.idempotency import (
     effect_binding,
     idempotent,
 )
+from payments_site.kernel.jsontext import JsonRefused, json_parse
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 from vault.authentication import request_merchant
 
@@ -71,9 +72,9 @@ def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
     not matter. Keyed, so a stored fingerprint cannot be brute-forced back to a small body."""
     try:
         canonical = json.dumps(
-            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            json_parse(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
-    except (ValueError, UnicodeDecodeError):
+    except JsonRefused:  # the view refuses such a body; its raw bytes still fingerprint it
         canonical = body
     material = method.upper().encode() + b"\n" + path.encode() + b"\n" + canonical
     return salted_hmac("tessera.idempotency", material, algorithm="sha256").hexdigest()

@@ -38,6 +38,7 @@ from checkout.payments.idempotency.models import IdempotencyKey
 from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.idempotency import EffectAlreadyBound
+from payments_site.kernel.jsontext import json_parse
 from vault.models import Merchant
 
 
@@ -172,7 +173,7 @@ def idempotency_complete(
     IdempotencyKey.objects.filter(pk=record.pk).update(
         status=IdempotencyKey.Status.COMPLETED,
         response_status=status,
-        response_body=json.loads(json.dumps(body, cls=JSONEncoder)),
+        response_body=json_parse(json.dumps(body, cls=JSONEncoder)),
         response_headers=headers,
         completed_at=clock_now(now),
         locked_at=None,

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.pagecheck import inventory_load, page_check, page_inventory_record
+from payments_site.kernel.jsontext import json_parse
 
 
 class Command(BaseCommand):
@@ -43,7 +44,7 @@ class Command(BaseCommand):
                     verify=verify,
                     timeout=options["timeout"],
                     static_url=options["static_url"],
-                    previous=json.loads(target.read_text()) if target.is_file() else None,
+                    previous=json_parse(target.read_text()) if target.is_file() else None,
                 )
                 target.write_text(json.dumps(inventory, indent=2, ensure_ascii=False) + "\n")
                 todo = sum(1 for s in inventory["scripts"] if s["justification"] == "TODO")

@@ -49,15 +49,16 @@ REFUSED = {
     "fd00:ec2::254": "metadata",
     "ff02::1": "multicast",
     "2001:db8::1": "reserved",
-    "2001::1": "reserved",  # Teredo
+    "2001::1": "unspecified",  # Teredo, its server field 0.0.0.0
     "::ffff:127.0.0.1": "loopback",  # IPv4-mapped
     "::ffff:169.254.169.254": "metadata",
     "::ffff:10.0.0.1": "private",
-    "::127.0.0.1": "reserved",  # IPv4-compatible (deprecated form)
+    "::127.0.0.1": "loopback",  # IPv4-compatible (deprecated form)
     "2002:a00:1::1": "private",  # 6to4 of 10.0.0.1
     "2002:7f00:1::1": "loopback",  # 6to4 of 127.0.0.1
     "64:ff9b::a9fe:a9fe": "metadata",  # NAT64 of 169.254.169.254
-    "64:ff9b:1::1": "reserved",
+    "64:ff9b:1::1": "unspecified",  # local-use NAT64 of 0.0.0.1
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2": "reserved",  # Teredo (RFC 4380 example)
 }
 PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::808:808"]
 

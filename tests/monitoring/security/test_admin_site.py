@@ -142,7 +142,9 @@ def test_a_wrong_recovery_code_is_refused_and_spends_nothing(staff_user: Any) ->
     response = _login(Client(), "ops", ADMIN_PASSWORD, "aaaaaaaa")
 
     assert response.status_code == 200
-    assert "That code is not right" in response.content.decode()
+    assert "Enter the correct username, password and authentication code" in (
+        response.content.decode()
+    )
     assert StaticToken.objects.filter(device__user=staff_user).count() == 10
 
 
