@@ -41,7 +41,8 @@ def _merchant_only_queries(path: Path, root: Path = ROOT) -> list[str]:
         if node.func.attr not in QUERY_METHODS:
             continue
         keywords = {k.arg for k in node.keywords if k.arg}
-        if keywords & MERCHANT_LOOKUPS and "livemode" not in keywords:
+        decides_mode = any(k == "livemode" or k.startswith("livemode__") for k in keywords)
+        if keywords & MERCHANT_LOOKUPS and not decides_mode:
             found.append(f"{path.relative_to(root)}:{node.lineno}")
     return found
 
@@ -63,5 +64,6 @@ def test_the_scan_finds_a_merchant_only_query(tmp_path: Path) -> None:
         "Charge.objects.filter(merchant=merchant, pk=charge_id).first()\n"
         "Charge.objects.owned_by(merchant).filter(pk=charge_id).first()\n"
         "Charge.objects.filter(merchant_id=m, livemode=True)\n"
+        "Charge.objects.filter(merchant_id=m, livemode__in=(False, True))\n"
     )
     assert _merchant_only_queries(sample, root=tmp_path) == ["sample.py:1"]

@@ -263,6 +263,7 @@ def subscriptions_on_merchant_reactivated(
     with transaction.atomic():
         missed = Subscription.objects.select_for_update().filter(
             merchant_id=event.merchant_id,
+            livemode__in=(False, True),  # suspension stops both modes; so resuming covers both
             status=Subscription.Status.ACTIVE,
             failed_attempts=0,
             cancel_at_period_end=False,

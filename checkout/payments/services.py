@@ -280,7 +280,7 @@ def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
 
 
 def refund_get(*, merchant: Merchant, refund_id: str) -> Refund:
-    refund = Refund.objects.filter(merchant=merchant, pk=refund_id).first()
+    refund = Refund.objects.owned_by(merchant).filter(pk=refund_id).first()
     if refund is None:
         raise ChargeNotFound("No such refund for this merchant.")
     return refund

@@ -197,7 +197,7 @@ def _updated_effect(request: Request, endpoint_id: str) -> Response:
 
 def _deleted_effect(request: Request, endpoint_id: str) -> Response:
     # Deleted endpoints keep their row (for the delivery log), so the first answer is rebuilt.
-    endpoint = WebhookEndpoint.objects.get(merchant=request_merchant(request), pk=endpoint_id)
+    endpoint = WebhookEndpoint.objects.owned_by(request_merchant(request)).get(pk=endpoint_id)
     return _deleted(endpoint)
 
 

@@ -15,7 +15,6 @@ off the end.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,10 @@ from monitoring.audit.export import export_lines
 from monitoring.audit.sealer import seal_pending
 from monitoring.audit.signing import SigningUnavailable, head_signer, public_key_id
 from monitoring.audit.verify import TrailReport, verify_trail
+from payments_site.kernel.jsontext import json_parse
+
+# An exported seal lists its events: far larger than any request body, still bounded.
+EXPORT_LINE_MAX_BYTES = 64 * 1024 * 1024
 
 _ANCHOR = re.compile(r"(?P<number>[0-9]{1,18}):(?P<hash>[0-9a-fA-F]{64})")
 
@@ -37,7 +40,7 @@ def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                line = json.loads(raw)
+                line = json_parse(raw, max_bytes=EXPORT_LINE_MAX_BYTES)
             except ValueError:
                 line = None
             yield line if isinstance(line, dict) else {"type": "unreadable"}
