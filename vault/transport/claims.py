@@ -87,6 +87,8 @@ CARD_JWT_CLAIMS: Mapping[str, Member] = {
     "nonce": Member(str, _matches(_NONCE, 128), "invalid_nonce"),
     "card": Member(str, _matches(_COMPACT_JWE, 8192), "malformed_card_encryption", malformed=True),
     "cip": Member(str, _short_text(45), "invalid_client_ip", required=False),
+    # The mode the checkout session was made in: the vault keeps test and live cards apart.
+    "livemode": Member(bool, lambda value: True, "invalid_livemode"),
 }
 
 

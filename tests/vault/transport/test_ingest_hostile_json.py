@@ -154,6 +154,7 @@ def test_nested_garbage_counts_toward_the_senders_cool_off(sealed: Sealed) -> No
 HOSTILE_VALUES: dict[type, list[Any]] = {
     int: ["1700000000", 1.7e9, True, None, [1], {"v": 1}, 10**30, -1],
     str: [12, 1.5, True, None, ["x"], {"v": "x"}, "", "x" * 300, "tab\there"],
+    bool: ["true", "false", 0, 1, None, [True], {"v": True}],
 }
 
 
