@@ -71,8 +71,7 @@ def add_problem_responses(
         "403": "This merchant is suspended (`merchant_suspended`): reads work, writes do not.",
         "404": "No such object for this merchant.",
         "409": "A request with this Idempotency-Key is still running (`idempotency_key_in_use`).",
-        "422": "This Idempotency-Key was used with a different request "
-        "(`idempotency_key_reused`).",
+        "422": "This Idempotency-Key was used with a different request (`idempotency_key_reused`).",
         "429": "Too many requests for this API key; see Retry-After.",
         "503": "A service this request needs is not answering; nothing was done. "
         "Retry after Retry-After seconds.",
