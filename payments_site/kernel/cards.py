@@ -7,9 +7,8 @@ by anything that is neither a letter nor a digit — spaces (any number, up to t
 dashes, en dashes, dots, slashes, underscores, commas, no-break spaces. A plain decimal
 number (``0.123456789012345``, ``12,5``: two groups joined by one ``.`` or ``,``) is a number,
 not a card, and neither is a number starting with 0 (no card scheme holds major industry
-identifier 0: ``tok_0000000000000000`` is an id). A security code is three or four digits
-right after its name ("cvc 123",
-``"cvv": "1234"``).
+identifier 0: ``tok_`` and sixteen zeros is an id). A security code is three or four digits
+right after its name ("cvc 123", ``"cvv": "1234"``).
 
 Input validation refuses text that contains either (``has_card_data``) and the log redaction
 masks them (``card_data_mask``), from the same spans, so the two can never disagree. Both are
