@@ -307,7 +307,9 @@ def subscription_bill(
     try:
         with transaction.atomic():
             subscription = (
-                Subscription.objects.select_for_update(skip_locked=True)
+                # ``of=self``: the merchant join must not lock (and so skip) the merchant row,
+                # which every sibling subscription being billed at the same moment shares.
+                Subscription.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(
                     pk=subscription_id,
                     status__in=BILLABLE,

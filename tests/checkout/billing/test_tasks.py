@@ -19,6 +19,7 @@ import pytest
 import redis
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Q
 
 from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_cancel, subscription_create
@@ -69,7 +70,14 @@ def settle(now: datetime, timeout: float = 60) -> None:
         )
         if busy == 0 and not Charge.objects.filter(status="pending").exists():
             return
-        assert time.monotonic() < deadline, f"billing at {now} did not finish"
+        if time.monotonic() >= deadline:
+            stuck = list(
+                live.filter(Q(next_billing_at__lte=now) | Q(next_billing_at=None)).values(
+                    "id", "status", "period", "next_billing_at", "failed_attempts"
+                )
+            )
+            pending = list(Charge.objects.filter(status="pending").values("id", "subscription_id"))
+            raise AssertionError(f"billing at {now} did not finish: {stuck} {pending}")
         time.sleep(0.05)
 
 
