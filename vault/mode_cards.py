@@ -32,7 +32,7 @@ MESSAGES = {
     LIVE_MODE_TEST_CARD: _("This is a test card number; live mode takes real cards only."),
 }
 
-# The public test cards (approvals and declines), by digest.
+# The public test cards (approvals, declines and declines at capture), by digest.
 PUBLIC_TEST_CARD_DIGESTS = frozenset(
     {
         "0af898af82db1b5377ad49eac0f66bd47ed7b992123df3f8e94ff1e9864ef509",
@@ -52,6 +52,7 @@ PUBLIC_TEST_CARD_DIGESTS = frozenset(
         "bf65071e0fb87bdb129c95ddcc834fd5f93773c0edc581eba599f754849f612e",
         "d98522099b1d8ed7b00b270e1a5a8da8a66ea8368895802c460e0cbc28d03766",
         "de7f17bc5534b668fd4073bfb206c04ad189b1a3ccd968d4dbc7f45001b392d9",
+        "e7b462ada59ddc2d2f960eeca10b512247d0b5ea1c659696586544d62526e935",
         "e83bac8ac3638e69d5e2bad650c780220e68c6b0c1a4f8def438f14bbbbf643c",
         "f75d1383294fa96eb83420dc49a7e1b6d3c71e0712af2de19b52cb1c288fc9ba",
         "fd65ad66e131ff326f9be93554a9f23279344489208fd4918dc5c04ad5cca9a0",

@@ -14,9 +14,11 @@ from typing import Any, ClassVar
 
 from checkout.payments.processors.base import (
     Processor,
+    ProcessorCapture,
     ProcessorCard,
     ProcessorCharge,
     ProcessorRefund,
+    ProcessorVoid,
 )
 from checkout.payments.processors.sandbox import FAILURE_MESSAGES, SandboxProcessor
 from payments_site.kernel.ids import new_id
@@ -25,7 +27,11 @@ from payments_site.kernel.ids import new_id
 class LiveTestProcessor(Processor):
     name = "live-test"
 
-    ledger: ClassVar[dict[str, ProcessorCharge | ProcessorRefund]] = {}
+    ledger: ClassVar[
+        dict[str, ProcessorCharge | ProcessorRefund | ProcessorCapture | ProcessorVoid]
+    ] = {}
+    # Authorizations not captured or voided yet: processor id → amount held.
+    holds: ClassVar[dict[str, int]] = {}
     calls: ClassVar[Counter[str]] = Counter()
 
     def __init__(self, **options: Any) -> None:
@@ -34,6 +40,7 @@ class LiveTestProcessor(Processor):
     @classmethod
     def reset(cls) -> None:
         cls.ledger.clear()
+        cls.holds.clear()
         cls.calls.clear()
 
     def charge(
@@ -72,5 +79,61 @@ class LiveTestProcessor(Processor):
         if isinstance(known, ProcessorRefund):
             return known
         answer = ProcessorRefund(processor_id=new_id("liver"), succeeded=True)
+        self.ledger[idempotency_key] = answer
+        return answer
+
+    def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        card: ProcessorCard,
+        amount: int,
+        currency: str,
+        description: str = "",
+    ) -> ProcessorCharge:
+        self.calls["authorize"] += 1
+        known = self.ledger.get(idempotency_key)
+        if isinstance(known, ProcessorCharge):
+            return known
+        code = SandboxProcessor.decide(card)
+        answer = ProcessorCharge(
+            processor_id=new_id("live"),
+            approved=not code,
+            failure_code=code,
+            failure_message=FAILURE_MESSAGES.get(code, ""),
+        )
+        self.ledger[idempotency_key] = answer
+        self.holds[answer.processor_id] = amount
+        return answer
+
+    def capture(
+        self, *, idempotency_key: str, processor_charge_id: str, amount: int, currency: str
+    ) -> ProcessorCapture:
+        self.calls["capture"] += 1
+        known = self.ledger.get(idempotency_key)
+        if isinstance(known, ProcessorCapture):
+            return known
+        held = self.holds.pop(processor_charge_id, None)
+        answer = (
+            ProcessorCapture(processor_id=new_id("livec"), succeeded=True, amount=amount)
+            if held is not None and amount <= held
+            else ProcessorCapture(
+                processor_id=new_id("livec"), succeeded=False, failure_code="charge_not_capturable"
+            )
+        )
+        self.ledger[idempotency_key] = answer
+        return answer
+
+    def void(self, *, idempotency_key: str, processor_charge_id: str) -> ProcessorVoid:
+        self.calls["void"] += 1
+        known = self.ledger.get(idempotency_key)
+        if isinstance(known, ProcessorVoid):
+            return known
+        held = self.holds.pop(processor_charge_id, None)
+        answer = ProcessorVoid(
+            processor_id=new_id("livev"),
+            succeeded=held is not None,
+            failure_code="" if held is not None else "charge_not_voidable",
+        )
         self.ledger[idempotency_key] = answer
         return answer

@@ -23,7 +23,7 @@ from vault.transport.ingest import IngestRefused, card_ingest
 pytestmark = pytest.mark.django_db
 
 CARDS = load_cards()
-PUBLIC = [c["number"] for c in CARDS["approve"] + CARDS["decline"]]
+PUBLIC = [c["number"] for c in CARDS["approve"] + CARDS["decline"] + CARDS["decline_at_capture"]]
 
 
 def real_number() -> str:

@@ -27,7 +27,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--outcome",
             default="approve",
-            help="approve, or a decline code: card_declined, insufficient_funds, …",
+            help=(
+                "approve, decline_at_capture (authorised, refused at capture), or a decline "
+                "code: card_declined, insufficient_funds, …"
+            ),
         )
         parser.add_argument("--merchant", help="Merchant id (default: the demo merchant).")
 
@@ -38,11 +41,15 @@ class Command(BaseCommand):
         outcome = options["outcome"]
         if outcome == "approve":
             number = cards["approve"][0]["number"]
+        elif outcome == "decline_at_capture":
+            number = cards["decline_at_capture"][0]["number"]
         else:
             found = [c["number"] for c in cards["decline"] if c["failure_code"] == outcome]
             if not found:
                 codes = ", ".join(c["failure_code"] for c in cards["decline"])
-                raise CommandError(f"Unknown outcome; use approve or one of: {codes}")
+                raise CommandError(
+                    f"Unknown outcome; use approve, decline_at_capture or one of: {codes}"
+                )
             number = found[0]
         merchants = Merchant.objects.filter(is_active=True)
         merchant = (

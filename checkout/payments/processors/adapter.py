@@ -1,8 +1,9 @@
 """The processor adapter: the one place a token becomes a card, for exactly one processor call.
 
 ``token_reveal`` (audited by the vault as ``checkout:processor-adapter``, purpose
-``charge:<id>``) → ``ProcessorCard`` in memory → ``Processor.charge`` → the card is dropped. The
-services around it only ever see the processor's answer.
+``charge:<id>``) → ``ProcessorCard`` in memory → ``Processor.charge`` (or ``authorize`` when the
+charge is captured later) → the card is dropped. The services around it only ever see the
+processor's answer; capture and void need no card.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def processor_charge_token(
     currency: str,
     description: str = "",
     cvc: str | None = None,
+    capture: bool = True,
 ) -> ProcessorCharge:
-    """Reveal ``token``, charge it with ``charge_id`` as the idempotency key, forget the card.
+    """Reveal ``token``, charge it (or only authorise it, ``capture=False``) with ``charge_id``
+    as the idempotency key, forget the card.
     The processor is the token's mode's, chosen before anything is revealed. Raises
     ``TokenRefused``, ``ProcessorTimeout``, ``ProcessorUnreachable`` or
     ``LiveModeUnavailable``."""
@@ -51,8 +54,9 @@ def processor_charge_token(
         cvc=cvc,
     )
     del revealed
+    send = processor.charge if capture else processor.authorize
     try:
-        return processor.charge(
+        return send(
             idempotency_key=charge_id,
             card=card,
             amount=amount,

@@ -1,8 +1,13 @@
 """The processor interface: the only code that ever sees a revealed card.
 
-Every request carries an idempotency key chosen by us (our charge or refund id), so sending the
-same request twice — after a timeout, from the reconcile job, from a second worker — can never
-move money twice: the processor answers the second time with the first result.
+Every request carries an idempotency key chosen by us (our charge or refund id, or a key derived
+from the charge id for the later steps of an authorization: ``capture_key``, ``void_key``), so
+sending the same request twice — after a timeout, from the reconcile job, from a second worker —
+can never move money twice: the processor answers the second time with the first result.
+
+Two ways to take a payment: ``charge`` (authorise and capture at once), or ``authorize`` (hold
+the funds) followed by one ``capture`` of all or part of the hold — the rest is released — or a
+``void`` of the whole hold.
 """
 
 from __future__ import annotations
@@ -38,6 +43,28 @@ class ProcessorCharge:
     approved: bool
     failure_code: str = ""
     failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessorCapture:
+    """A processor's answer to a capture: ``amount`` taken from the hold (the rest released),
+    or refused with a failure code (the hold is then released by the processor)."""
+
+    processor_id: str
+    succeeded: bool
+    amount: int = 0
+    failure_code: str = ""
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessorVoid:
+    """A processor's answer to a void: the whole hold released, or refused (``failure_code``,
+    e.g. ``charge_already_captured``)."""
+
+    processor_id: str
+    succeeded: bool
+    failure_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,14 +113,53 @@ class Processor(ABC):
 
     @abstractmethod
     def charge_lookup(self, *, idempotency_key: str) -> ProcessorCharge | None:
-        """The processor's record of the charge sent with ``idempotency_key``, or None if it
-        never arrived. Used to settle charges whose answer was lost."""
+        """The processor's record of the charge or authorization sent with
+        ``idempotency_key``, or None if it never arrived. Used to settle charges whose answer
+        was lost."""
 
     @abstractmethod
     def refund(
         self, *, idempotency_key: str, processor_charge_id: str, amount: int, currency: str
     ) -> ProcessorRefund:
-        """Return ``amount`` of a captured charge; idempotent like ``charge``."""
+        """Return ``amount`` of a captured charge (or of the captured part of an
+        authorization); idempotent like ``charge``."""
+
+    @abstractmethod
+    def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        card: ProcessorCard,
+        amount: int,
+        currency: str,
+        description: str = "",
+    ) -> ProcessorCharge:
+        """Hold ``amount`` on the card without capturing it; ``charge_lookup`` finds it by the
+        same key. ``approved`` means the funds are held. Idempotent like ``charge``."""
+
+    @abstractmethod
+    def capture(
+        self, *, idempotency_key: str, processor_charge_id: str, amount: int, currency: str
+    ) -> ProcessorCapture:
+        """Capture ``amount`` (at most the held amount) of the authorization
+        ``processor_charge_id`` and release the rest. One capture per authorization: a second
+        key is refused; the same key (``capture_key``) answers with the first result."""
+
+    @abstractmethod
+    def void(self, *, idempotency_key: str, processor_charge_id: str) -> ProcessorVoid:
+        """Release the whole hold of an uncaptured authorization. The same key
+        (``void_key``) answers with the first result; a captured one is refused."""
+
+
+def capture_key(charge_id: str) -> str:
+    """The processor idempotency key of a charge's capture: one per charge, whoever sends it."""
+    return f"{charge_id}:capture"
+
+
+def void_key(charge_id: str) -> str:
+    """The processor idempotency key of a charge's void, whether a merchant released the
+    authorization or it expired: one void per charge."""
+    return f"{charge_id}:void"
 
 
 class LiveModeUnavailable(DomainError):

@@ -9,9 +9,12 @@ from django.db import models
 class SandboxLedgerEntry(models.Model):
     class Kind(models.TextChoices):
         CHARGE = "charge", "Charge"
+        AUTHORIZE = "authorize", "Authorization"
+        CAPTURE = "capture", "Capture"
+        VOID = "void", "Void"
         REFUND = "refund", "Refund"
 
-    kind = models.CharField(max_length=6, choices=Kind.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=255, unique=True)
     processor_id = models.CharField(max_length=40, unique=True)
     request_digest = models.CharField(max_length=64)
@@ -19,7 +22,10 @@ class SandboxLedgerEntry(models.Model):
     currency = models.CharField(max_length=3)
     approved = models.BooleanField()
     failure_code = models.CharField(max_length=50, blank=True)
-    refund_of = models.CharField(max_length=40, blank=True, db_index=True)
+    # The charge or authorization a capture, void or refund acts on (its processor id).
+    parent = models.CharField(max_length=40, blank=True, db_index=True)
+    # An authorization of a card that declines at capture: the code its capture gets.
+    capture_failure_code = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
