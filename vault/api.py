@@ -10,11 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments_site.kernel.idempotency import idempotent
+from payments_site.kernel.pagination import PageParamsSerializer
 
 from .authentication import request_api_key, request_merchant
 from .models import ApiKey, Merchant, Token
 from .models.tokens import BRAND_CHOICES
-from .selectors import MAX_PAGE, TOKEN_ID, token_get, token_list
+from .selectors import token_get, token_list
 from .serializers import TokenOutputSerializer
 from .services import REASON_MAX_LENGTH, token_revoke
 
@@ -45,12 +46,10 @@ class MerchantMeApi(APIView):
 class TokenListApi(APIView):
     """``GET /api/v1/tokens``: the merchant's tokens, newest first, cursor-paginated."""
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(PageParamsSerializer):
         status = serializers.ChoiceField(choices=Token.Status.choices, required=False)
         brand = serializers.ChoiceField(choices=BRAND_CHOICES, required=False)
         fingerprint = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", required=False)
-        limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=20)
-        starting_after = serializers.RegexField(TOKEN_ID.pattern, required=False)
 
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
@@ -59,7 +58,7 @@ class TokenListApi(APIView):
         return Response(
             {
                 "object": "list",
-                "data": [TokenOutputSerializer(token).data for token in page.tokens],
+                "data": [TokenOutputSerializer(token).data for token in page.items],
                 "has_more": page.has_more,
             }
         )

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
-
 from monitoring.security.overview import HourlyCount
-from payments_site.kernel.errors import FieldError, InvalidInput
+from payments_site.kernel.pagination import DEFAULT_PAGE, Page, keyset_page
 from payments_site.kernel.queries import filter_given, hourly_counts
 
 from .models import Merchant, Token
 from .services import TokenNotFound
 
-MAX_PAGE = 100
 # tok_ + base62 (22 characters for 128 bits; a little slack for longer ids). Checked before any
 # query, so odd input (NUL bytes, huge strings) never reaches the database.
 TOKEN_ID = re.compile(r"tok_[0-9A-Za-z]{16,36}")
@@ -33,39 +29,23 @@ def token_get(*, merchant: Merchant, token_id: str) -> Token:
     return token
 
 
-@dataclass(frozen=True)
-class TokenPage:
-    tokens: list[Token]
-    has_more: bool
-
-
 def token_list(
     *,
     merchant: Merchant,
     status: str | None = None,
     brand: str | None = None,
     fingerprint: str | None = None,
-    limit: int = 20,
+    limit: int = DEFAULT_PAGE,
     starting_after: str | None = None,
-) -> TokenPage:
-    """Newest first, cursor-paginated: ``starting_after`` is the last id of the previous page."""
-    limit = max(1, min(limit, MAX_PAGE))
+    ending_before: str | None = None,
+) -> Page:
+    """Newest first, cursor-paginated like every list (``payments_site.kernel.pagination``)."""
     queryset = filter_given(
-        Token.objects.owned_by(merchant).order_by("-created_at", "-id"),
-        status=status,
-        brand=brand,
-        fingerprint=fingerprint,
+        Token.objects.owned_by(merchant), status=status, brand=brand, fingerprint=fingerprint
     )
-    if starting_after:
-        cursor = Token.objects.owned_by(merchant).filter(pk=starting_after).first()
-        if cursor is None:  # a 400 naming the parameter, as every other list answers
-            message = "No such object in this list."
-            raise InvalidInput(message, errors=[FieldError("starting_after", "invalid", message)])
-        queryset = queryset.filter(
-            Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.id)
-        )
-    rows = list(queryset[: limit + 1])
-    return TokenPage(tokens=rows[:limit], has_more=len(rows) > limit)
+    return keyset_page(
+        queryset, limit=limit, starting_after=starting_after, ending_before=ending_before
+    )
 
 
 def tokens_created_hourly(since: datetime) -> list[HourlyCount]:

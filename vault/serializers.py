@@ -21,7 +21,7 @@ class TokenOutputSerializer(serializers.Serializer[Token]):
     fingerprint = serializers.CharField()
     status = serializers.CharField()
     expired = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
+    created = serializers.DateTimeField(source="created_at")
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
 

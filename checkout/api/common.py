@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from payments_site.kernel.pagination import (
+    MAX_PAGE,
+    Page,
+    PageParamsSerializer,
+    keyset_page,
+    page_params,
+)
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
-MAX_PAGE = 100
+__all__ = ["MAX_PAGE", "Page", "PageParamsSerializer", "keyset_page", "list_page"]
+
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 
@@ -35,42 +42,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    has_more: bool
-
-
-def keyset_page(
-    queryset: QuerySet[Any], *, limit: int = 20, starting_after: str | None = None
-) -> Page:
-    """Newest first; ``starting_after`` is the last id of the previous page (the same cursor
-    style as ``GET /api/v1/tokens``). Keyset, not offset: stable while new rows arrive, and as
-    fast on page 1,000 as on page 1."""
-    queryset = queryset.order_by("-created_at", "-id")
-    if starting_after:
-        cursor = queryset.filter(pk=starting_after).values("created_at", "pk").first()
-        if cursor is None:
-            raise ValidationError({"starting_after": ["No such object in this list."]})
-        queryset = queryset.filter(
-            Q(created_at__lt=cursor["created_at"])
-            | Q(created_at=cursor["created_at"], pk__lt=cursor["pk"])
-        )
-    rows = list(queryset[: limit + 1])
-    return Page(items=rows[:limit], has_more=len(rows) > limit)
-
-
-class PageParamsSerializer(serializers.Serializer[Any]):
-    limit = serializers.IntegerField(
-        min_value=1, max_value=MAX_PAGE, default=20, help_text="1 to 100 (default 20)."
-    )
-    starting_after = serializers.RegexField(
-        r"^[a-z]{2,4}_[0-9A-Za-z]{16,36}$",
-        required=False,
-        help_text="The last id of the previous page.",
-    )
-
-
 def list_page(
     request: Request,
     filters: type[PageParamsSerializer],
@@ -80,9 +51,8 @@ def list_page(
     way (an unknown value is a 400 naming the parameter) and pages the same way."""
     params = filters(data=request.query_params)
     params.is_valid(raise_exception=True)
-    values = dict(params.validated_data)
-    limit, starting_after = values.pop("limit"), values.pop("starting_after", None)
-    return keyset_page(query(**values), limit=limit, starting_after=starting_after)
+    values, paging = page_params(params.validated_data)
+    return keyset_page(query(**values), **paging)
 
 
 class FieldErrorSerializer(serializers.Serializer[Any]):

@@ -52,7 +52,7 @@ def test_get_token_shows_masked_metadata_only(
         "fingerprint",
         "status",
         "expired",
-        "created_at",
+        "created",
         "last_used_at",
         "revoked_at",
     }

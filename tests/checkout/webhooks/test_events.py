@@ -128,7 +128,7 @@ def test_a_subscription_lifecycle_writes_created_renewed_past_due_and_canceled(
     assert revoked["status"] == "revoked"
     assert set(revoked) == {
         "id", "object", "livemode", "brand", "last4", "exp_month", "exp_year", "fingerprint",
-        "status", "expired", "created_at", "last_used_at", "revoked_at",
+        "status", "expired", "created", "last_used_at", "revoked_at",
     }  # fmt: skip
 
 
