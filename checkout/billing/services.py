@@ -59,7 +59,7 @@ from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind
 from vault.events import MerchantReactivated, TokenRevoked
-from vault.models import Merchant, Token
+from vault.models import Merchant
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +310,7 @@ def subscription_bill(
                 # ``of=self``: the merchant join must not lock (and so skip) the merchant row,
                 # which every sibling subscription being billed at the same moment shares.
                 Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("token")  # read here once, for the cool-off and the charge
                 .filter(
                     pk=subscription_id,
                     status__in=BILLABLE,
@@ -353,7 +354,7 @@ def subscription_bill(
         # Only reachable without row locks: someone else created this attempt first.
         logger.info("subscription_bill_lost_race", extra={"subscription": subscription_id})
         return None
-    token = Token.objects.get(pk=charge.token_id)
+    token = subscription.token
     refusal = token_refusal(token=token, now=now)
     if refusal:
         return charge_fail(
@@ -372,10 +373,7 @@ def subscription_bill(
 def _postponed(subscription: Subscription, *, api_client: str | None, now: datetime) -> bool:
     """While the card (or the client that asked for the subscription) cools off, move the
     attempt to the end of the cool-off (on the locked row)."""
-    fingerprint = Token.objects.filter(pk=subscription.token_id).values_list(
-        "fingerprint", flat=True
-    )[0]
-    cooloff = cooloff_check(fingerprint=fingerprint, client=api_client)
+    cooloff = cooloff_check(fingerprint=subscription.token.fingerprint, client=api_client)
     if cooloff is None:
         return False
     subscription.next_billing_at = now + timedelta(seconds=cooloff.retry_after)
