@@ -48,9 +48,10 @@ def token_list(
     )
 
 
-def tokens_created_hourly(since: datetime) -> list[HourlyCount]:
-    """Tokens issued per hour since ``since`` (all merchants), for the admin overview."""
-    rows = Token.objects.filter(created_at__gte=since)
+def tokens_created_hourly(since: datetime, livemode: bool) -> list[HourlyCount]:
+    """Tokens of one mode issued per hour since ``since`` (all merchants), for the admin
+    overview."""
+    rows = Token.objects.filter(created_at__gte=since, livemode=livemode)
     return [
         HourlyCount(hour, "tokenized", "", n) for hour, _, n in hourly_counts(rows, at="created_at")
     ]

@@ -48,11 +48,13 @@ def refund_list(
     )
 
 
-def charges_settled_hourly(since: datetime) -> list[HourlyCount]:
-    """Charges per hour since ``since`` (all merchants) by outcome and failure code, for the
-    admin overview; a pending charge has no outcome yet and is left out."""
+def charges_settled_hourly(since: datetime, livemode: bool) -> list[HourlyCount]:
+    """Charges of one mode per hour since ``since`` (all merchants) by outcome and failure
+    code, for the admin overview; a pending charge has no outcome yet and is left out."""
     rows = Charge.objects.filter(
-        created_at__gte=since, status__in=(Charge.Status.SUCCEEDED, Charge.Status.FAILED)
+        created_at__gte=since,
+        livemode=livemode,
+        status__in=(Charge.Status.SUCCEEDED, Charge.Status.FAILED),
     )
     return [
         HourlyCount(hour, status, code, n)

@@ -37,6 +37,16 @@ from monitoring.security.overview import overview_build
 SESSION_ENROL = "monitoring_mfa_enrol"
 
 
+def overview_livemode(request: HttpRequest) -> bool:
+    """The mode the landing page shows: the one asked for, else live where live mode can take
+    payments (``PROCESSOR_LIVE`` set) and test where only the sandbox runs, so that a
+    development admin opens on its own test activity rather than on empty live figures."""
+    asked = request.GET.get("mode")
+    if asked in {"live", "test"}:
+        return asked == "live"
+    return bool(getattr(settings, "PROCESSOR_LIVE", ""))
+
+
 def mfa_required() -> bool:
     return bool(getattr(settings, "ADMIN_MFA_REQUIRED", True))
 
@@ -198,10 +208,11 @@ class TesseraAdminSite(AdminSite):
         return self._render(request, "monitoring/mfa/enrol_qr.html", context)
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        """The last 24 hours at a glance, from the database, for anyone who may see alerts."""
+        """The last 24 hours at a glance, from the database, for anyone who may see alerts:
+        one mode at a time (``?mode=live`` / ``?mode=test``)."""
         extra = dict(extra_context or {})
         if request.user.has_perm("monitoring.view_securityalert"):
-            extra["o"] = overview_build()
+            extra["o"] = overview_build(livemode=overview_livemode(request))
         return super().index(request, extra)
 
     def recovery_codes_view(self, request: HttpRequest) -> HttpResponse:

@@ -1,9 +1,14 @@
-"""The admin's landing page: the last 24 hours as the database knows them.
+"""The admin's landing page: the last 24 hours as the database knows them, one mode at a time.
 
 Every figure is a GROUP BY over rows every app server shares (tokens, charges, the audit
 trail, alerts), so each worker shows the same numbers, and the page costs one query per series
 however much happened. Monitoring imports neither the vault nor the checkout: they register
 the sources of their own rows here (``overview_source_register``, from ``AppConfig.ready()``).
+
+Tokens, charges and declines belong to one mode and are shown for the mode the operator picks
+(test figures never inflate live ones). Refusals and alerts have no mode to trust: a card
+refused before it became a token, or an abuse rule tripped by one address, may come from a
+forged or unreadable request, so those two series count both modes and the page says so.
 
 The plots are plain SVG with presentation attributes: no JavaScript and no inline style, so
 the admin keeps its strict Content-Security-Policy.
@@ -29,8 +34,8 @@ TOP_CODES = 8
 
 
 class Source(StrEnum):
-    """Series the other apps supply. ``TOKENIZATIONS`` counts tokens issued (key
-    ``"tokenized"``); ``CHARGES`` counts charges by status (key ``"succeeded"`` /
+    """Series the other apps supply, each for one mode. ``TOKENIZATIONS`` counts tokens
+    issued (key ``"tokenized"``); ``CHARGES`` counts charges by status (key ``"succeeded"`` /
     ``"failed"``) and failure code (``reason``)."""
 
     TOKENIZATIONS = "tokenizations"
@@ -45,13 +50,14 @@ class HourlyCount:
     count: int
 
 
-HourlySource = Callable[[datetime], Iterable[HourlyCount]]  # since → counts
+HourlySource = Callable[[datetime, bool], Iterable[HourlyCount]]  # (since, livemode) → counts
 
 _SOURCES: dict[Source, HourlySource] = {}
 
 
 def overview_source_register(*, source: Source, counts: HourlySource) -> None:
-    """Supply one series: ``counts(since)`` answers with one query, rows at or after ``since``."""
+    """Supply one series: ``counts(since, livemode)`` answers with one query, the rows of that
+    mode at or after ``since``."""
     _SOURCES[source] = counts
 
 
@@ -136,6 +142,7 @@ class Chart:
 
 @dataclass(frozen=True)
 class Overview:
+    livemode: bool  # the mode of tokens, charges and declines; refusals and alerts are both
     since: datetime
     tokenized: int
     charges: int
@@ -282,8 +289,8 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def overview_build(*, now: datetime | None = None) -> Overview:
-    """The last 24 hours, from the database: one query per series."""
+def overview_build(*, livemode: bool, now: datetime | None = None) -> Overview:
+    """The last 24 hours of one mode, from the database: one query per series."""
     current = _hour_floor(now or timezone.now())
     hours = [current - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
     since = hours[0]
@@ -293,7 +300,7 @@ def overview_build(*, now: datetime | None = None) -> Overview:
     for source in Source:
         counts = _SOURCES.get(source)
         if counts is not None:
-            rows.extend(counts(since))
+            rows.extend(counts(since, livemode))
     rows.extend(_refusals(since))
     rows.extend(_alerts(since))
 
@@ -371,6 +378,7 @@ def overview_build(*, now: datetime | None = None) -> Overview:
         ),
     )
     return Overview(
+        livemode=livemode,
         since=since,
         tokenized=sum(per_hour["tokenized"]),
         charges=total_charges,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -22,6 +22,7 @@ from monitoring.security.overview import overview_build
 from monitoring.security.rules import Signal
 from tests.cards import load_cards
 from tests.factories import TokenFactory
+from tests.monitoring.security.test_engine_e2e import approved_number, declined_numbers
 from tests.monitoring.support import monitoring_counters_reset, otp_verified_login
 from vault.envelope import data_keys
 from vault.models import Merchant
@@ -58,7 +59,7 @@ def test_every_worker_shows_what_the_database_holds(
     _activity(merchant)
     monitoring_counters_reset()
 
-    response = admin_client.get(reverse("admin:index"))
+    response = admin_client.get(reverse("admin:index"), {"mode": "test"})
 
     o = response.context["o"]
     assert (o.tokenized, o.charges, o.declined, o.refused, o.alerts, o.open_alerts) == (
@@ -99,7 +100,7 @@ def test_a_page_refusal_the_vault_made_is_counted_once() -> None:
         request_id_var.reset(token)
     audit_record(action="checkout.attempt", outcome="success")
 
-    assert overview_build().refusals == [("invalid_number", 1)]
+    assert overview_build(livemode=False).refusals == [("invalid_number", 1)]
 
 
 def test_hours_are_placed_on_the_plot_and_old_rows_left_out(merchant: Merchant) -> None:
@@ -125,7 +126,7 @@ def test_hours_are_placed_on_the_plot_and_old_rows_left_out(merchant: Merchant) 
         severity="warning",
     )
 
-    o = overview_build(now=now)
+    o = overview_build(livemode=False, now=now)
 
     assert o.alerts_by_rule == [("r.new", 1)]
     (alerts,) = [c for c in o.charts if c.slug == "alerts"]
@@ -139,7 +140,7 @@ def test_hours_are_placed_on_the_plot_and_old_rows_left_out(merchant: Merchant) 
 
 
 def test_empty_day_says_so_instead_of_plotting_nothing() -> None:
-    o = overview_build()
+    o = overview_build(livemode=False)
 
     assert o.decline_rate is None
     assert all(not chart.bars for chart in o.charts)
@@ -154,13 +155,13 @@ def _queries(client: Client) -> int:
 
 def test_query_count_does_not_grow_with_the_data(admin_client: Client, merchant: Merchant) -> None:
     with CaptureQueriesContext(connection) as built:
-        overview_build()
+        overview_build(livemode=False)
     empty = _queries(admin_client)
     _activity(merchant)
     _activity(merchant)
 
     with CaptureQueriesContext(connection) as built_full:
-        overview_build()
+        overview_build(livemode=False)
     full = _queries(admin_client)
 
     # one query per series (tokens, charges, refusals, alerts) and the open-alert count
@@ -185,7 +186,7 @@ def test_an_hour_of_charges_without_declines_plots_0_percent(merchant: Merchant)
     token = TokenFactory.create(merchant=merchant)
     charge_create(merchant=merchant, token_id=token.id, amount=100, currency="EUR")
 
-    o = overview_build()
+    o = overview_build(livemode=False)
 
     (rate,) = [c for c in o.charts if c.slug == "decline-rate"]
     (bar,) = rate.bars
@@ -193,3 +194,82 @@ def test_an_hour_of_charges_without_declines_plots_0_percent(merchant: Merchant)
     assert bar.height == 1.0
     assert not any(label.text.startswith("Nothing") for label in rate.labels)
     assert o.decline_rate == 0.0
+
+
+# --- one mode at a time: test activity never shows in live figures, nor live in test ones ---
+
+
+def _live_activity(merchant: Merchant) -> None:
+    """In live mode (the suite's live processor): 2 tokens, 3 charges, 1 declined."""
+    live = merchant.in_mode(True)
+    approved = TokenFactory.create(merchant=live, number=approved_number(seed=3))
+    (declined_number,) = declined_numbers(1, seed=3)
+    declined = TokenFactory.create(merchant=live, number=declined_number)
+    for _ in range(2):
+        charge_create(merchant=live, token_id=approved.id, amount=100, currency="EUR")
+    charge_create(merchant=live, token_id=declined.id, amount=100, currency="EUR")
+
+
+def _test_activity(merchant: Merchant) -> None:
+    """In test mode: 1 token, 1 approved charge."""
+    token = TokenFactory.create(merchant=merchant.in_mode(False))
+    charge_create(merchant=merchant.in_mode(False), token_id=token.id, amount=100, currency="EUR")
+
+
+def test_live_figures_leave_out_test_activity_and_test_figures_leave_out_live(
+    merchant: Merchant,
+) -> None:
+    _live_activity(merchant)
+    _test_activity(merchant)
+
+    live, test = overview_build(livemode=True), overview_build(livemode=False)
+
+    assert (live.livemode, live.tokenized, live.charges, live.declined) == (True, 2, 3, 1)
+    assert dict(live.declines) == {"card_declined": 1}
+    assert (test.livemode, test.tokenized, test.charges, test.declined) == (False, 1, 1, 0)
+    assert test.declines == []
+    (live_rate,) = [c for c in live.charts if c.slug == "decline-rate"]
+    (test_rate,) = [c for c in test.charts if c.slug == "decline-rate"]
+    assert live_rate.bars[0].title.endswith(": 1 decline of 3 charges (33 %)")
+    assert test_rate.bars[0].title.endswith(": 0 declines of 1 charge (0 %)")
+
+
+def test_the_landing_page_switches_mode_and_says_which_it_shows(
+    admin_client: Client, merchant: Merchant
+) -> None:
+    _live_activity(merchant)
+    _test_activity(merchant)
+    url = reverse("admin:index")
+
+    live = admin_client.get(url, {"mode": "live"})
+    test = admin_client.get(url, {"mode": "test"})
+
+    live_page, test_page = live.content.decode(), test.content.decode()
+    assert (live.context["o"].charges, test.context["o"].charges) == (3, 1)
+    assert '<span id="figure-charges"><strong>3</strong> live charges</span>' in live_page
+    assert '<span id="figure-charges"><strong>1</strong> test charges</span>' in test_page
+    assert '<a href="?mode=live" id="overview-mode-live" aria-current="page">' in live_page
+    assert '<a href="?mode=test" id="overview-mode-test" aria-current="page">' in test_page
+    assert '<span class="overview-mode-badge">Test mode</span>' in test_page
+    assert "overview-mode-badge" not in live_page
+    assert "refusals (both modes)" in live_page and "refusals (both modes)" in test_page
+
+
+@pytest.mark.parametrize(
+    ("processor_live", "mode", "shown_live"),
+    [
+        ("", None, False),  # live mode unavailable: the test activity is what there is
+        ("tests.support.processors.LiveTestProcessor", None, True),
+        ("", "live", True),
+        ("tests.support.processors.LiveTestProcessor", "test", False),
+        ("tests.support.processors.LiveTestProcessor", "bogus", True),
+    ],
+)
+def test_the_landing_page_opens_on_live_where_live_mode_can_take_payments(
+    admin_client: Client, processor_live: str, mode: str | None, shown_live: bool
+) -> None:
+    with override_settings(PROCESSOR_LIVE=processor_live):
+        response = admin_client.get(reverse("admin:index"), {"mode": mode} if mode else {})
+
+    assert response.status_code == 200
+    assert response.context["o"].livemode is shown_live

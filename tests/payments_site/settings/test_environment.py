@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,12 +29,15 @@ from payments_site.settings.environment import parse_dotenv
 from payments_site.settings.variables import VARIABLES, Variable
 from tests.payments_site.test_settings import KMS_ENV, production_env
 from tests.support import servers
+from tests.support.clone import fresh_clone, newcomer_env
 from tests.support.servers import ROOT
 
 PACKAGE = "payments_site.settings"
 GUNICORN_CONF = "payments_site.gunicorn_conf"
 ENV_EXAMPLE = ROOT / ".env.example"
 GOOD_SECRET = secrets.token_urlsafe(50)
+# In .env.example, "#NAME=value" (no space after "#") is a production-only line.
+PRODUCTION_LINE = re.compile(r"^#(?=[A-Z][A-Z0-9_]*=)", re.M)
 
 # Each way the code starts, with an environment it starts cleanly in.
 ENTRY_POINTS: dict[str, dict[str, str]] = {
@@ -144,8 +149,13 @@ def test_every_table_variable_is_read_somewhere() -> None:
     assert sorted(set(VARIABLES) - read) == []
 
 
+def production_lines_uncommented(text: str) -> str:
+    """``.env.example`` with its production lines (``#NAME=value``) turned on."""
+    return PRODUCTION_LINE.sub("", text)
+
+
 def test_env_example_names_every_variable_but_internal_ones() -> None:
-    example = parse_dotenv(ENV_EXAMPLE.read_text())
+    example = parse_dotenv(production_lines_uncommented(ENV_EXAMPLE.read_text()))
 
     documented = {name for name, rule in VARIABLES.items() if not rule.internal}
     assert set(example) - {"DJANGO_SETTINGS_MODULE"} == documented
@@ -168,20 +178,63 @@ def test_env_example_values_are_read_without_their_comments() -> None:
     values = parse_dotenv(ENV_EXAMPLE.read_text())
 
     assert values["DB_CONN_MAX_AGE"] == "600"
-    assert values["ALLOWED_HOSTS"] == "pay.example.com"
     assert values["SECRET_KEY"] == ""
     assert values["METRICS_BEARER_TOKEN"] == ""
-    assert values["KMS_SIGN_KEY_ID"] == "alias/tessera-sign"
-    assert values["CARD_JWT_AUDIENCE"] == "vault.pay.example.com"
+    assert values["CARD_JWT_LIFETIME_SECONDS"] == "120"
     assert [name for name, value in values.items() if "#" in value or value != value.strip()] == []
 
 
-def test_production_starts_from_env_example_with_its_secrets_added() -> None:
-    secrets_only = {
-        "ENV_FILE": str(ENV_EXAMPLE),
-        "SECRET_KEY": GOOD_SECRET,
-        "REDIS_URL": "redis://cache.invalid:6379/0",
-    }
+def test_env_example_as_written_is_a_development_configuration() -> None:
+    """Production-shaped values (hosts, a database server, KMS) are commented out, so that
+    `cp .env.example .env && make run` serves on this machine."""
+    values = parse_dotenv(ENV_EXAMPLE.read_text())
+
+    production_only = {"ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "KEYS_BACKEND"}
+    assert production_only.isdisjoint(values)
+    with fresh_environment({"ENV_FILE": str(ENV_EXAMPLE), "SECRET_KEY": GOOD_SECRET}):
+        settings = importlib.import_module(f"{PACKAGE}.development")
+
+    assert settings.ALLOWED_HOSTS == ["localhost", "127.0.0.1", "[::1]"]
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert settings.KEYS_BACKEND_NAME == "local"
+    assert settings.LOG_FORMAT == "console"
+    assert settings.PUBLIC_ORIGIN == "https://localhost:8443"
+
+
+def test_production_refuses_env_example_as_written() -> None:
+    """Its production lines still commented, the example is no production configuration."""
+    with (
+        fresh_environment({"ENV_FILE": str(ENV_EXAMPLE)}),
+        pytest.raises(ImproperlyConfigured) as refused,
+    ):
+        importlib.import_module(f"{PACKAGE}.production")
+
+    assert str(refused.value) == (
+        "Missing required environment variables for production: "
+        "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, KEYS_BACKEND"
+    )
+
+
+def test_production_refuses_a_weak_secret_key(tmp_path: Path) -> None:
+    example = tmp_path / "production.env"
+    example.write_text(production_lines_uncommented(ENV_EXAMPLE.read_text()))
+
+    with (
+        fresh_environment({"ENV_FILE": str(example), "SECRET_KEY": "changeme"}),
+        pytest.raises(ImproperlyConfigured) as refused,
+    ):
+        importlib.import_module(f"{PACKAGE}.production")
+
+    assert str(refused.value).startswith("SECRET_KEY=<hidden>: not in the allowed form;")
+    assert "changeme" not in str(refused.value)
+
+
+def test_production_starts_from_env_example_with_its_production_lines_and_a_secret(
+    tmp_path: Path,
+) -> None:
+    example = tmp_path / "production.env"
+    example.write_text(production_lines_uncommented(ENV_EXAMPLE.read_text()))
+    secrets_only = {"ENV_FILE": str(example), "SECRET_KEY": GOOD_SECRET}
     with fresh_environment(secrets_only):
         settings = importlib.import_module(f"{PACKAGE}.production")
         multiproc_left = "PROMETHEUS_MULTIPROC_DIR" in os.environ
@@ -190,10 +243,54 @@ def test_production_starts_from_env_example_with_its_secrets_added() -> None:
     assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 600
     assert settings.DATABASES["default"]["HOST"] == "db.internal"
     assert settings.KEYS_BACKEND_NAME == "aws"
+    assert settings.KMS_SIGN_KEY_ID == "alias/tessera-sign"
+    assert settings.CARD_JWT_AUDIENCE == "vault.pay.example.com"
     assert settings.METRICS_BEARER_TOKEN == ""
     assert settings.CARD_JWT_LIFETIME_SECONDS == 120
     assert settings.PUBLIC_ORIGIN == "https://pay.example.com"
+    assert settings.LOG_FORMAT == "json"
     assert multiproc_left is False  # empty means unset, so prometheus_client stays single-process
+
+
+def test_cp_env_example_then_manage_py_check_in_a_fresh_clone(tmp_path: Path) -> None:
+    """A newcomer's first step, through the project's own loader (``./.env``) into the
+    development settings, in a subprocess: no SECRET_KEY given, none needed."""
+    clone = fresh_clone(tmp_path)
+    shutil.copyfile(clone / ".env.example", clone / ".env")
+    show = (
+        "from django.conf import settings as s; "
+        "print(','.join(s.ALLOWED_HOSTS), s.DATABASES['default']['ENGINE'], "
+        "s.KEYS_BACKEND_NAME, s.SECRET_KEY == open('.run/secret_key').read().strip())"
+    )
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(clone / ".venv" / "bin" / "python"), "manage.py", *args],
+            cwd=clone,
+            env=newcomer_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    checked, shown, again = (
+        manage("check"),
+        manage("shell", "-v", "0", "-c", show),
+        manage("shell", "-v", "0", "-c", show),
+    )
+
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == [
+        "localhost,127.0.0.1,[::1]",
+        "django.db.backends.sqlite3",
+        "local",
+        "True",
+    ]
+    assert len((clone / ".run" / "secret_key").read_text().strip()) >= 50
+    assert (clone / ".run" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert again.stdout == shown.stdout  # the same key on every start
 
 
 @pytest.mark.parametrize(
