@@ -214,16 +214,19 @@ def build_world(
     def build(merchant: Merchant, livemode: bool) -> World:
         client = _client(merchant, live=livemode)
         ids: dict[str, str] = {"relay_url": relay_destination.url("/cards")}
-        destination_register(
-            merchant=merchant,
-            livemode=livemode,
-            name="Partner",
-            host=RELAY_HOST,
-            port=relay_destination.port,
-            path_prefix="/cards",
-            allowed_fields=["number"],
-            actor="test:operator",
-        )
+        # The operator registered the partner in both modes: a refusal below is then about
+        # the token, never about a destination missing in one mode.
+        for mode in (False, True):
+            destination_register(
+                merchant=merchant,
+                livemode=mode,
+                name="Partner",
+                host=RELAY_HOST,
+                port=relay_destination.port,
+                path_prefix="/cards",
+                allowed_fields=["number"],
+                actor="test:operator",
+            )
         with django_capture_on_commit_callbacks(execute=True):
             # A public test card in test mode, a real-looking card in live mode.
             number = LIVE_NUMBER if livemode else APPROVED
