@@ -5,6 +5,7 @@ from checkout.billing.models import Subscription
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors.models import SandboxLedgerEntry
+from checkout.relay.models import Forward, ForwardDestination
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import (
     Event,
@@ -20,6 +21,8 @@ __all__ = [
     "CheckoutSession",
     "Event",
     "EventType",
+    "Forward",
+    "ForwardDestination",
     "IdempotencyKey",
     "Refund",
     "SandboxLedgerEntry",
