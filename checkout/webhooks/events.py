@@ -14,7 +14,10 @@ Domain event → webhook event types (``WEBHOOK_EVENTS``):
   ``refund.failed``;
 - ``SubscriptionCreated|Updated|Renewed|PastDue|Canceled`` → ``subscription.<the same>``;
 - ``CheckoutSessionCompleted`` → ``checkout.session.completed``;
-- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata.
+- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata;
+- ``CustomerCreated|Updated|Deleted`` → ``customer.<the same>`` (a deleted customer's data is
+  erased before the event is written); ``CustomerCardAttached|Detached`` →
+  ``customer.card.attached|detached`` with the saved card (the token's masked metadata).
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ from checkout.billing.events import (
 )
 from checkout.billing.models import Subscription
 from checkout.clock import clock_now
+from checkout.customers.events import (
+    CustomerCardAttached,
+    CustomerCardDetached,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerEvent,
+    CustomerUpdated,
+)
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.payments.models import Charge, Refund
 from checkout.sessions.events import CheckoutSessionCompleted
@@ -127,6 +139,14 @@ def _token(event: TokenRevoked) -> Model:
     return Token.objects.get(pk=event.token_id)
 
 
+def _customer(event: CustomerEvent) -> Model:
+    return Customer.objects.get(pk=event.customer_id)
+
+
+def _customer_card(event: CustomerCardAttached | CustomerCardDetached) -> Model:
+    return CustomerCard.objects.select_related("token").get(token_id=event.token_id)
+
+
 # Each domain event → the webhook events it makes, with the object each one shows.
 WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Model]], ...]] = {
     ChargeSucceeded: ((EventType.CHARGE_SUCCEEDED, _charge),),
@@ -143,6 +163,11 @@ WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Mod
     SubscriptionCanceled: ((EventType.SUBSCRIPTION_CANCELED, _subscription),),
     CheckoutSessionCompleted: ((EventType.CHECKOUT_SESSION_COMPLETED, _session),),
     TokenRevoked: ((EventType.TOKEN_REVOKED, _token),),
+    CustomerCreated: ((EventType.CUSTOMER_CREATED, _customer),),
+    CustomerUpdated: ((EventType.CUSTOMER_UPDATED, _customer),),
+    CustomerDeleted: ((EventType.CUSTOMER_DELETED, _customer),),
+    CustomerCardAttached: ((EventType.CUSTOMER_CARD_ATTACHED, _customer_card),),
+    CustomerCardDetached: ((EventType.CUSTOMER_CARD_DETACHED, _customer_card),),
 }
 
 
