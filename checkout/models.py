@@ -6,6 +6,7 @@ from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors.models import SandboxLedgerEntry
+from checkout.relay.models import Forward, ForwardDestination
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import (
     Event,
@@ -23,6 +24,8 @@ __all__ = [
     "CustomerCard",
     "Event",
     "EventType",
+    "Forward",
+    "ForwardDestination",
     "IdempotencyKey",
     "Refund",
     "SandboxLedgerEntry",

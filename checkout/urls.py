@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("checkout.billing.urls")),
     path("", include("checkout.sessions.urls")),
     path("", include("checkout.webhooks.urls")),
+    path("", include("checkout.relay.urls")),
 ]

@@ -32,7 +32,7 @@ from checkout.customers.events import (
     CustomerUpdated,
 )
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
-from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.events import events_on_domain_event
 from checkout.webhooks.tasks import deliveries_hand_off
@@ -137,6 +137,7 @@ def test_every_domain_event_and_who_hears_it() -> None:
         SubscriptionPastDue: (webhooks,),
         SubscriptionCanceled: (webhooks,),
         CheckoutSessionCompleted: (webhooks,),
+        CheckoutSessionExpired: (webhooks,),
         DeliveriesDue: (deliveries_hand_off,),
         CustomerCreated: (webhooks,),
         CustomerUpdated: (webhooks,),

@@ -37,7 +37,7 @@ from checkout.payments.models import Charge
 from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
-from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.audit.models import AuditEvent
@@ -291,6 +291,47 @@ def checkout_session_sync(
         ):
             _reopen(session, failure_code="attempt_abandoned", expected=session.locked_at)
             session.refresh_from_db()
+    return session
+
+
+_NOT_OPEN = {
+    CheckoutSession.Status.COMPLETE: ("session_complete", "This checkout session is complete."),
+    CheckoutSession.Status.EXPIRED: ("session_expired", "This checkout session has expired."),
+    CheckoutSession.Status.PROCESSING: (
+        "session_busy",
+        "A card is being processed on this checkout session; it can no longer be expired.",
+    ),
+}
+
+
+def checkout_session_expire(
+    *, merchant: Merchant, session_id: str, actor: str, now: datetime | None = None
+) -> CheckoutSession:
+    """Close an open session at once, as if its time had run out: its page takes no card from
+    then on. Only an open session can be expired (as in Stripe); one complete, already expired
+    or with a card in flight is refused, naming which. One conditional UPDATE decides, so an
+    expiry racing a card attempt either wins (the attempt cannot claim the session) or loses
+    (and is refused)."""
+    session = checkout_session_get(merchant=merchant, session_id=session_id, now=now)
+    with transaction.atomic():
+        expired = CheckoutSession.objects.filter(
+            pk=session.pk, status=CheckoutSession.Status.OPEN
+        ).update(status=CheckoutSession.Status.EXPIRED)
+        if expired:
+            effect_bind(session.pk)
+            audit_record(
+                action="checkout.session.expire",
+                actor=actor,
+                object_type="checkout_session",
+                object_id=session.pk,
+            )
+            publish(CheckoutSessionExpired(session_id=session.pk, merchant_id=merchant.pk))
+    session.refresh_from_db()
+    if not expired:
+        code, message = _NOT_OPEN.get(
+            CheckoutSession.Status(session.status), ("session_unavailable", "Not open.")
+        )
+        raise CheckoutSessionUnavailable(message, code=code)
     return session
 
 
@@ -617,6 +658,7 @@ __all__ = [
     "checkout_card_refused",
     "checkout_session_complete",
     "checkout_session_create",
+    "checkout_session_expire",
     "checkout_session_for_page",
     "checkout_session_get",
     "checkout_session_success_url",

@@ -14,6 +14,7 @@ Domain event → webhook event types (``WEBHOOK_EVENTS``):
   ``refund.failed``;
 - ``SubscriptionCreated|Updated|Renewed|PastDue|Canceled`` → ``subscription.<the same>``;
 - ``CheckoutSessionCompleted`` → ``checkout.session.completed``;
+- ``CheckoutSessionExpired`` → ``checkout.session.expired``;
 - the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata;
 - ``CustomerCreated|Updated|Deleted`` → ``customer.<the same>`` (a deleted customer's data is
   erased before the event is written); ``CustomerCardAttached|Detached`` →
@@ -50,7 +51,7 @@ from checkout.customers.events import (
 from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.payments.models import Charge, Refund
-from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.models import Event, EventType, WebhookDelivery, WebhookEndpoint
@@ -131,7 +132,7 @@ def _subscription(event: SubscriptionEvent) -> Model:
     return Subscription.objects.get(pk=event.subscription_id)
 
 
-def _session(event: CheckoutSessionCompleted) -> Model:
+def _session(event: CheckoutSessionCompleted | CheckoutSessionExpired) -> Model:
     return CheckoutSession.objects.select_related("merchant").get(pk=event.session_id)
 
 
@@ -162,6 +163,7 @@ WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Mod
     SubscriptionPastDue: ((EventType.SUBSCRIPTION_PAST_DUE, _subscription),),
     SubscriptionCanceled: ((EventType.SUBSCRIPTION_CANCELED, _subscription),),
     CheckoutSessionCompleted: ((EventType.CHECKOUT_SESSION_COMPLETED, _session),),
+    CheckoutSessionExpired: ((EventType.CHECKOUT_SESSION_EXPIRED, _session),),
     TokenRevoked: ((EventType.TOKEN_REVOKED, _token),),
     CustomerCreated: ((EventType.CUSTOMER_CREATED, _customer),),
     CustomerUpdated: ((EventType.CUSTOMER_UPDATED, _customer),),

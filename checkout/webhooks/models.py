@@ -37,6 +37,7 @@ def _secret_id() -> str:
 
 class EventType(models.TextChoices):
     CHECKOUT_SESSION_COMPLETED = "checkout.session.completed", "Checkout session completed"
+    CHECKOUT_SESSION_EXPIRED = "checkout.session.expired", "Checkout session expired"
     CHARGE_SUCCEEDED = "charge.succeeded", "Charge succeeded"
     CHARGE_FAILED = "charge.failed", "Charge failed"
     CHARGE_REFUNDED = "charge.refunded", "Charge refunded"

@@ -195,6 +195,9 @@ VARIABLES: dict[str, Variable] = {
         "comma-separated addresses, host or host:port (refused in production)",
         pattern=r"[0-9A-Fa-f.:\[\]]+",
     ),
+    # --- relay ------------------------------------------------------------------------------
+    "RELAY_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 30", 1, 30),
+    "RELAY_CA_BUNDLE": _text("a path to a PEM file (empty: the system store)"),
     # --- tests and tooling ----------------------------------------------------------------------
     "SQLITE_TEST_DB": _text("a file path", internal=True),
     "ROOT_URLCONF": _text("a dotted module path", _DOTTED, internal=True),
