@@ -15,7 +15,10 @@ Domain event → webhook event types (``WEBHOOK_EVENTS``):
 - ``SubscriptionCreated|Updated|Renewed|PastDue|Canceled`` → ``subscription.<the same>``;
 - ``CheckoutSessionCompleted`` → ``checkout.session.completed``;
 - ``CheckoutSessionExpired`` → ``checkout.session.expired``;
-- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata.
+- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata;
+- ``CustomerCreated|Updated|Deleted`` → ``customer.<the same>`` (a deleted customer's data is
+  erased before the event is written); ``CustomerCardAttached|Detached`` →
+  ``customer.card.attached|detached`` with the saved card (the token's masked metadata).
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ from checkout.billing.events import (
 )
 from checkout.billing.models import Subscription
 from checkout.clock import clock_now
+from checkout.customers.events import (
+    CustomerCardAttached,
+    CustomerCardDetached,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerEvent,
+    CustomerUpdated,
+)
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.payments.models import Charge, Refund
 from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
@@ -128,6 +140,14 @@ def _token(event: TokenRevoked) -> Model:
     return Token.objects.get(pk=event.token_id)
 
 
+def _customer(event: CustomerEvent) -> Model:
+    return Customer.objects.get(pk=event.customer_id)
+
+
+def _customer_card(event: CustomerCardAttached | CustomerCardDetached) -> Model:
+    return CustomerCard.objects.select_related("token").get(token_id=event.token_id)
+
+
 # Each domain event → the webhook events it makes, with the object each one shows.
 WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Model]], ...]] = {
     ChargeSucceeded: ((EventType.CHARGE_SUCCEEDED, _charge),),
@@ -145,6 +165,11 @@ WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Mod
     CheckoutSessionCompleted: ((EventType.CHECKOUT_SESSION_COMPLETED, _session),),
     CheckoutSessionExpired: ((EventType.CHECKOUT_SESSION_EXPIRED, _session),),
     TokenRevoked: ((EventType.TOKEN_REVOKED, _token),),
+    CustomerCreated: ((EventType.CUSTOMER_CREATED, _customer),),
+    CustomerUpdated: ((EventType.CUSTOMER_UPDATED, _customer),),
+    CustomerDeleted: ((EventType.CUSTOMER_DELETED, _customer),),
+    CustomerCardAttached: ((EventType.CUSTOMER_CARD_ATTACHED, _customer_card),),
+    CustomerCardDetached: ((EventType.CUSTOMER_CARD_DETACHED, _customer_card),),
 }
 
 
