@@ -71,6 +71,8 @@ def event_record(*, event_type: str, obj: Model, now: datetime | None = None) ->
         livemode=event.livemode,
         snapshot=object_snapshot(obj),
     )
+    if "merchant" in obj._state.fields_cache:  # loaded with the object: no query for it again
+        event.merchant = obj.merchant  # type: ignore[attr-defined]
     event.save(force_insert=True)
     _deliveries_create(event=event, now=now)
     return event
@@ -109,11 +111,11 @@ def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
 
 
 def _charge(event: ChargeSucceeded | ChargeFailed | RefundSucceeded) -> Model:
-    return Charge.objects.get(pk=event.charge_id)
+    return Charge.objects.select_related("merchant").get(pk=event.charge_id)
 
 
 def _refund(event: RefundSucceeded | RefundFailed) -> Model:
-    return Refund.objects.get(pk=event.refund_id)
+    return Refund.objects.select_related("merchant").get(pk=event.refund_id)
 
 
 def _subscription(event: SubscriptionEvent) -> Model:
@@ -150,11 +152,17 @@ WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Mod
 
 def events_on_domain_event(event: DomainEvent) -> None:
     """Subscribed to every type of ``WEBHOOK_EVENTS``: its webhook events, in one
-    transaction."""
-    with transaction.atomic():
+    transaction (the publisher's, for the payment events: ``RECORDED_WITH_CHANGE``)."""
+    with transaction.atomic(savepoint=False):  # the kernel gives in-transaction handlers one
         for event_type, load in WEBHOOK_EVENTS[type(event)]:
             event_record(event_type=event_type, obj=load(event))
 
+
+# Recorded inside the transaction that makes the change (an outbox): a charge's or a refund's
+# outcome and its webhook event commit together, with no commit of their own.
+RECORDED_WITH_CHANGE: frozenset[type[DomainEvent]] = frozenset(
+    {ChargeSucceeded, ChargeFailed, RefundSucceeded, RefundFailed}
+)
 
 # The events API promises at least this much history (README, /api/v1/events).
 MIN_EVENT_RETENTION_DAYS = 30
@@ -192,6 +200,7 @@ def events_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
 
 
 __all__ = [
+    "RECORDED_WITH_CHANGE",
     "WEBHOOK_EVENTS",
     "event_record",
     "events_on_domain_event",
