@@ -18,7 +18,7 @@ from django.db import connection
 from checkout.payments.processors.sandbox import SandboxProcessor
 
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
-_PROCESSOR_CALLS = ("charge", "refund", "charge_lookup")
+_PROCESSOR_CALLS = ("charge", "authorize", "capture", "void", "refund", "charge_lookup")
 
 
 @dataclass
