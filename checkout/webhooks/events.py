@@ -119,7 +119,7 @@ def _refund(event: RefundSucceeded | RefundFailed) -> Model:
 
 
 def _subscription(event: SubscriptionEvent) -> Model:
-    return Subscription.objects.get(pk=event.subscription_id)
+    return Subscription.objects.select_related("merchant").get(pk=event.subscription_id)
 
 
 def _session(event: CheckoutSessionCompleted | CheckoutSessionExpired) -> Model:
@@ -127,7 +127,7 @@ def _session(event: CheckoutSessionCompleted | CheckoutSessionExpired) -> Model:
 
 
 def _token(event: TokenRevoked) -> Model:
-    return Token.objects.get(pk=event.token_id)
+    return Token.objects.select_related("merchant").get(pk=event.token_id)
 
 
 # Each domain event → the webhook events it makes, with the object each one shows.
