@@ -25,7 +25,11 @@ class CheckoutConfig(AppConfig):
         from checkout.payments.processors.base import processors_reset
         from checkout.payments.selectors import charges_settled_hourly
         from checkout.webhooks.delivery import DeliveriesDue
-        from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
+        from checkout.webhooks.events import (
+            RECORDED_WITH_CHANGE,
+            WEBHOOK_EVENTS,
+            events_on_domain_event,
+        )
         from checkout.webhooks.tasks import deliveries_hand_off
         from monitoring.security.overview import Source, overview_source_register
         from vault.events import MerchantReactivated, TokenRevoked
@@ -38,7 +42,11 @@ class CheckoutConfig(AppConfig):
         # (``customer.deleted`` is announced before its cards' ``token.revoked``).
         subscribe(CustomerDeleted, subscriptions_on_customer_deleted)
         for event_type in WEBHOOK_EVENTS:
-            subscribe(event_type, events_on_domain_event)
+            subscribe(
+                event_type,
+                events_on_domain_event,
+                in_transaction=event_type in RECORDED_WITH_CHANGE,
+            )
         subscribe(SubscriptionCreated, bill_first_period)
         subscribe(MerchantReactivated, subscriptions_on_merchant_reactivated)
         subscribe(DeliveriesDue, deliveries_hand_off)
