@@ -99,6 +99,7 @@ PROBLEMS: dict[str, Problem] = {
     # Checkout: payments.
     "token_unusable": Problem(422, "The token cannot be charged"),
     "charge_not_found": Problem(404, "No such charge"),
+    "refund_not_found": Problem(404, "No such refund"),
     "live_mode_unavailable": Problem(403, "Live mode is not available"),
     "refund_not_allowed": Problem(422, "The charge cannot be refunded"),
     "invalid_idempotency_key": Problem(400, "Invalid Idempotency-Key header"),

@@ -186,5 +186,8 @@ def page_serializer(
     )
 
 
-def page_response(page: Page, item: type[serializers.Serializer[Any]]) -> dict[str, Any]:
-    return {"object": "list", "data": item(page.items, many=True).data, "has_more": page.has_more}
+def page_response(
+    page: Page, item: type[serializers.Serializer[Any]], context: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    data = item(page.items, many=True, context=context or {}).data
+    return {"object": "list", "data": data, "has_more": page.has_more}

@@ -1,4 +1,5 @@
-"""``/api/v1/charges``: charge a token now, list and read charges, refund them."""
+"""``/api/v1/charges`` and ``/api/v1/refunds``: charge a token now, list and read charges and
+refunds, refund a charge."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from checkout.api.common import (
 from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.payments.idempotency.api import HEADER, IDEMPOTENCY_PARAMETER, idempotent
 from checkout.payments.models import Charge, Refund
-from checkout.payments.selectors import charge_list
+from checkout.payments.selectors import charge_list, refund_list
 from checkout.payments.serializers import ChargeOutputSerializer, RefundOutputSerializer
 from checkout.payments.services import charge_create, charge_get, refund_create, refund_get
 from monitoring.observability.clientip import client_ip
@@ -49,6 +50,19 @@ CHARGE_EXAMPLE = {
     "created": "2030-01-31T10:00:00Z",
 }
 ChargePageSerializer = page_serializer("ChargePage", ChargeOutputSerializer)
+REFUND_EXAMPLE = {
+    "id": "re_2Pq8ZrT0vWk3nYb6Xc1aLm",
+    "object": "refund",
+    "livemode": False,
+    "charge": CHARGE_EXAMPLE["id"],
+    "amount": 500,
+    "currency": "EUR",
+    "status": "succeeded",
+    "failure_code": None,
+    "reason": "damaged item",
+    "created": "2030-02-02T08:00:00Z",
+}
+RefundPageSerializer = page_serializer("RefundPage", RefundOutputSerializer)
 
 
 def _charge_answer(charge: Charge) -> Response:
@@ -198,18 +212,7 @@ class RefundCreateApi(APIView):
             ),
             OpenApiExample(
                 "refunded",
-                value={
-                    "id": "re_2Pq8ZrT0vWk3nYb6Xc1aLm",
-                    "object": "refund",
-                    "livemode": False,
-                    "charge": CHARGE_EXAMPLE["id"],
-                    "amount": 500,
-                    "currency": "EUR",
-                    "status": "succeeded",
-                    "failure_code": None,
-                    "reason": "damaged item",
-                    "created": "2030-02-02T08:00:00Z",
-                },
+                value=REFUND_EXAMPLE,
                 response_only=True,
                 status_codes=["201"],
             ),
@@ -226,3 +229,38 @@ class RefundCreateApi(APIView):
             reason=data.validated_data.get("reason", ""),
         )
         return _refund_answer(refund)
+
+
+class RefundListApi(APIView):
+    @extend_schema_serializer(component_name="RefundFilter")
+    class FilterSerializer(PageParamsSerializer):
+        charge = serializers.CharField(
+            max_length=40, required=False, help_text="Only the refunds of this `ch_…` charge."
+        )
+        status = serializers.ChoiceField(choices=Refund.Status.choices, required=False)
+        created_gte = serializers.DateTimeField(required=False)
+        created_lte = serializers.DateTimeField(required=False)
+
+    @extend_schema(
+        operation_id="refunds_list",
+        summary="List refunds",
+        description="Every refund of every charge, newest first.",
+        parameters=[FilterSerializer],
+        responses={200: RefundPageSerializer, **problem_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        merchant = request_merchant(request)
+        page = list_page(request, self.FilterSerializer, partial(refund_list, merchant=merchant))
+        return Response(page_response(page, RefundOutputSerializer))
+
+
+class RefundDetailApi(APIView):
+    @extend_schema(
+        operation_id="refunds_retrieve",
+        summary="Retrieve a refund",
+        responses={200: RefundOutputSerializer, **problem_responses(401, 404, 429)},
+        examples=[OpenApiExample("refund", value=REFUND_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, refund_id: str) -> Response:
+        refund = refund_get(merchant=request_merchant(request), refund_id=refund_id)
+        return Response(RefundOutputSerializer(refund).data)

@@ -31,6 +31,10 @@ class ChargeNotFound(DomainError):
     code = "charge_not_found"
 
 
+class RefundNotFound(DomainError):
+    code = "refund_not_found"
+
+
 class RefundNotAllowed(DomainError):
     """``code`` says why: ``charge_not_refundable``, ``refund_amount_too_large``…"""
 

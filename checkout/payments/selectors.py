@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from checkout.payments.models import Charge
+from checkout.payments.models import Charge, Refund
 from monitoring.security.overview import HourlyCount
 from payments_site.kernel.queries import filter_given, hourly_counts
 from vault.models import Merchant
@@ -26,6 +26,23 @@ def charge_list(
         token_id=token,
         status=status,
         subscription_id=subscription,
+        created_at__gte=created_gte,
+        created_at__lte=created_lte,
+    )
+
+
+def refund_list(
+    *,
+    merchant: Merchant,
+    charge: str | None = None,
+    status: str | None = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+) -> QuerySet[Refund]:
+    return filter_given(
+        Refund.objects.owned_by(merchant),
+        charge_id=charge,
+        status=status,
         created_at__gte=created_gte,
         created_at__lte=created_lte,
     )

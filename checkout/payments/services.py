@@ -26,6 +26,7 @@ from checkout.payments.errors import (
     ChargeIdempotencyConflict,
     ChargeNotFound,
     RefundNotAllowed,
+    RefundNotFound,
     token_unusable,
 )
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
@@ -282,7 +283,7 @@ def charge_get(*, merchant: Merchant, charge_id: str) -> Charge:
 def refund_get(*, merchant: Merchant, refund_id: str) -> Refund:
     refund = Refund.objects.owned_by(merchant).filter(pk=refund_id).first()
     if refund is None:
-        raise ChargeNotFound("No such refund for this merchant.")
+        raise RefundNotFound("No such refund for this merchant.")
     return refund
 
 

@@ -1,4 +1,4 @@
-"""``/api/v1/charges…``: charges and their refunds."""
+"""``/api/v1/charges…`` and ``/api/v1/refunds…``: charges and their refunds."""
 
 from django.urls import path
 
@@ -8,4 +8,6 @@ urlpatterns = [
     path("charges", api.ChargeListCreateApi.as_view(), name="charges"),
     path("charges/<str:charge_id>", api.ChargeDetailApi.as_view(), name="charge-detail"),
     path("charges/<str:charge_id>/refunds", api.RefundCreateApi.as_view(), name="charge-refunds"),
+    path("refunds", api.RefundListApi.as_view(), name="refunds"),
+    path("refunds/<str:refund_id>", api.RefundDetailApi.as_view(), name="refund-detail"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -11,11 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout.api.common import problem_responses
+from checkout.api.common import (
+    PageParamsSerializer,
+    list_page,
+    page_response,
+    page_serializer,
+    problem_responses,
+)
 from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.billing.models import Subscription
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from checkout.sessions.models import CheckoutSession
+from checkout.sessions.selectors import checkout_session_list
 from checkout.sessions.serializers import CheckoutSessionOutputSerializer
 from checkout.sessions.services import (
     MAX_TTL_SECONDS,
@@ -53,6 +61,10 @@ SESSION_EXAMPLE = {
     "completed_at": "2030-01-31T10:02:11Z",
 }
 
+CheckoutSessionPageSerializer = page_serializer(
+    "CheckoutSessionPage", CheckoutSessionOutputSerializer
+)
+
 
 def _session_answer(request: Request, session: CheckoutSession) -> Response:
     body = CheckoutSessionOutputSerializer(session, context={"request": request}).data
@@ -64,9 +76,30 @@ def _session_effect(request: Request, session_id: str) -> Response:
     return _session_answer(request, session)
 
 
-class CheckoutSessionCreateApi(APIView):
+class CheckoutSessionListCreateApi(APIView):
     # A merchant's client (or address) cooling off after card testing opens no new pages.
     throttle_classes = [ApiKeyRateThrottle, CooloffWriteThrottle]
+
+    @extend_schema_serializer(component_name="CheckoutSessionFilter")
+    class FilterSerializer(PageParamsSerializer):
+        status = serializers.ChoiceField(choices=CheckoutSession.Status.choices, required=False)
+        mode = serializers.ChoiceField(choices=CheckoutSession.Mode.choices, required=False)
+        created_gte = serializers.DateTimeField(required=False)
+        created_lte = serializers.DateTimeField(required=False)
+
+    @extend_schema(
+        operation_id="checkout_sessions_list",
+        summary="List checkout sessions",
+        description="Newest first; an open session past `expires_at` is listed as `expired`.",
+        parameters=[FilterSerializer],
+        responses={200: CheckoutSessionPageSerializer, **problem_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        merchant = request_merchant(request)
+        query = partial(checkout_session_list, merchant=merchant)
+        page = list_page(request, self.FilterSerializer, query)
+        context = {"request": request}  # absolute page URLs
+        return Response(page_response(page, CheckoutSessionOutputSerializer, context))
 
     @extend_schema_serializer(component_name="CheckoutSessionCreate")
     class InputSerializer(serializers.Serializer[Any]):

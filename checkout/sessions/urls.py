@@ -5,7 +5,7 @@ from django.urls import path
 from checkout.sessions import api
 
 urlpatterns = [
-    path("checkout/sessions", api.CheckoutSessionCreateApi.as_view(), name="checkout-sessions"),
+    path("checkout/sessions", api.CheckoutSessionListCreateApi.as_view(), name="checkout-sessions"),
     path(
         "checkout/sessions/<str:session_id>",
         api.CheckoutSessionDetailApi.as_view(),

@@ -42,6 +42,20 @@ def row_digest(event: AuditEvent) -> str:
     )
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def _as_stored(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as JSON storage gives it back, which is what the digest must cover. A flat
+    object of exact strings, integers, booleans and nulls (most events) comes back unchanged,
+    so it skips the JSON round trip that everything else takes (tuples become lists, enum
+    members plain values, keys strings...)."""
+    if all(type(k) is str and type(v) in _SCALARS for k, v in data.items()):
+        return dict(data)
+    stored: dict[str, Any] = json_parse(canonical_json(dict(data)))
+    return stored
+
+
 def event_append(
     *,
     occurred_at: datetime,
@@ -69,6 +83,5 @@ def event_append(
     for name, limit in FIELD_LIMITS.items():
         fields[name] = str(fields[name])[:limit]
     fields["source_ip"] = canonical_ip(source_ip)
-    # What we hash must be exactly what JSON storage gives back (tuples become lists...).
-    fields["data"] = json_parse(canonical_json(dict(data)))
+    fields["data"] = _as_stored(data)
     return AuditEvent.objects.create(**fields, digest=event_digest(**fields))

@@ -39,7 +39,7 @@ def audit_record(
         reason=reason,
         source_ip=current_source_ip(),
         request_id=current_request_id() or "",
-        data=redact(dict(data or {})),
+        data=redact(data or {}),
     )
     if settings.CELERY_TASK_ALWAYS_EAGER:
         transaction.on_commit(seal_soon)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import KEY_BACKENDS, KEYS_BACKEND, LOG_FORMAT, PROCESSOR_LIVE, env
+from .base import (
+    AUDIT_SIGNING_BACKEND,
+    KEY_BACKENDS,
+    KEYS_BACKEND,
+    LOG_FORMAT,
+    PROCESSOR_LIVE,
+    env,
+)
 from .environment import SettingError
 
 # Every variable production cannot run without. Checked together so that one deploy attempt
@@ -15,8 +22,11 @@ from .environment import SettingError
 #   multiplied by the number of processes) and evict counters under load, so an attack would
 #   go unseen.
 # - KEYS_BACKEND is named explicitly; on KMS every key id and the region must be set, so that a
-#   deploy never silently runs on a default alias in the wrong account or region.
+#   deploy never silently runs on a default alias in the wrong account or region. The same
+#   holds for the key that signs the audit trail's chain heads (AUDIT_KMS_KEY_ID) whenever the
+#   trail signs on KMS (AUDIT_SIGNING_BACKEND, by default as KEYS_BACKEND).
 _on_kms = env.str("KEYS_BACKEND", default="") == "aws"
+_audit_on_kms = AUDIT_SIGNING_BACKEND == "aws"
 REQUIRED = [
     "SECRET_KEY",
     "ALLOWED_HOSTS",
@@ -29,6 +39,7 @@ REQUIRED = [
         else []
     ),
     *(["AWS_REGION"] if _on_kms and not env.str("AWS_DEFAULT_REGION", default="").strip() else []),
+    *(["AUDIT_KMS_KEY_ID"] if _audit_on_kms else []),
 ]
 _missing = [name for name in REQUIRED if not env.str(name, default="").strip()]
 if _missing:
@@ -72,6 +83,15 @@ if KEY_BACKENDS["local"] == KEYS_BACKEND and not LOCAL_KEYS_ALLOWED:
     raise ImproperlyConfigured(
         "KEYS_BACKEND=local keeps keys on disk and is refused in production: use "
         "KEYS_BACKEND=aws, or set LOCAL_KEYS_ALLOWED_IN_PRODUCTION=true on purpose."
+    )
+
+# A local audit key sits on the application's disk, where whoever rewrites the trail could
+# re-sign it: refused by the same rule as the local keyring.
+if AUDIT_SIGNING_BACKEND == "local" and not LOCAL_KEYS_ALLOWED:
+    raise ImproperlyConfigured(
+        "AUDIT_SIGNING_BACKEND=local keeps the audit signing key on disk and is refused in "
+        "production: use aws with AUDIT_KMS_KEY_ID (manage.py kms_bootstrap creates it), "
+        "or set LOCAL_KEYS_ALLOWED_IN_PRODUCTION=true on purpose."
     )
 
 # --- Monitoring: the admin's second factor cannot be switched off here ----------------------

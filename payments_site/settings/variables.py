@@ -174,7 +174,9 @@ VARIABLES: dict[str, Variable] = {
     "AUDIT_SEAL_MAX_EVENTS": _whole("100 to 1000000 events", 100, 1_000_000),
     "AUDIT_SIGN_INTERVAL_SECONDS": _number(f"{_SECONDS}, 0 to 3600", 0, 3600),
     "AUDIT_SIGNING_BACKEND": Variable("str", "aws or local", ("aws", "local")),
-    "AUDIT_KMS_KEY_ID": _text("a KMS key id, ARN or alias/…", _IDENTIFIER),
+    "AUDIT_KMS_KEY_ID": _text(
+        "a KMS key id, ARN or alias/… (required in production when signing on aws)", _IDENTIFIER
+    ),
     "AUDIT_SIGNING_KEY_PATH": _text("a file path"),
     # --- webhooks -------------------------------------------------------------------------------
     "WEBHOOK_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 30", 1, 30),

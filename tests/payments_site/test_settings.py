@@ -21,6 +21,7 @@ KMS_ENV = {
     "KMS_JWE_KEY_ID": "alias/tessera-jwe",
     "KMS_VAULT_KEY_ID": "alias/tessera-vault",
     "KMS_FINGERPRINT_KEY_ID": "alias/tessera-fingerprint",
+    "AUDIT_KMS_KEY_ID": "alias/tessera-audit",
 }
 
 
@@ -55,6 +56,35 @@ def test_every_missing_variable_is_named_at_once() -> None:
     result = _run("manage.py", "check", env=PROD_ENV)
 
     assert "SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, KEYS_BACKEND" in result.stderr
+
+
+def test_the_audit_signing_key_is_required_on_kms() -> None:
+    env = {**production_env(), **KMS_ENV}
+    del env["AUDIT_KMS_KEY_ID"]
+
+    result = _run("manage.py", "check", env=env)
+
+    assert result.returncode != 0
+    refusal = result.stderr.strip().splitlines()[-1]
+    assert refusal.endswith(
+        "Missing required environment variables for production: AUDIT_KMS_KEY_ID"
+    )
+
+
+def test_a_local_audit_signing_key_is_refused_unless_explicitly_allowed() -> None:
+    env = {**production_env(), **KMS_ENV, "AUDIT_SIGNING_BACKEND": "local"}
+
+    refused = _run("manage.py", "check", env=env)
+    allowed = _run("manage.py", "check", env={**env, "LOCAL_KEYS_ALLOWED_IN_PRODUCTION": "true"})
+
+    assert refused.returncode != 0
+    refusal = refused.stderr.strip().splitlines()[-1]
+    assert refusal.endswith(
+        "AUDIT_SIGNING_BACKEND=local keeps the audit signing key on disk and is refused in "
+        "production: use aws with AUDIT_KMS_KEY_ID (manage.py kms_bootstrap creates it), "
+        "or set LOCAL_KEYS_ALLOWED_IN_PRODUCTION=true on purpose."
+    )
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_check_deploy_is_silent() -> None:

@@ -61,6 +61,11 @@ KEY_SPECS: dict[KeyPurpose, tuple[str, str]] = {
     KeyPurpose.VAULT: ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
     KeyPurpose.FINGERPRINT: ("HMAC_256", "GENERATE_VERIFY_MAC"),
 }
+# Keys the vault does not use but the bootstrap creates alongside, by the setting naming them:
+# the audit trail signs its chain heads with this one (``monitoring.audit.signing``).
+OTHER_KEY_SPECS: dict[str, tuple[str, str, str]] = {
+    "AUDIT_KMS_KEY_ID": ("audit", "ECC_NIST_P256", "SIGN_VERIFY"),
+}
 
 
 @dataclass(frozen=True)
@@ -319,7 +324,8 @@ def _material_id(response: Mapping[str, Any], name: str) -> str:
 
 
 def kms_bootstrap(*, client: KMSClient, alias_prefix: str = "alias/tessera") -> dict[str, str]:
-    """Create the four keys and their aliases unless they exist; turn on VAULT key rotation.
+    """Create the vault's four keys and the audit signing key, with their aliases, unless they
+    exist; turn on VAULT key rotation.
 
     Idempotent: an alias that already exists is reused as it is. Returns the settings that
     point Tessera at them (environment variable → value).
@@ -331,19 +337,23 @@ def kms_bootstrap(*, client: KMSClient, alias_prefix: str = "alias/tessera") -> 
                 existing[entry["AliasName"]] = entry["TargetKeyId"]
 
     out: dict[str, str] = {}
-    for purpose, (spec, usage) in KEY_SPECS.items():
-        alias = f"{alias_prefix}-{purpose.value}"
+    wanted = [
+        (f"KMS_{purpose.value.upper()}_KEY_ID", purpose.value, spec, usage)
+        for purpose, (spec, usage) in KEY_SPECS.items()
+    ] + [(setting, *spec) for setting, spec in OTHER_KEY_SPECS.items()]
+    for setting, name, spec, usage in wanted:
+        alias = f"{alias_prefix}-{name}"
         key_id = existing.get(alias)
         if key_id is None:
             key = client.create_key(
-                Description=f"Tessera {purpose.value} key",
+                Description=f"Tessera {name} key",
                 KeySpec=spec,  # type: ignore[arg-type]
                 KeyUsage=usage,  # type: ignore[arg-type]
                 Tags=[{"TagKey": "app", "TagValue": "tessera"}],
             )
             key_id = key["KeyMetadata"]["KeyId"]
             client.create_alias(AliasName=alias, TargetKeyId=key_id)
-        if purpose is KeyPurpose.VAULT:
+        if name == KeyPurpose.VAULT.value:
             client.enable_key_rotation(KeyId=key_id)
-        out[f"KMS_{purpose.value.upper()}_KEY_ID"] = alias
+        out[setting] = alias
     return out

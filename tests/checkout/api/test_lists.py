@@ -17,7 +17,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from checkout.billing.models import Subscription
-from checkout.payments.models import Charge
+from checkout.payments.models import Charge, Refund
+from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import Event, WebhookEndpoint
 from tests.factories import TokenFactory
 from vault.merchants import api_key_create
@@ -77,6 +78,19 @@ def _endpoint(shop: Shop) -> str:
     return shop.post("/api/v1/webhook_endpoints", body)["id"]
 
 
+def _session(shop: Shop) -> str:
+    body = {
+        "mode": "setup",
+        "success_url": "https://shop.example/thanks",
+        "cancel_url": "https://shop.example/cart",
+    }
+    return shop.post("/api/v1/checkout/sessions", body)["id"]
+
+
+def _refund(shop: Shop) -> str:
+    return shop.post(f"/api/v1/charges/{_charge(shop)}/refunds", {"amount": 100})["id"]
+
+
 def _token(shop: Shop) -> str:
     return shop.token()
 
@@ -91,6 +105,8 @@ def _event(shop: Shop) -> str:
 # For each list: how to make one of its objects (its id), and its model (to force ties).
 MAKERS: dict[str, tuple[Callable[[Shop], str], type[Model]]] = {
     "/api/v1/charges": (_charge, Charge),
+    "/api/v1/checkout/sessions": (_session, CheckoutSession),
+    "/api/v1/refunds": (_refund, Refund),
     "/api/v1/events": (_event, Event),
     "/api/v1/subscriptions": (_subscription, Subscription),
     "/api/v1/tokens": (_token, Token),
@@ -100,7 +116,7 @@ MAKERS: dict[str, tuple[Callable[[Shop], str], type[Model]]] = {
 
 def test_every_list_of_the_schema_is_covered() -> None:
     assert set(LIST_PATHS) == set(MAKERS)
-    assert len(LIST_PATHS) >= 5
+    assert len(LIST_PATHS) >= 7
 
 
 def _shop(merchant: Merchant, commit: Callable[..., Any], *, live: bool) -> Shop:

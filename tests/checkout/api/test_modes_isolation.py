@@ -47,9 +47,15 @@ IDS = {
     "event_id": "event",
     "endpoint_id": "endpoint",
     "token_id": "token",
+    "refund_id": "refund",
 }
 BODY_IDS = {"token": "token"}
-QUERY_IDS = {"token": "token", "subscription": "subscription", "object": "charge"}
+QUERY_IDS = {
+    "token": "token",
+    "subscription": "subscription",
+    "object": "charge",
+    "charge": "charge",
+}
 CURSORS = ("starting_after", "ending_before")
 # The resource each list operation lists (its cursor is an id of that resource).
 LISTS = {
@@ -58,6 +64,8 @@ LISTS = {
     "/api/v1/events": "event",
     "/api/v1/webhook_endpoints": "endpoint",
     "/api/v1/tokens": "token",
+    "/api/v1/checkout/sessions": "session",
+    "/api/v1/refunds": "refund",
 }
 # A valid body for each operation that takes one (ids are filled in per world).
 BODIES: dict[str, dict[str, Any]] = {
@@ -193,14 +201,14 @@ def build_world(
                 )
             )
             ids["charge"] = charge["id"]
-            _ok(
+            ids["refund"] = _ok(
                 client.post(
                     f"/api/v1/charges/{ids['charge']}/refunds",
                     {"amount": 100},
                     format="json",
                     HTTP_IDEMPOTENCY_KEY="shared-key-refund",
                 )
-            )
+            )["id"]
             ids["subscription"] = _ok(
                 client.post(
                     "/api/v1/subscriptions",

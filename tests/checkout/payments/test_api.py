@@ -12,7 +12,7 @@ from checkout.payments.models import Charge
 from checkout.payments.processors.models import SandboxLedgerEntry
 from monitoring.audit.models import AuditEvent
 from tests.checkout.conftest import CARDS, DECLINES
-from tests.factories import TokenFactory
+from tests.factories import IssuedKeyFactory, TokenFactory
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 
@@ -218,6 +218,7 @@ def test_list_is_cursor_paginated_and_filtered(
         {"limit": "x"},
         {"starting_after": "garbage"},
         {"starting_after": "ch_0000000000000000000000"},
+        {"ending_before": "ch_0000000000000000000000"},
         {"status": "nope"},
         {"created_gte": "yesterday"},
     ],
@@ -233,3 +234,31 @@ def test_created_filters(api_client: APIClient, token: Token) -> None:
 
     assert len(api_client.get(URL, {"created_gte": "2000-01-01T00:00:00Z"}).json()["data"]) == 1
     assert api_client.get(URL, {"created_lte": "2000-01-01T00:00:00Z"}).json()["data"] == []
+
+
+def test_refunds_are_listed_across_charges_and_read_back(
+    api_client: APIClient, token_factory: Callable[..., Token], other_merchant: Merchant
+) -> None:
+    first, second = (
+        post(api_client, {"token": token_factory().id, "amount": 1000, "currency": "EUR"}).json()
+        for _ in range(2)
+    )
+    refunds = [
+        api_client.post(f"{URL}/{charge['id']}/refunds", {"amount": n}, format="json").json()
+        for charge, n in ((first, 100), (second, 200), (first, 300))
+    ]
+
+    listed = api_client.get("/api/v1/refunds").json()
+    of_first = api_client.get("/api/v1/refunds", {"charge": first["id"]}).json()
+    one = api_client.get(f"/api/v1/refunds/{refunds[1]['id']}")
+    theirs = APIClient()
+    theirs.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {IssuedKeyFactory.create(merchant=other_merchant).secret}"
+    )
+    foreign = theirs.get(f"/api/v1/refunds/{refunds[1]['id']}")
+
+    assert [r["amount"] for r in listed["data"]] == [300, 200, 100]
+    assert [r["amount"] for r in of_first["data"]] == [300, 100]
+    assert one.status_code == 200 and one.json() == refunds[1]
+    assert foreign.status_code == 404 and foreign.json()["code"] == "refund_not_found"
+    assert theirs.get("/api/v1/refunds").json()["data"] == []

@@ -125,3 +125,25 @@ def test_another_merchants_session_is_not_found(
 
     assert response.status_code == 404
     assert response.json()["code"] == "checkout_session_not_found"
+
+
+def test_the_list_shows_an_open_session_past_its_expiry_as_expired(
+    api_client: APIClient, session_factory: Callable[..., CheckoutSession]
+) -> None:
+    lapsed, fresh = session_factory(), session_factory(mode=CheckoutSession.Mode.SETUP)
+    CheckoutSession.objects.filter(pk=lapsed.pk).update(
+        created_at=lapsed.created_at - timedelta(hours=2),
+        expires_at=lapsed.created_at - timedelta(hours=1),
+    )
+
+    listed = api_client.get("/api/v1/checkout/sessions").json()
+    expired = api_client.get("/api/v1/checkout/sessions", {"status": "expired"}).json()
+    setups = api_client.get("/api/v1/checkout/sessions", {"mode": "setup"}).json()
+
+    assert [(s["id"], s["status"]) for s in listed["data"]] == [
+        (fresh.pk, "open"),
+        (lapsed.pk, "expired"),
+    ]
+    assert [s["id"] for s in expired["data"]] == [lapsed.pk]
+    assert [s["id"] for s in setups["data"]] == [fresh.pk]
+    assert listed["data"][0]["url"] == f"http://testserver/checkout/{fresh.pk}/"

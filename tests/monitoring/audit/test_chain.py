@@ -213,6 +213,34 @@ def test_old_timestamps_and_odd_values_keep_their_digest_after_a_round_trip() ->
 
 
 @db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"amount": 1999, "currency": "EUR", "live": False, "reason": None},  # flat: as it is
+        {"ids": ("ch_1", "ch_2"), "status": AuditEvent.Outcome.DENIED},  # tuple, enum member
+        {"big": 2**70, "flag": True, "nested": {"b": [1, (2, 3)]}},
+    ],
+)
+def test_the_digest_covers_data_as_the_database_gives_it_back(data: dict[object, object]) -> None:
+    event = event_append(
+        occurred_at=datetime(2030, 1, 31, tzinfo=UTC),
+        actor="a",
+        action="a",
+        object_type="",
+        object_id="",
+        outcome="success",
+        reason="",
+        source_ip=None,
+        request_id="",
+        data=data,  # type: ignore[arg-type]
+    )
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.data == event.data
+    assert row_digest(stored) == stored.digest == event.digest
+
+
+@db
 def test_seals_refuse_update_and_delete_like_events() -> None:
     _record(1)
     seal = seal_pending(sign=True).seal

@@ -371,6 +371,9 @@ def test_kms_bootstrap_is_idempotent_and_turns_rotation_on(
     assert "KEYS_BACKEND=aws" in out
     assert "KMS_VAULT_KEY_ID=alias/tessera-vault" in out
     assert "KMS_JWE_KEY_ID=alias/tessera-jwe" in out
+    assert "AUDIT_KMS_KEY_ID=alias/tessera-audit" in out
+    audit = client.describe_key(KeyId="alias/tessera-audit")["KeyMetadata"]
+    assert (audit["KeySpec"], audit["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     vault = client.describe_key(KeyId="alias/tessera-vault")["KeyMetadata"]
     assert client.get_key_rotation_status(KeyId=vault["KeyId"])["KeyRotationEnabled"] is True
     jwe = client.describe_key(KeyId="alias/tessera-jwe")["KeyMetadata"]

@@ -1,4 +1,5 @@
-"""``manage.py kms_bootstrap``: create Tessera's four KMS keys and aliases, print the settings.
+"""``manage.py kms_bootstrap``: create Tessera's KMS keys (the vault's four and the audit
+trail's signing key) and their aliases, print the settings.
 
 Idempotent: aliases that exist are reused, so it is safe to run on every deploy. Uses the same
 region, endpoint and credentials as the application (``AWS_REGION``, ``AWS_ENDPOINT_URL``).
@@ -14,13 +15,16 @@ from vault.keys.aws import AwsKmsConfig, kms_bootstrap, kms_client
 
 
 class Command(BaseCommand):
-    help = "Create (idempotently) the sign, jwe, vault and fingerprint KMS keys and aliases."
+    help = "Create (idempotently) the sign, jwe, vault, fingerprint and audit KMS keys and aliases."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--alias-prefix",
             default="alias/tessera",
-            help="Aliases are <prefix>-sign, -jwe, -vault, -fingerprint (default: alias/tessera).",
+            help=(
+                "Aliases are <prefix>-sign, -jwe, -vault, -fingerprint, -audit "
+                "(default: alias/tessera)."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
