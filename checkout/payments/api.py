@@ -44,6 +44,16 @@ CHARGE_EXAMPLE = {
     "amount_refunded": 0,
     "refunded": False,
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "payment_method_details": {
+        "type": "card",
+        "card": {
+            "brand": "visa",
+            "last4": "4242",
+            "exp_month": 12,
+            "exp_year": 2030,
+            "fingerprint": "Xt5EWLLDS7FJjR1c",
+        },
+    },
     "subscription": None,
     "description": "Order #1042",
     "metadata": {"order_id": "1042"},

@@ -260,9 +260,18 @@ def checkout_session_for_page(*, session_id: str, now: datetime | None = None) -
     return checkout_session_sync(session=session, now=now)
 
 
+SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
 def checkout_session_success_url(session: CheckoutSession) -> str:
-    """The merchant's success URL with ``session_id=<id>`` added to its query string."""
-    parts = urlsplit(session.success_url)
+    """Where the shopper goes once done. As in Stripe, ``{CHECKOUT_SESSION_ID}`` anywhere in
+    the merchant's success URL (path, query or fragment; a host cannot hold braces) becomes the
+    session's id, and nothing is added. A URL without it gets ``session_id=<id>`` added to
+    its query string, so the success page can always tell which session ended."""
+    url = session.success_url
+    if SESSION_ID_PLACEHOLDER in url:
+        return url.replace(SESSION_ID_PLACEHOLDER, session.pk)
+    parts = urlsplit(url)
     query = f"{parts.query}&session_id={session.pk}" if parts.query else f"session_id={session.pk}"
     return urlunsplit(parts._replace(query=query))
 
