@@ -33,6 +33,8 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from payments_site.kernel.jsontext import JsonRefused, json_parse
+
 from .base import (
     Processor,
     ProcessorCapture,
@@ -177,8 +179,8 @@ class AdyenProcessor(Processor):
         if status >= 500 or 300 <= status < 400:
             raise ProcessorTimeout(f"Adyen answered HTTP {status}; outcome unknown.")
         try:
-            data = response.json()
-        except ValueError as exc:
+            data = json_parse(response.content)
+        except JsonRefused as exc:
             raise ProcessorTimeout("Adyen's answer was not JSON; outcome unknown.") from exc
         if not isinstance(data, dict):
             raise ProcessorTimeout("Adyen's answer was not an object; outcome unknown.")

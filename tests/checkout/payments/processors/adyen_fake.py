@@ -107,7 +107,7 @@ class FakeAdyen:
     # card number → ("Authorised",) | ("Refused", code, reason) | ("RedirectShopper",) | …
     outcomes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     script: list[str] = field(default_factory=list)
-    lost_delay: float = 1.0
+    lost_delay: float = 3.0
     violations: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     # Effects actually made (not replays): payment, capture, cancel, refund.
