@@ -130,6 +130,7 @@ def test_a_new_period_makes_new_keys_and_the_old_stay_accepted(
 def test_settings_define_the_period_and_the_environment(settings: SettingsWrapper) -> None:
     assert settings.KEYS_MODE == "strict"  # the default
     assert settings.KEYS_WORKING_PERIOD_SECONDS == 3600
+    assert settings.KEYS_ENVIRONMENT == "default"
 
 
 @pytest.mark.django_db
