@@ -2,8 +2,9 @@
 
 The browser makes the JWE itself (``static/checkout/``); ``card_encrypt`` makes exactly the
 same JWE on the server, for callers without a browser and for the no-JavaScript form.
-``card_seal`` wraps a JWE in an ES256 JWT signed through the key service (KMS Sign), so the
-vault can tell the card came through this checkout and for which session.
+``card_seal`` wraps a JWE in an ES256 JWT signed through the key service (KMS Sign in strict
+mode, a KMS-certified working key in working mode), so the vault can tell the card came
+through this checkout and for which session.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def card_seal(
     if not 0 < lifetime <= MAX_LIFETIME_SECONDS:
         raise ValueError(f"card JWT lifetime must be 1..{MAX_LIFETIME_SECONDS} s")
     now = int(time.time())
-    kid = current_key(KeyPurpose.SIGN, keys).kid
+    kid = keys.card_signing_kid()
     header = {"alg": "ES256", "typ": JWT_TYPE, "kid": kid}
     claims = {
         "iss": settings.CARD_JWT_ISSUER,
@@ -118,7 +119,7 @@ def card_seal(
         b64url_encode(json.dumps(part, separators=(",", ":")).encode("utf-8"))
         for part in (header, claims)
     )
-    signed_kid, signature = keys.sign_es256(signing_input.encode("ascii"))
+    signed_kid, signature = keys.card_sign(signing_input.encode("ascii"))
     if signed_kid != kid:
         # The key rotated between reading the kid and signing: the header would lie.
         raise RuntimeError("signing key changed while sealing; retry")

@@ -45,3 +45,14 @@ CARD_JWT_LIFETIME_SECONDS = env.int("CARD_JWT_LIFETIME_SECONDS", default=120)
 CARD_JWT_LEEWAY_SECONDS = env.int("CARD_JWT_LEEWAY_SECONDS", default=30)
 # The ingest keeps the active merchants it read this long (0: read every card).
 INGEST_MERCHANT_CACHE_SECONDS = env.float("INGEST_MERCHANT_CACHE_SECONDS", default=5.0)
+
+# --- Key modes ---------------------------------------------------------------------------------
+# strict: every private-key operation of a checkout runs in KMS (Sign + DeriveSharedSecret per
+# card). working: a card JWE key pair and a card signing key per period, KMS-rooted (wrapped
+# under the vault key, the signing key certified by a KMS Sign) and used from memory.
+KEYS_MODE = env.str("KEYS_MODE", default="strict")
+KEYS_WORKING_SERVICE = "vault.keys.working.WorkingKeyService"
+KEYS_WORKING_PERIOD_SECONDS = env.int("KEYS_WORKING_PERIOD_SECONDS", default=3600)
+# Named in every working key's certificate and wrapping context: a key of another environment
+# sharing the database or the KMS keys is refused.
+KEYS_ENVIRONMENT = env.str("KEYS_ENVIRONMENT", default="default")

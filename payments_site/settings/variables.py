@@ -103,6 +103,11 @@ VARIABLES: dict[str, Variable] = {
     "CELERY_TASK_ALWAYS_EAGER": _flag(internal=True),
     # --- keys -------------------------------------------------------------------------------
     "KEYS_BACKEND": Variable("str", "aws or local", ("aws", "local")),
+    "KEYS_MODE": Variable(
+        "str", "strict (every card's key operations in KMS) or working", ("strict", "working")
+    ),
+    "KEYS_WORKING_PERIOD_SECONDS": _whole("300 to 86400 seconds", 300, 86_400),
+    "KEYS_ENVIRONMENT": _text("letters, digits, ., - and _", r"[A-Za-z0-9_.-]{1,64}"),
     "AWS_REGION": _text("an AWS region like eu-west-1", r"[a-z]{2}(-[a-z]+)+-\d"),
     "AWS_DEFAULT_REGION": _text("an AWS region like eu-west-1", r"[a-z]{2}(-[a-z]+)+-\d"),
     "AWS_ENDPOINT_URL": _text("an http(s) URL (moto_server, LocalStack)", _URL),

@@ -34,6 +34,11 @@ BINARY_ALLOWED = {
     ("vault", "encryptedcard", "nonce"),
     ("vault", "encryptedcard", "ciphertext"),
     ("vault", "datakey", "wrapped"),
+    # working keys: the private half as a KMS-wrapped data key; the certificate (public key,
+    # window, use, environment) and its KMS signature are public
+    ("vault", "workingkey", "wrapped_private"),
+    ("vault", "workingkey", "certificate"),
+    ("vault", "workingkey", "certificate_signature"),
     # webhooks: signing secrets, AES-GCM under a vault data key
     ("checkout", "webhooksecret", "nonce"),
     ("checkout", "webhooksecret", "ciphertext"),

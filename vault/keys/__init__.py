@@ -5,6 +5,7 @@ Backends (``aws``, ``local``) live in their own modules and are chosen by ``sett
 """
 
 from .base import (
+    CertificateRefused,
     DataKeyMaterial,
     KeyDecryptionFailed,
     KeyPurpose,
@@ -18,6 +19,7 @@ from .base import (
 )
 
 __all__ = [
+    "CertificateRefused",
     "DataKeyMaterial",
     "KeyDecryptionFailed",
     "KeyPurpose",

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from payments_site.kernel.encoding import b64url_decode
 from payments_site.kernel.errors import DomainError
 
 
@@ -92,6 +93,14 @@ class KeyDecryptionFailed(KeyServiceError):
         super().__init__(message or "The data could not be decrypted.")
 
 
+class CertificateRefused(KeyServiceError):
+    """A working signing key whose certificate does not hold (forged, expired, for another use
+    or environment): the token it signed is refused with ``code`` as the reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+
+
 class UnknownKey(KeyDecryptionFailed):
     """A ``kid`` (or key id) that names no current or still-valid previous key."""
 
@@ -141,6 +150,27 @@ class KeyService(ABC):
     def health_check(self) -> None:
         """Raise ``KeyUnavailable`` unless every key can be used."""
 
+    # --- card transport: the keys a checkout seals with (strict: KMS; see working.py) -------
+
+    mode = "strict"
+
+    def card_signing_kid(self) -> str:
+        """The ``kid`` the next ``card_sign`` signs with."""
+        return next(k.kid for k in self.public_keys() if k.purpose == KeyPurpose.SIGN and k.current)
+
+    def card_sign(self, message: bytes) -> tuple[str, bytes]:
+        """Sign a card JWT: ``(kid, R‖S)``. Strict mode signs in KMS."""
+        return self.sign_es256(message)
+
+    def card_verify_key(self, kid: str) -> ec.EllipticCurvePublicKey:
+        """The key that verifies a card JWT signed under ``kid``; ``UnknownKey`` otherwise."""
+        match = next(
+            (k for k in self.public_keys() if k.kid == kid and k.purpose == KeyPurpose.SIGN), None
+        )
+        if match is None:
+            raise UnknownKey()
+        return public_key_from_jwk(match.jwk)
+
     # --- administration: not on any request path ----------------------------------------------
 
     def rotate_key(self, purpose: KeyPurpose) -> str:
@@ -164,8 +194,21 @@ class KeyService(ABC):
         raise UnknownKey()
 
 
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key of one of our own JWKs (never one taken from a token)."""
+    return ec.EllipticCurvePublicNumbers(
+        int.from_bytes(b64url_decode(str(jwk["x"])), "big"),
+        int.from_bytes(b64url_decode(str(jwk["y"])), "big"),
+        ec.SECP256R1(),
+    ).public_key()
+
+
 @functools.cache
 def get_key_service() -> KeyService:
-    """The configured backend, built once per process (boto3 clients cost ~100 ms each)."""
+    """The configured backend in the configured mode, built once per process (boto3 clients
+    cost ~100 ms each; working keys are unwrapped once per process)."""
     backend: KeyService = import_string(settings.KEYS_BACKEND)()
+    if settings.KEYS_MODE == "working":
+        wrapped: KeyService = import_string(settings.KEYS_WORKING_SERVICE)(backend)
+        return wrapped
     return backend

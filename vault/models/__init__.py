@@ -1,6 +1,7 @@
 from .merchants import ApiKey, Merchant, ModeOwned, OwnedQuerySet
 from .replay import UsedJti
 from .tokens import DataKey, EncryptedCard, RewrapRun, Token, VaultKeyVersion
+from .working_keys import WorkingKey
 
 __all__ = [
     "ApiKey",
@@ -13,4 +14,5 @@ __all__ = [
     "Token",
     "UsedJti",
     "VaultKeyVersion",
+    "WorkingKey",
 ]

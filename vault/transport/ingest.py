@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -36,7 +35,7 @@ from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
 from vault.cards import CardValidationError, card_validate
-from vault.keys import KeyPurpose, KeyService, PublicKey, get_key_service
+from vault.keys import CertificateRefused, KeyPurpose, KeyService, UnknownKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
 from vault.services import token_create, token_revoke
 
@@ -271,21 +270,16 @@ def _kids(keys: KeyService, purpose: KeyPurpose) -> frozenset[str]:
     return frozenset(k.kid for k in keys.public_keys() if k.purpose == purpose)
 
 
-def _signing_key(header: Mapping[str, Any], keys: KeyService) -> Any:
+def _signing_key(header: Mapping[str, Any], keys: KeyService) -> ec.EllipticCurvePublicKey:
+    """The key named by ``kid`` in our own key service (a KMS key, or a working key through
+    its certificate in our store): never a key the token carries."""
     try:
         kid = valid_kid(header.get("kid"))
-    except JoseError as exc:
+        return keys.card_verify_key(kid)
+    except (JoseError, UnknownKey) as exc:
         raise IngestRefused("unknown_kid", "Unknown signing key.") from exc
-    match = next(
-        (k for k in keys.public_keys() if k.kid == kid and k.purpose == KeyPurpose.SIGN), None
-    )
-    if match is None:
-        raise IngestRefused("unknown_kid", "Unknown signing key.")
-    return _pyjwk(match).key
-
-
-def _pyjwk(public: PublicKey) -> jwt.PyJWK:
-    return jwt.PyJWK(dict(public.jwk), algorithm="ES256")
+    except CertificateRefused as exc:
+        raise IngestRefused(exc.code, exc.message) from exc
 
 
 def _verify(token: str, public_key: ec.EllipticCurvePublicKey) -> bytes:
@@ -308,7 +302,7 @@ def _verify(token: str, public_key: ec.EllipticCurvePublicKey) -> bytes:
     return body
 
 
-def _claims(token: str, public_key: Any) -> dict[str, Any]:
+def _claims(token: str, public_key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
     """The claim set once the signature verifies and every claim passed its row and the
     time, issuer and audience checks (exact string comparisons: never substring or list
     membership)."""

@@ -27,13 +27,20 @@ def keys_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["strict"])
+def keys_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def keys(
     keys_backend: str,
+    keys_mode: str,
     request: pytest.FixtureRequest,
     settings: SettingsWrapper,
     keyring_path: Path,  # noqa: F811
 ) -> Iterator[KeyService]:
+    settings.KEYS_MODE = keys_mode
     if keys_backend == "local":
         settings.KEYS_BACKEND = settings.KEY_BACKENDS["local"]
         settings.LOCAL_KEYRING_PATH = keyring_path
@@ -56,3 +63,4 @@ def card() -> dict[str, Any]:
 
 
 BOTH_BACKENDS = pytest.mark.parametrize("keys_backend", ["local", "moto_server"], indirect=True)
+BOTH_MODES = pytest.mark.parametrize("keys_mode", ["strict", "working"], indirect=True)

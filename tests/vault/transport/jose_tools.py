@@ -29,9 +29,10 @@ def decode_part(token: str, index: int) -> dict[str, Any]:
 
 
 def resign_with(keys: Any, header: dict[str, Any], claims: dict[str, Any]) -> str:
-    """A JWS with any header/claims, validly signed by the real KMS signing key."""
+    """A JWS with any header/claims, validly signed by the real card signing key (the KMS key
+    in strict mode, the certified working key in working mode)."""
     signing_input = f"{segment(header)}.{segment(claims)}"
-    _, signature = keys.sign_es256(signing_input.encode())
+    _, signature = keys.card_sign(signing_input.encode())
     return f"{signing_input}.{b64url_encode(signature)}"
 
 

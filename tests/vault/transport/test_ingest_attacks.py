@@ -3,6 +3,7 @@ token and leaves an audit event with its reason. The list in the issue is a floo
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import threading
@@ -11,7 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from django.test import Client
 from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
@@ -28,10 +31,18 @@ from tests.vault.transport.jose_tools import (
     sign_with_own_key,
 )
 from vault.keys import KeyPurpose
-from vault.models import Merchant, Token, UsedJti
+from vault.keys.jwk import public_jwk
+from vault.keys.working import CERTIFICATE_TYPE, WorkingKeyService
+from vault.models import Merchant, Token, UsedJti, WorkingKey
 from vault.transport.jose import P256_B, P256_P
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["strict", "working"])
+def keys_mode(request: pytest.FixtureRequest) -> str:
+    """Every attack runs against both key modes (``KEYS_MODE``)."""
+    return str(request.param)
 
 
 def post(token: str | bytes, content_type: str = "application/jwt") -> Any:
@@ -335,8 +346,8 @@ def test_replay_with_a_malleated_signature_is_refused(forge: Forge) -> None:
     # The twin is a valid signature in its own right: only the jti record stops it.
     import jwt as pyjwt
 
-    public = pyjwt.PyJWK(dict(current_key(KeyPurpose.SIGN, forge.keys).jwk), algorithm="ES256")
-    pyjwt.decode(twin, key=public.key, algorithms=["ES256"], options={"verify_aud": False})
+    public = forge.keys.card_verify_key(forge.header["kid"])
+    pyjwt.decode(twin, key=public, algorithms=["ES256"], options={"verify_aud": False})
 
     response = post(twin)
 
@@ -679,3 +690,155 @@ def test_refusals_never_echo_the_card(forge: Forge, card: dict[str, Any]) -> Non
     assert card["number"] not in text and "98765" not in text
     dumped = json.dumps(list(AuditEvent.objects.values()), default=str)
     assert card["number"] not in dumped and "98765" not in dumped
+
+
+# --- working keys (KEYS_MODE=working): certificates and retired keys --------------------------
+
+WORKING = pytest.mark.parametrize("keys_mode", ["working"], indirect=True)
+
+
+def _sign_with(private: ec.EllipticCurvePrivateKey, header: dict[str, Any], claims: Any) -> str:
+    signing_input = f"{segment(header)}.{segment(claims)}"
+    r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _fresh_claims(forge: Forge) -> dict[str, Any]:
+    return {**forge.claims, "jti": f"j{time.monotonic_ns()}"}
+
+
+def _certified_row(
+    forge: Forge,
+    private: ec.EllipticCurvePrivateKey,
+    *,
+    signer: Any = None,
+    **body: Any,
+) -> str:
+    """A card-sign row for ``private`` whose certificate body is ``body`` over the defaults,
+    signed by ``signer`` (a private key) or else by the real KMS signing key."""
+    jwk = public_jwk(private.public_key(), KeyPurpose.SIGN)
+    now = int(time.time())
+    certificate = {
+        "typ": CERTIFICATE_TYPE,
+        "kid": jwk["kid"],
+        "jwk": {name: jwk[name] for name in ("kty", "crv", "x", "y")},
+        "use": "card-sign",
+        "environment": forge.keys.environment,
+        "not_before": now - 60,
+        "not_after": now + 3600,
+        **body,
+    }
+    raw = json.dumps(certificate, sort_keys=True, separators=(",", ":")).encode()
+    if signer is None:
+        signer_kid, signature = forge.keys.inner.sign_es256(raw)
+    else:
+        signer_kid = forge.keys.inner.card_signing_kid()  # names the real KMS key
+        r, s = decode_dss_signature(signer.sign(raw, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    WorkingKey.objects.create(
+        kid=jwk["kid"],
+        use="card-sign",
+        environment=str(body.get("environment", forge.keys.environment)),
+        period_start=dt.datetime.fromtimestamp(now - 60 - (now % 7), dt.UTC),
+        not_after=dt.datetime.fromtimestamp(now + 3600, dt.UTC),
+        accept_until=dt.datetime.fromtimestamp(now + 4000, dt.UTC),
+        public_jwk=jwk,
+        wrapped_private=b"not-a-key",
+        wrap_key_id="none",
+        certificate=raw,
+        certificate_signature=signature,
+        certificate_signer=signer_kid,
+    )
+    return str(jwk["kid"])
+
+
+@WORKING
+def test_a_jwe_for_a_retired_working_key_is_refused(forge: Forge) -> None:
+    keys = forge.keys
+    old_jwe_kid = decode_part(forge.card_jwe, 0)["kid"]
+    retired = WorkingKey.objects.get(kid=old_jwe_kid).accept_until.timestamp()
+    keys.clock = lambda: retired + 1  # every JWT and JWE made with it has expired by now
+    keys._published = None
+    header = {**forge.header, "kid": keys.card_signing_kid()}
+
+    assert old_jwe_kid not in {k.kid for k in keys.public_keys()}
+    assert_refused(post(forge.token(header)), 400, "unknown_encryption_key")
+
+
+@WORKING
+def test_the_previous_working_keys_stay_accepted_into_the_next_period(forge: Forge) -> None:
+    keys = forge.keys
+    next_period = (time.time() // keys.period + 1) * keys.period
+    keys.clock = lambda: next_period + 10  # just into the next period: new keys are current
+    keys._published = None
+    assert keys.card_signing_kid() != forge.header["kid"]
+    assert current_key(KeyPurpose.JWE, keys).kid != decode_part(forge.card_jwe, 0)["kid"]
+
+    assert post(forge.valid).status_code == 201  # sealed with last period's keys
+
+
+@WORKING
+def test_an_expired_signing_certificate_is_refused(forge: Forge) -> None:
+    keys = forge.keys
+    row = WorkingKey.objects.get(kid=forge.header["kid"])
+    keys.clock = lambda: row.not_after.timestamp() + 300 + 30 + 1
+    keys._published = None
+
+    assert_refused(post(forge.valid), 401, "certificate_expired")
+
+
+@WORKING
+def test_a_forged_signing_certificate_is_refused(forge: Forge) -> None:
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    kid = _certified_row(forge, attacker, signer=attacker)  # claims the KMS key signed it
+    token = _sign_with(attacker, {**forge.header, "kid": kid}, _fresh_claims(forge))
+
+    assert_refused(post(token), 401, "certificate_invalid")
+
+
+@WORKING
+def test_a_certificate_altered_after_signing_is_refused(forge: Forge) -> None:
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    kid = _certified_row(forge, attacker)
+    row = WorkingKey.objects.get(kid=kid)
+    row.certificate = bytes(row.certificate or b"").replace(b'"not_after":', b'"not_after":1')
+    row.save()
+    token = _sign_with(attacker, {**forge.header, "kid": kid}, _fresh_claims(forge))
+
+    assert_refused(post(token), 401, "certificate_invalid")
+
+
+@WORKING
+def test_a_certificate_for_another_purpose_is_refused(forge: Forge) -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    kid = _certified_row(forge, other, use="card-jwe")  # a real KMS signature, wrong use
+    token = _sign_with(other, {**forge.header, "kid": kid}, _fresh_claims(forge))
+
+    assert_refused(post(token), 401, "certificate_wrong_purpose")
+
+
+@WORKING
+def test_a_kid_naming_another_environments_certificate_is_refused(forge: Forge) -> None:
+    staging = WorkingKeyService(forge.keys.inner, environment="staging")
+    header = {**forge.header, "kid": staging.card_signing_kid()}
+    signing_input = f"{segment(header)}.{segment(_fresh_claims(forge))}"
+    _, signature = staging.card_sign(signing_input.encode())
+    token = f"{signing_input}.{b64url_encode(signature)}"
+
+    assert WorkingKey.objects.get(kid=header["kid"]).environment == "staging"
+    assert_refused(post(token), 401, "certificate_wrong_environment")
+
+
+@WORKING
+@pytest.mark.parametrize("member", ["cert", "x5c", "jwk"])
+def test_a_token_carrying_its_own_certificate_or_key_is_refused(forge: Forge, member: str) -> None:
+    row = WorkingKey.objects.get(kid=forge.header["kid"])
+    carried: Any = {
+        "cert": b64url_encode(bytes(row.certificate or b"")),
+        "x5c": [b64url_encode(bytes(row.certificate or b""))],
+        "jwk": dict(row.public_jwk),
+    }[member]
+    header = {**forge.header, member: carried}
+    code = "unsupported_header" if member == "cert" else "forbidden_header"
+
+    assert_refused(post(forge.token(header)), 401, code)

@@ -1,5 +1,7 @@
 """The whole card path over real HTTP: gunicorn with TLS, and for the aws backend, KMS over
-HTTP on moto_server. Sealing happens in the test process, ingest in the server's workers."""
+HTTP on moto_server, in both key modes. Sealing happens in the test process, ingest in the
+server's workers (in working mode they find the keys the test process made in the shared
+database: the signing key through its certificate, the JWE key unwrapped by KMS)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ import pytest
 from checkout.sessions.transport import card_encrypt, card_seal
 from tests.support.kms import server_settings
 from tests.support.servers import RunningServer, gunicorn, tls_context
-from tests.vault.transport.conftest import BOTH_BACKENDS
+from tests.vault.transport.conftest import BOTH_BACKENDS, BOTH_MODES
 from vault.keys import KeyService
 from vault.models import Merchant, Token
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), BOTH_BACKENDS]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), BOTH_BACKENDS, BOTH_MODES]
 
 
 def post_jwt(server: RunningServer, token: str) -> tuple[int, dict[str, Any]]:
@@ -36,11 +38,16 @@ def post_jwt(server: RunningServer, token: str) -> tuple[int, dict[str, Any]]:
 
 
 def server_env(keys_backend: str, request: pytest.FixtureRequest, settings: Any) -> dict[str, str]:
+    mode = {"KEYS_MODE": settings.KEYS_MODE}
     if keys_backend == "local":
-        return {"KEYS_BACKEND": "local", "LOCAL_KEYRING_PATH": str(settings.LOCAL_KEYRING_PATH)}
+        return {
+            **mode,
+            "KEYS_BACKEND": "local",
+            "LOCAL_KEYRING_PATH": str(settings.LOCAL_KEYRING_PATH),
+        }
     account = request.getfixturevalue("moto_http_account")
     assert account.endpoint_url
-    return server_settings(account.values, account.endpoint_url)
+    return {**mode, **server_settings(account.values, account.endpoint_url)}
 
 
 def test_sealed_cards_become_tokens_over_https(
