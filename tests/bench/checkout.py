@@ -23,7 +23,9 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_bill
@@ -67,6 +69,7 @@ def charges_api_bench(ctx: BenchContext) -> None:
         "LOG_LEVEL": "WARNING",
     }
     ctx.row("path (gunicorn, plain HTTP)", "req/s", "× baseline", "p50 ms", "p99 ms", "2xx")
+    rates: dict[int, tuple[float, float]] = {}
     with gunicorn(cert=None, workers=WORKERS, env=env) as server:
         for connections in (1, 16):
             bare = run_load(
@@ -82,6 +85,7 @@ def charges_api_bench(ctx: BenchContext) -> None:
                 content_type="application/json",
                 headers=headers,
             )
+            rates[connections] = (bare.rate, charges.rate)
             for label, result, baseline in (
                 (f"bare DRF insert, {connections} conn", bare, bare.rate),
                 (f"POST /api/v1/charges, {connections} conn", charges, bare.rate),
@@ -96,6 +100,45 @@ def charges_api_bench(ctx: BenchContext) -> None:
                     f"{ok}/{result.requests}"
                     + ("" if ok == result.requests else f" {result.statuses}"),
                 )
+
+    (bare_1, charges_1), (bare_16, charges_16) = rates[1], rates[16]
+    ctx.row(
+        "scaling 16 ÷ 1 conn: charges vs bare",
+        f"{charges_16 / charges_1:.2f}",
+        f"{bare_16 / bare_1:.2f}",
+        f"{(charges_16 / charges_1) / (bare_16 / bare_1):.2f}",
+    )
+    _commits_per_charge(ctx, secret=secret, token_id=token.id, count=min(CHARGES, 200))
+    ctx.row(
+        "goal: charges ≥ 0.40× bare at 1 and 16 conn; 2 commits/charge; on PostgreSQL "
+        "(charges 16÷1) ≥ 0.8× (bare 16÷1)"
+    )
+
+
+def _commits_per_charge(ctx: BenchContext, *, secret: str, token_id: str, count: int) -> None:
+    """Commits per ``POST /api/v1/charges``, counted in-process on the same code (the
+    sandbox's ledger commit is the processor's, counted apart; the inline sealer's, without a
+    broker, is ours and batched: at most one per second per process)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    body = {"token": token_id, "amount": 1999, "currency": "EUR"}
+    with override_settings(API_THROTTLE_RATE="1000000/second"):
+        assert client.post("/api/v1/charges", body, format="json").status_code == 201  # warm
+        with count_commits() as commits:
+            for _ in range(count):
+                key = secrets.token_hex(16)
+                response = client.post(
+                    "/api/v1/charges", body, format="json", HTTP_IDEMPOTENCY_KEY=key
+                )
+                assert response.status_code == 201, response.content
+    ctx.row(
+        f"commits per charge, ours ({count} in-process)",
+        f"{commits.total / count:.3f}",
+        "",
+        "",
+        "",
+        f"processor={commits.processor / count:.2f}",
+    )
 
 
 def _subscriptions(merchant: Any, count: int, due: datetime) -> list[str]:
