@@ -2,7 +2,9 @@
 run in autocommit mode (on PostgreSQL every one of those is a WAL flush).
 
 The sandbox processor keeps its ledger in our database, as a real processor keeps its books in
-its own: its commits are the processor's, counted apart (``processor``), never as ours."""
+its own: its commits are the processor's, counted apart (``processor``), never as ours. The
+audit sealer's commits (a batch of many requests' events, at most one a second per process
+without a broker) are counted apart too (``sealer``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 from django.db import connection
 
 from checkout.payments.processors.sandbox import SandboxProcessor
+from monitoring.audit import sealer
 
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _PROCESSOR_CALLS = ("charge", "authorize", "capture", "void", "refund", "charge_lookup")
@@ -26,7 +29,9 @@ class Commits:
     explicit: int = 0
     autocommit_writes: list[str] = field(default_factory=list)
     processor: int = 0  # commits made inside a sandbox processor call
+    sealer: int = 0  # commits of the audit sealer's batched seals
     _in_processor: int = 0
+    _in_sealer: int = 0
 
     @property
     def total(self) -> int:
@@ -40,7 +45,9 @@ def count_commits() -> Iterator[Commits]:
     original_commit = connection.commit
 
     def commit() -> None:
-        if counted._in_processor:
+        if counted._in_sealer:
+            counted.sealer += 1
+        elif counted._in_processor:
             counted.processor += 1
         else:
             counted.explicit += 1
@@ -48,7 +55,9 @@ def count_commits() -> Iterator[Commits]:
 
     def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
         if _WRITE.match(sql) and connection.get_autocommit() and not connection.in_atomic_block:
-            if counted._in_processor:
+            if counted._in_sealer:
+                counted.sealer += 1
+            elif counted._in_processor:
                 counted.processor += 1
             else:
                 counted.autocommit_writes.append(sql.split("(")[0][:60])
@@ -65,8 +74,17 @@ def count_commits() -> Iterator[Commits]:
 
         return call
 
+    def in_sealer(*args: Any, **kwargs: Any) -> Any:
+        counted._in_sealer += 1
+        try:
+            return seal_pending(*args, **kwargs)
+        finally:
+            counted._in_sealer -= 1
+
     originals = {name: getattr(SandboxProcessor, name) for name in _PROCESSOR_CALLS}
+    seal_pending = sealer.seal_pending
     connection.commit = commit  # type: ignore[method-assign]
+    sealer.seal_pending = in_sealer
     for name, method in originals.items():
         setattr(SandboxProcessor, name, in_processor(method))
     try:
@@ -74,5 +92,6 @@ def count_commits() -> Iterator[Commits]:
             yield counted
     finally:
         del connection.commit
+        sealer.seal_pending = seal_pending
         for name, method in originals.items():
             setattr(SandboxProcessor, name, method)
