@@ -78,6 +78,13 @@ def charges_api_bench(ctx: BenchContext) -> None:
                 connections=connections,
                 content_type="application/json",
             )
+            floor = run_load(
+                f"{server.url}/bench/charge-floor",
+                [b"{}"] * CHARGES,
+                connections=connections,
+                content_type="application/json",
+                headers=headers,
+            )
             charges = run_load(
                 f"{server.url}/api/v1/charges",
                 [body] * CHARGES,
@@ -88,6 +95,7 @@ def charges_api_bench(ctx: BenchContext) -> None:
             rates[connections] = (bare.rate, charges.rate)
             for label, result, baseline in (
                 (f"bare DRF insert, {connections} conn", bare, bare.rate),
+                (f"floor: key + 3 commits, {connections} conn", floor, bare.rate),
                 (f"POST /api/v1/charges, {connections} conn", charges, bare.rate),
             ):
                 ok = sum(n for status, n in result.statuses.items() if status == 201)

@@ -60,7 +60,35 @@ class BareInsertEcdh(BareInsert):
         return super().post(request)
 
 
+class ChargeFloor(BareInsert):
+    """The floor under a charge, whatever its code: the bare insert's DRF, the API key looked
+    up, then the three commits a charge cannot do without — its intent, the processor's own
+    record (the sandbox keeps its books in our database), its outcome."""
+
+    def post(self, request: Request) -> Response:
+        from django.db import transaction
+
+        from vault.merchants import api_key_lookup
+
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if api_key_lookup(secret=header.partition(" ")[2]) is None:
+            return Response(status=401)
+        rows = []
+        for _ in range(2):
+            with transaction.atomic():
+                rows.append(
+                    UsedJti.objects.create(
+                        jti=secrets.token_urlsafe(16),
+                        expires_at=timezone.now() + timedelta(minutes=5),
+                    )
+                )
+        with transaction.atomic():
+            UsedJti.objects.filter(pk=rows[0].pk).update(expires_at=timezone.now())
+        return Response({"id": rows[0].jti}, status=201)
+
+
 urlpatterns = [
+    path("bench/charge-floor", ChargeFloor.as_view()),
     path("bench/bare-insert", BareInsert.as_view()),
     path("bench/bare-insert-ecdh", BareInsertEcdh.as_view()),
     path("", include("payments_site.urls")),
