@@ -15,10 +15,12 @@ class CheckoutConfig(AppConfig):
         from checkout.api import schema  # noqa: F401  (registers the OpenAPI extensions)
         from checkout.billing.events import SubscriptionCreated
         from checkout.billing.services import (
+            subscriptions_on_customer_deleted,
             subscriptions_on_merchant_reactivated,
             subscriptions_on_token_revoked,
         )
         from checkout.billing.tasks import bill_first_period
+        from checkout.customers.events import CustomerDeleted
         from checkout.payments.idempotency.api import idempotent_call
         from checkout.payments.processors.base import processors_reset
         from checkout.payments.selectors import charges_settled_hourly
@@ -32,6 +34,9 @@ class CheckoutConfig(AppConfig):
         # before webhooks record the revocation, so endpoints hear of them in that order;
         # a new subscription's ``subscription.created`` is recorded before its first charge.
         subscribe(TokenRevoked, subscriptions_on_token_revoked)
+        # A deleted customer's subscriptions are canceled before webhooks record the deletion
+        # (``customer.deleted`` is announced before its cards' ``token.revoked``).
+        subscribe(CustomerDeleted, subscriptions_on_customer_deleted)
         for event_type in WEBHOOK_EVENTS:
             subscribe(event_type, events_on_domain_event)
         subscribe(SubscriptionCreated, bill_first_period)

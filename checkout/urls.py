@@ -4,7 +4,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("checkout.payments.urls")),
+    path("", include("checkout.customers.urls")),
     path("", include("checkout.billing.urls")),
     path("", include("checkout.sessions.urls")),
     path("", include("checkout.webhooks.urls")),
+    path("", include("checkout.relay.urls")),
 ]

@@ -107,8 +107,12 @@ PROBLEMS: dict[str, Problem] = {
     "idempotency_key_in_use": Problem(
         409, "A request with this idempotency key is still in progress"
     ),
-    # Checkout: billing, sessions, webhooks.
+    # Checkout: billing, customers, sessions, webhooks.
     "subscription_not_found": Problem(404, "No such subscription"),
+    "customer_not_found": Problem(404, "No such customer"),
+    "customer_card_not_found": Problem(404, "No such card for this customer"),
+    "customer_card_refused": Problem(422, "The card cannot be saved to this customer"),
+    "customer_unusable": Problem(422, "The customer cannot be used"),
     "checkout_session_not_found": Problem(404, "No such checkout session"),
     "checkout_session_unavailable": Problem(409, "This checkout cannot take a card now"),
     "webhook_endpoint_not_found": Problem(404, "No such webhook endpoint"),
@@ -116,6 +120,17 @@ PROBLEMS: dict[str, Problem] = {
     "webhook_url_refused": Problem(400, "This webhook URL cannot be used"),
     "event_not_found": Problem(404, "No such event"),
     "delivery_not_resendable": Problem(409, "This delivery cannot be resent now"),
+    # Checkout: the forwarding relay.
+    "destination_not_registered": Problem(403, "No destination is registered for this URL"),
+    "destination_path_refused": Problem(403, "This path is outside the destination"),
+    "destination_method_refused": Problem(403, "The destination does not take this method"),
+    "card_field_refused": Problem(403, "The destination may not receive this card field"),
+    "destination_address_refused": Problem(422, "The destination's address is refused"),
+    "destination_invalid": Problem(400, "The destination is not valid"),
+    "forward_header_refused": Problem(400, "This header cannot be forwarded"),
+    "template_invalid": Problem(400, "The body template is not valid"),
+    "template_placeholder_unknown": Problem(400, "Unknown placeholder in the body template"),
+    "forward_not_found": Problem(404, "No such forward"),
 }
 
 # DRF's exceptions → the code they answer with (status and title from ``PROBLEMS``).

@@ -19,12 +19,20 @@ from checkout.billing.events import (
     SubscriptionUpdated,
 )
 from checkout.billing.services import (
+    subscriptions_on_customer_deleted,
     subscriptions_on_merchant_reactivated,
     subscriptions_on_token_revoked,
 )
 from checkout.billing.tasks import bill_first_period
+from checkout.customers.events import (
+    CustomerCardAttached,
+    CustomerCardDetached,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerUpdated,
+)
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
-from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.events import events_on_domain_event
 from checkout.webhooks.tasks import deliveries_hand_off
@@ -129,7 +137,13 @@ def test_every_domain_event_and_who_hears_it() -> None:
         SubscriptionPastDue: (webhooks,),
         SubscriptionCanceled: (webhooks,),
         CheckoutSessionCompleted: (webhooks,),
+        CheckoutSessionExpired: (webhooks,),
         DeliveriesDue: (deliveries_hand_off,),
+        CustomerCreated: (webhooks,),
+        CustomerUpdated: (webhooks,),
+        CustomerDeleted: (subscriptions_on_customer_deleted, webhooks),
+        CustomerCardAttached: (webhooks,),
+        CustomerCardDetached: (webhooks,),
     }
 
     heard = {event: handlers for event, handlers in subscriptions().items() if handlers}

@@ -30,10 +30,11 @@ from checkout.sessions.services import (
     MAX_URL_LENGTH,
     MIN_TTL_SECONDS,
     checkout_session_create,
+    checkout_session_expire,
     checkout_session_get,
 )
 from monitoring.security.http import CooloffWriteThrottle
-from vault.authentication import request_merchant
+from vault.authentication import request_api_key, request_merchant
 
 SESSION_EXAMPLE = {
     "id": "cs_4Bv0a9QkTq1sLr7WmZp2Xc",
@@ -49,6 +50,7 @@ SESSION_EXAMPLE = {
     "interval_count": None,
     "description": "Order #1042",
     "customer_reference": "customer-77",
+    "customer": None,
     "success_url": "https://shop.example.com/thanks",
     "cancel_url": "https://shop.example.com/cart",
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
@@ -69,6 +71,11 @@ CheckoutSessionPageSerializer = page_serializer(
 def _session_answer(request: Request, session: CheckoutSession) -> Response:
     body = CheckoutSessionOutputSerializer(session, context={"request": request}).data
     return Response(body, status=201, headers={"Location": body["url"]})
+
+
+def _expired_effect(request: Request, session_id: str) -> Response:
+    session = checkout_session_get(merchant=request_merchant(request), session_id=session_id)
+    return Response(CheckoutSessionOutputSerializer(session, context={"request": request}).data)
 
 
 def _session_effect(request: Request, session_id: str) -> Response:
@@ -126,6 +133,13 @@ class CheckoutSessionListCreateApi(APIView):
         cancel_url = serializers.CharField(max_length=MAX_URL_LENGTH)
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)
         customer_reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        customer = serializers.CharField(
+            max_length=40,
+            required=False,
+            source="customer_id",
+            help_text="A customer (`cus_…`): the card is saved to it once the session completes "
+            "(and a subscription session's subscription is the customer's).",
+        )
         expires_in = serializers.IntegerField(
             min_value=MIN_TTL_SECONDS,
             max_value=MAX_TTL_SECONDS,
@@ -179,4 +193,43 @@ class CheckoutSessionDetailApi(APIView):
     )
     def get(self, request: Request, session_id: str) -> Response:
         session = checkout_session_get(merchant=request_merchant(request), session_id=session_id)
+        return Response(CheckoutSessionOutputSerializer(session, context={"request": request}).data)
+
+
+class CheckoutSessionExpireApi(APIView):
+    @extend_schema(
+        operation_id="checkout_sessions_expire",
+        summary="Expire a checkout session",
+        description=(
+            "Closes an open session now: its page takes no card from then on, and "
+            "`checkout.session.expired` is sent. Only an open session can be expired: one "
+            "complete, already expired or with a card being processed is a 409 "
+            "(`session_complete`, `session_expired`, `session_busy`)."
+        ),
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: CheckoutSessionOutputSerializer, **problem_responses(401, 404, 409, 429)},
+        examples=[
+            OpenApiExample(
+                "expired",
+                value={
+                    **SESSION_EXAMPLE,
+                    "status": "expired",
+                    "payment_status": "unpaid",
+                    "token": None,
+                    "charge": None,
+                    "attempts": 0,
+                    "completed_at": None,
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @idempotent(effect=_expired_effect)
+    def post(self, request: Request, session_id: str) -> Response:
+        session = checkout_session_expire(
+            merchant=request_merchant(request),
+            session_id=session_id,
+            actor=f"api_key:{request_api_key(request).id}",
+        )
         return Response(CheckoutSessionOutputSerializer(session, context={"request": request}).data)

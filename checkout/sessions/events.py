@@ -11,3 +11,9 @@ from payments_site.kernel.events import DomainEvent
 class CheckoutSessionCompleted(DomainEvent):
     session_id: str
     merchant_id: str
+
+
+@dataclass(frozen=True)
+class CheckoutSessionExpired(DomainEvent):
+    session_id: str
+    merchant_id: str

@@ -32,11 +32,12 @@ from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.billing.services import subscription_create
 from checkout.clock import clock_now
+from checkout.customers.services import customer_card_attach, customer_usable
 from checkout.payments.models import Charge
 from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
-from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.audit.models import AuditEvent
@@ -152,6 +153,7 @@ def checkout_session_create(
     interval_count: int | None = None,
     description: str = "",
     customer_reference: str = "",
+    customer_id: str | None = None,
     expires_in: int | None = None,
     now: datetime | None = None,
 ) -> CheckoutSession:
@@ -209,10 +211,12 @@ def checkout_session_create(
         )
     if merchant.acting_livemode() and mode != CheckoutSession.Mode.SETUP:
         live_mode_require()  # a live page that takes money needs a live processor
+    customer = customer_usable(merchant=merchant, customer_id=customer_id) if customer_id else None
     now = clock_now(now)
     with transaction.atomic():
         session = CheckoutSession.objects.create(
             merchant=merchant,
+            customer=customer,
             livemode=merchant.acting_livemode(),
             mode=mode,
             amount=amount,
@@ -287,6 +291,47 @@ def checkout_session_sync(
         ):
             _reopen(session, failure_code="attempt_abandoned", expected=session.locked_at)
             session.refresh_from_db()
+    return session
+
+
+_NOT_OPEN = {
+    CheckoutSession.Status.COMPLETE: ("session_complete", "This checkout session is complete."),
+    CheckoutSession.Status.EXPIRED: ("session_expired", "This checkout session has expired."),
+    CheckoutSession.Status.PROCESSING: (
+        "session_busy",
+        "A card is being processed on this checkout session; it can no longer be expired.",
+    ),
+}
+
+
+def checkout_session_expire(
+    *, merchant: Merchant, session_id: str, actor: str, now: datetime | None = None
+) -> CheckoutSession:
+    """Close an open session at once, as if its time had run out: its page takes no card from
+    then on. Only an open session can be expired (as in Stripe); one complete, already expired
+    or with a card in flight is refused, naming which. One conditional UPDATE decides, so an
+    expiry racing a card attempt either wins (the attempt cannot claim the session) or loses
+    (and is refused)."""
+    session = checkout_session_get(merchant=merchant, session_id=session_id, now=now)
+    with transaction.atomic():
+        expired = CheckoutSession.objects.filter(
+            pk=session.pk, status=CheckoutSession.Status.OPEN
+        ).update(status=CheckoutSession.Status.EXPIRED)
+        if expired:
+            effect_bind(session.pk)
+            audit_record(
+                action="checkout.session.expire",
+                actor=actor,
+                object_type="checkout_session",
+                object_id=session.pk,
+            )
+            publish(CheckoutSessionExpired(session_id=session.pk, merchant_id=merchant.pk))
+    session.refresh_from_db()
+    if not expired:
+        code, message = _NOT_OPEN.get(
+            CheckoutSession.Status(session.status), ("session_unavailable", "Not open.")
+        )
+        raise CheckoutSessionUnavailable(message, code=code)
     return session
 
 
@@ -369,6 +414,7 @@ def checkout_session_complete(
     # learn whether it works; ``charge_create`` checks the card again before the processor.
     token = ingested.token
     if session.mode == CheckoutSession.Mode.SETUP:
+        _card_save(session, token=token)
         _finish(session, token=token, now=now)
         _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)
         return CheckoutAttempt(session=_reload(session), outcome="complete")
@@ -452,6 +498,7 @@ def _after_charge(
         return CheckoutAttempt(
             session=_reload(session), outcome="declined", failure_code=charge.failure_code
         )
+    saved = _card_save(session, token=token)
     subscription = None
     if session.mode == CheckoutSession.Mode.SUBSCRIPTION:
         # Paid: recorded on the session first, so that if creating the subscription fails the
@@ -461,6 +508,9 @@ def _after_charge(
         subscription = subscription_create(
             merchant=session.owner,
             token_id=token.pk,
+            # The customer's, when its card is the one just paid with (a card the customer
+            # had saved already stays that one: this charge's token is not among its cards).
+            customer_id=session.customer_id if saved == token.pk else None,
             amount=charge.amount,
             currency=charge.currency,
             interval=session.interval,
@@ -474,6 +524,25 @@ def _after_charge(
     _finish(session, token=token, charge=charge, subscription=subscription, now=now)
     _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)
     return CheckoutAttempt(session=_reload(session), outcome="complete")
+
+
+def _card_save(session: CheckoutSession, *, token: Token) -> str | None:
+    """Save the session's card to its customer, if it has one: the token saved (the customer's
+    own earlier token when it had this card already), or None. A card that cannot be saved
+    (the customer was deleted meanwhile) does not undo a paid checkout: it is logged."""
+    if session.customer_id is None:
+        return None
+    try:
+        attached = customer_card_attach(
+            merchant=session.owner,
+            customer_id=session.customer_id,
+            token_id=token.pk,
+            actor=f"checkout:{session.pk}",
+        )
+    except DomainError as exc:
+        logger.warning("checkout_card_not_saved", extra={"session": session.pk, "reason": exc.code})
+        return None
+    return attached.card.token_id
 
 
 def _finish(
@@ -589,6 +658,7 @@ __all__ = [
     "checkout_card_refused",
     "checkout_session_complete",
     "checkout_session_create",
+    "checkout_session_expire",
     "checkout_session_for_page",
     "checkout_session_get",
     "checkout_session_success_url",

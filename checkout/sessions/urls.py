@@ -11,4 +11,9 @@ urlpatterns = [
         api.CheckoutSessionDetailApi.as_view(),
         name="checkout-session-detail",
     ),
+    path(
+        "checkout/sessions/<str:session_id>/expire",
+        api.CheckoutSessionExpireApi.as_view(),
+        name="checkout-session-expire",
+    ),
 ]

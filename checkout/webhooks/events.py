@@ -14,7 +14,11 @@ Domain event → webhook event types (``WEBHOOK_EVENTS``):
   ``refund.failed``;
 - ``SubscriptionCreated|Updated|Renewed|PastDue|Canceled`` → ``subscription.<the same>``;
 - ``CheckoutSessionCompleted`` → ``checkout.session.completed``;
-- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata.
+- ``CheckoutSessionExpired`` → ``checkout.session.expired``;
+- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata;
+- ``CustomerCreated|Updated|Deleted`` → ``customer.<the same>`` (a deleted customer's data is
+  erased before the event is written); ``CustomerCardAttached|Detached`` →
+  ``customer.card.attached|detached`` with the saved card (the token's masked metadata).
 """
 
 from __future__ import annotations
@@ -36,9 +40,18 @@ from checkout.billing.events import (
 )
 from checkout.billing.models import Subscription
 from checkout.clock import clock_now
+from checkout.customers.events import (
+    CustomerCardAttached,
+    CustomerCardDetached,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerEvent,
+    CustomerUpdated,
+)
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.payments.models import Charge, Refund
-from checkout.sessions.events import CheckoutSessionCompleted
+from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.models import Event, EventType, WebhookDelivery, WebhookEndpoint
@@ -119,12 +132,20 @@ def _subscription(event: SubscriptionEvent) -> Model:
     return Subscription.objects.get(pk=event.subscription_id)
 
 
-def _session(event: CheckoutSessionCompleted) -> Model:
+def _session(event: CheckoutSessionCompleted | CheckoutSessionExpired) -> Model:
     return CheckoutSession.objects.select_related("merchant").get(pk=event.session_id)
 
 
 def _token(event: TokenRevoked) -> Model:
     return Token.objects.get(pk=event.token_id)
+
+
+def _customer(event: CustomerEvent) -> Model:
+    return Customer.objects.get(pk=event.customer_id)
+
+
+def _customer_card(event: CustomerCardAttached | CustomerCardDetached) -> Model:
+    return CustomerCard.objects.select_related("token").get(token_id=event.token_id)
 
 
 # Each domain event → the webhook events it makes, with the object each one shows.
@@ -142,7 +163,13 @@ WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Mod
     SubscriptionPastDue: ((EventType.SUBSCRIPTION_PAST_DUE, _subscription),),
     SubscriptionCanceled: ((EventType.SUBSCRIPTION_CANCELED, _subscription),),
     CheckoutSessionCompleted: ((EventType.CHECKOUT_SESSION_COMPLETED, _session),),
+    CheckoutSessionExpired: ((EventType.CHECKOUT_SESSION_EXPIRED, _session),),
     TokenRevoked: ((EventType.TOKEN_REVOKED, _token),),
+    CustomerCreated: ((EventType.CUSTOMER_CREATED, _customer),),
+    CustomerUpdated: ((EventType.CUSTOMER_UPDATED, _customer),),
+    CustomerDeleted: ((EventType.CUSTOMER_DELETED, _customer),),
+    CustomerCardAttached: ((EventType.CUSTOMER_CARD_ATTACHED, _customer_card),),
+    CustomerCardDetached: ((EventType.CUSTOMER_CARD_DETACHED, _customer_card),),
 }
 
 

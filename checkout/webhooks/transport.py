@@ -43,6 +43,10 @@ class HttpOutcome:
     error_detail: str = ""
     excerpt: str = ""
     remote_address: str = ""
+    # The answer's first ``max_response_bytes`` (``truncated``: it had more) and its type.
+    data: bytes = b""
+    truncated: bool = False
+    content_type: str = ""
 
     @property
     def ok(self) -> bool:
@@ -113,8 +117,32 @@ def post_pinned(
     max_response_bytes: int,
     cafile: str | None = None,
 ) -> HttpOutcome:
-    """POST ``body`` to ``url`` through a connection to ``address`` only. Never raises for
-    network trouble: every failure is an outcome with an error code."""
+    """POST ``body`` to ``url`` through a connection to ``address`` only (``request_pinned``)."""
+    return request_pinned(
+        method="POST",
+        url=url,
+        address=address,
+        body=body,
+        headers=headers,
+        timeout=timeout,
+        max_response_bytes=max_response_bytes,
+        cafile=cafile,
+    )
+
+
+def request_pinned(
+    *,
+    method: str,
+    url: WebhookUrl,
+    address: IPAddress,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_response_bytes: int,
+    cafile: str | None = None,
+) -> HttpOutcome:
+    """Send ``method`` with ``body`` to ``url`` through a connection to ``address`` only.
+    Never raises for network trouble: every failure is an outcome with an error code."""
     started = time.monotonic()
     connection: http.client.HTTPConnection
     if url.scheme == "https":
@@ -137,7 +165,13 @@ def post_pinned(
     timer.start()
 
     def outcome(
-        error: str, detail: str = "", status: int | None = None, excerpt: str = ""
+        error: str,
+        detail: str = "",
+        status: int | None = None,
+        excerpt: str = "",
+        data: bytes = b"",
+        truncated: bool = False,
+        content_type: str = "",
     ) -> HttpOutcome:
         return HttpOutcome(
             status=status,
@@ -146,6 +180,9 @@ def post_pinned(
             error_detail=detail,
             excerpt=excerpt,
             remote_address=str(address),
+            data=data,
+            truncated=truncated,
+            content_type=content_type,
         )
 
     try:
@@ -156,17 +193,24 @@ def post_pinned(
             "Connection": "close",
             **headers,
         }
-        connection.request("POST", url.target, body=body, headers=request_headers)
+        connection.request(method, url.target, body=body, headers=request_headers)
         response = connection.getresponse()
-        data = response.read(max_response_bytes)
+        data = response.read(max_response_bytes + 1)
+        truncated = len(data) > max_response_bytes
+        data = data[:max_response_bytes]
         excerpt = redact_text(data[:EXCERPT_CHARS].decode("utf-8", "replace"))[:EXCERPT_CHARS]
-        if 200 <= response.status < 300:
-            return outcome("", status=response.status, excerpt=excerpt)
+        content_type = str(response.getheader("Content-Type", ""))[:200]
+        error, detail = "", ""
+        if not 200 <= response.status < 300:
+            error, detail = "http_status", f"HTTP {response.status} {response.reason}"[:300]
         return outcome(
-            "http_status",
-            f"HTTP {response.status} {response.reason}"[:300],
+            error,
+            detail,
             status=response.status,
             excerpt=excerpt,
+            data=data,
+            truncated=truncated,
+            content_type=content_type,
         )
     except TimeoutError as exc:
         return outcome("timeout", _detail(exc))
@@ -185,4 +229,4 @@ def post_pinned(
         connection.close()
 
 
-__all__ = ["HttpOutcome", "post_pinned", "tls_context"]
+__all__ = ["HttpOutcome", "post_pinned", "request_pinned", "tls_context"]

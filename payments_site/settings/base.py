@@ -1,6 +1,6 @@
 """Settings shared by every environment: Django itself and the API; each integration and
 domain in its own module, imported at the end (``database``, ``cache``, ``celery``, ``keys``,
-``checkout``, ``webhooks``, ``monitoring``, ``security``), every setting defined once.
+``checkout``, ``webhooks``, ``relay``, ``monitoring``, ``security``), every setting defined once.
 
 Nothing secret has a default here: ``development`` and ``test`` supply throwaway values,
 ``production`` refuses to start without real ones.
@@ -182,5 +182,6 @@ from .checkout import *  # noqa: E402, F403
 from .database import *  # noqa: E402, F403
 from .keys import *  # noqa: E402, F403
 from .monitoring import *  # noqa: E402, F403
+from .relay import *  # noqa: E402, F403
 from .security import *  # noqa: E402, F403
 from .webhooks import *  # noqa: E402, F403

@@ -135,6 +135,14 @@ VARIABLES: dict[str, Variable] = {
     "PROCESSOR_LIVE": _text(
         "a dotted path to live mode's Processor class, never the sandbox (empty: none)", _DOTTED
     ),
+    "ADYEN_TEST_ENDPOINT": _text("Adyen's Checkout v71 base URL", _URL),
+    "ADYEN_TEST_API_KEY": _text("an Adyen API key", r"\S+", secret=True),
+    "ADYEN_TEST_MERCHANT_ACCOUNT": _text("an Adyen merchant account name", r"\S+"),
+    "ADYEN_LIVE_ENDPOINT": _text("your live prefix URL …-checkout-live.adyenpayments.com", _URL),
+    "ADYEN_LIVE_API_KEY": _text("an Adyen API key", r"\S+", secret=True),
+    "ADYEN_LIVE_MERCHANT_ACCOUNT": _text("an Adyen merchant account name", r"\S+"),
+    "ADYEN_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 60", 1, 60),
+    "ADYEN_CA_BUNDLE": _text("a path to a PEM file (empty: the system store)"),
     "PROCESSOR_SANDBOX_LATENCY_MS": _whole("0 to 60000 milliseconds", 0, 60_000),
     "PROCESSOR_SANDBOX_FAULT": Variable(
         "str",
@@ -195,6 +203,9 @@ VARIABLES: dict[str, Variable] = {
         "comma-separated addresses, host or host:port (refused in production)",
         pattern=r"[0-9A-Fa-f.:\[\]]+",
     ),
+    # --- relay ------------------------------------------------------------------------------
+    "RELAY_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 30", 1, 30),
+    "RELAY_CA_BUNDLE": _text("a path to a PEM file (empty: the system store)"),
     # --- tests and tooling ----------------------------------------------------------------------
     "SQLITE_TEST_DB": _text("a file path", internal=True),
     "ROOT_URLCONF": _text("a dotted module path", _DOTTED, internal=True),

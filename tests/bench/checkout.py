@@ -3,8 +3,10 @@
 - ``checkout.charges_api``: charges/s through ``POST /api/v1/charges`` on a real gunicorn
   server (2 sync workers, a fresh Idempotency-Key per request, sandbox processor without
   latency), next to the bare DRF insert (tests/bench/urls.py) on the same server, same run.
-- ``checkout.billing``: due subscriptions billed per second by two Celery worker processes on
-  Redis over 10,000 subscriptions, next to one in-process ``run_billing`` pass in the same run.
+- ``checkout.billing``: due subscriptions billed per second by one and by two Celery worker
+  processes on Redis (10,000 fresh subscriptions each), next to the same workers running a
+  claim-only renewal with no charge (``billing_floor.py``), the floor on this machine; plus
+  queries and commits per renewal. ``make bench BENCH_ARGS=checkout.billing``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from checkout.billing.models import Subscription
-from checkout.billing.services import subscription_bill, subscriptions_due
+from checkout.billing.services import subscription_bill
 from tests.bench.registry import BenchContext, bench, timed
+from tests.support.commits import count_commits
 from tests.support.load import run_load
 from tests.support.servers import celery_workers, gunicorn
 from vault.cards import card_validate
@@ -33,6 +38,7 @@ from vault.services import token_create
 
 CHARGES = int(os.environ.get("BENCH_CHARGES", "1000"))
 SUBSCRIPTIONS = int(os.environ.get("BENCH_SUBSCRIPTIONS", "10000"))
+FLOOR_SUBSCRIPTIONS = int(os.environ.get("BENCH_BILLING_FLOOR_SUBSCRIPTIONS", "4000"))
 WORKERS = 2  # gunicorn sync workers, one per core (ARCHITECTURE.md §8)
 # A public test card (the bench lives under tests/, like every test card number).
 CARD = "4242424242424242"
@@ -122,41 +128,88 @@ def _wait(done: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.2)
 
 
+def _commits_per_renewal(ctx: BenchContext, due: datetime) -> None:
+    """Queries and commits of one renewal (``subscription_bill``), counted in-process."""
+    merchant = merchant_create(name="Bench renewal").in_mode(False)
+    ids = _subscriptions(merchant, 21, due)
+    subscription_bill(subscription_id=ids[0], now=due)  # warm caches (data key, processor)
+    with count_commits() as commits, CaptureQueriesContext(connection) as queries:
+        for subscription_id in ids[1:]:
+            subscription_bill(subscription_id=subscription_id, now=due)
+    renewals = len(ids) - 1
+    ctx.row(
+        "one renewal (subscription_bill)",
+        f"{len(queries) / renewals:.1f} queries",
+        f"{commits.total / renewals:.1f} commits",
+    )
+
+
+def _workers_rate(
+    *, workers: int, count: int, due: datetime, broker: str, claim_only: bool = False
+) -> float:
+    """Due subscriptions per second for ``workers`` Celery worker processes on fresh rows."""
+    from checkout.tasks import bill_subscription
+    from tests.bench.billing_floor import billing_claim_only
+
+    name = f"Bench {'floor' if claim_only else 'billing'} x{workers} {secrets.token_hex(2)}"
+    merchant = merchant_create(name=name).in_mode(False)
+    ids = _subscriptions(merchant, count, due)
+    queue = f"tessera-bench-{secrets.token_hex(4)}"
+    logs = [Path(tempfile.mkstemp(prefix=f"bench-worker{i}-")[1]) for i in range(workers)]
+    unfinished = Subscription.objects.filter(merchant=merchant).filter(
+        Q(next_billing_at__lte=due) | Q(next_billing_at=None)
+    )
+    task = billing_claim_only if claim_only else bill_subscription
+    with celery_workers(
+        broker=broker,
+        queue=queue,
+        logs=logs,
+        env={"LOG_LEVEL": "WARNING"},
+        include=["tests.bench.billing_floor"],
+    ):
+        connection.close()
+        with timed() as t:
+            for subscription_id in ids:  # what billing_enqueue_due sends, one task each
+                task.delay(subscription_id, due.isoformat())
+            _wait(lambda: not unfinished.exists(), 3600)
+    for log in logs:
+        log.unlink(missing_ok=True)
+    return count / t.seconds
+
+
 @bench("checkout.billing")
 def billing_bench(ctx: BenchContext) -> None:
+    """1 and 2 Celery workers billing ``SUBSCRIPTIONS`` due renewals each (fresh rows), and
+    the same workers running a claim-only renewal (no charge): the floor that shows how much
+    of a shortfall from 2× belongs to the machine (workers, PostgreSQL and Redis on two cores)
+    rather than to billing."""
     broker = os.environ.get("REDIS_URL")
     if not broker:
         ctx.row("checkout.billing skipped: set REDIS_URL (the workers need a broker)")
         return
-    from checkout.tasks import billing_enqueue_due
-
     data_keys.clear()
     due = datetime(2030, 1, 31, tzinfo=UTC)
-    baseline_count = max(200, SUBSCRIPTIONS // 5)
-
-    # Baseline: one process bills due subscriptions itself (what cron + run_billing does).
-    inline = _subscriptions(
-        merchant_create(name="Bench inline").in_mode(False), baseline_count, due
-    )
-    with timed() as t:
-        for subscription_id in subscriptions_due(now=due, limit=len(inline)):
-            subscription_bill(subscription_id=subscription_id, now=due)
-    baseline = len(inline) / t.seconds
-
-    merchant = merchant_create(name="Bench workers").in_mode(False)
-    _subscriptions(merchant, SUBSCRIPTIONS, due)
-    queue = f"tessera-bench-{secrets.token_hex(4)}"
-    logs = [Path(tempfile.mkstemp(prefix=f"bench-worker{i}-")[1]) for i in (1, 2)]
-    remaining = Subscription.objects.filter(merchant=merchant, next_billing_at__lte=due)
-    in_flight = Subscription.objects.filter(merchant=merchant, next_billing_at=None)
-    with celery_workers(broker=broker, queue=queue, logs=logs, env={"LOG_LEVEL": "WARNING"}):
-        connection.close()
-        with timed() as t:
-            billing_enqueue_due(due.isoformat(), SUBSCRIPTIONS)
-            _wait(lambda: not remaining.exists() and not in_flight.exists(), 1800)
-        rate = SUBSCRIPTIONS / t.seconds
-    ctx.row("due subscriptions billed", "subs/s", "× baseline")
-    ctx.row(f"baseline: 1 process, run_billing ({len(inline):,})", f"{baseline:,.0f}", "1.00")
-    ctx.row(
-        f"2 Celery workers on Redis ({SUBSCRIPTIONS:,})", f"{rate:,.0f}", f"{rate / baseline:.2f}"
-    )
+    _commits_per_renewal(ctx, due)
+    rates = {
+        (claim_only, workers): _workers_rate(
+            workers=workers,
+            count=FLOOR_SUBSCRIPTIONS if claim_only else SUBSCRIPTIONS,
+            due=due,
+            broker=broker,
+            claim_only=claim_only,
+        )
+        for claim_only in (False, True)
+        for workers in (1, 2)
+    }
+    ctx.row("due subscriptions, Celery workers on Redis", "subs/s", "× 1 worker")
+    for claim_only, label, count in (
+        (False, "billing (sandbox, no latency)", SUBSCRIPTIONS),
+        (True, "floor: claim + advance, no charge", FLOOR_SUBSCRIPTIONS),
+    ):
+        one = rates[(claim_only, 1)]
+        for workers in (1, 2):
+            rate = rates[(claim_only, workers)]
+            ctx.row(f"{label}, {workers} worker(s), {count:,}", f"{rate:,.1f}", f"{rate / one:.2f}")
+    billing = rates[(False, 2)] / rates[(False, 1)]
+    floor = rates[(True, 2)] / rates[(True, 1)]
+    ctx.row("2-worker scaling: billing ÷ floor", "", f"{billing / floor:.2f}")

@@ -129,11 +129,17 @@ def gunicorn(
 
 @contextmanager
 def celery_workers(
-    *, broker: str, queue: str, logs: Sequence[Path], env: Mapping[str, str] | None = None
+    *,
+    broker: str,
+    queue: str,
+    logs: Sequence[Path],
+    env: Mapping[str, str] | None = None,
+    include: Sequence[str] = (),
 ) -> Iterator[None]:
     """One Celery worker process (solo pool) per log file, consuming ``queue`` only; while they
     run, this process's Celery app sends there instead of running tasks eagerly. Returns once
-    every worker is ready; afterwards they are stopped and the queue deleted."""
+    every worker is ready; afterwards they are stopped and the queue deleted. ``include``:
+    more task modules for the workers to import (bench-only tasks)."""
     import redis
 
     from payments_site.celery import app
@@ -165,6 +171,7 @@ def celery_workers(
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(f"--include={module}" for module in include),
             ],
             cwd=ROOT,
             env=worker_env,

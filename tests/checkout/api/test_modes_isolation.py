@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +25,16 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from checkout.billing.models import Subscription
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
+from checkout.relay.models import Forward, ForwardDestination
+from checkout.relay.services import destination_register
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from tests.checkout.relay.destination import Destination, destination_server
+from tests.checkout.webhooks.conftest import TlsFiles
+from tests.checkout.webhooks.conftest import tls_files as tls_files  # the tests' own CA
 from tests.factories import APPROVED, MerchantFactory, TokenFactory
 from vault.merchants import api_key_create
 from vault.models import Merchant, ModeOwned, Token
@@ -38,6 +44,8 @@ pytestmark = pytest.mark.django_db
 PUBLIC_HOST = "hooks.modes.example"
 LIVE_NUMBER = "4111111111111111"  # Luhn-valid, not one of the public test cards
 PUBLIC_ADDRESS = "93.184.216.34"
+# A forwarding destination: a real HTTPS server on 127.0.0.1 (allowlisted in test settings).
+RELAY_HOST = "relay.modes.example"
 
 # Which resource each path parameter, body field and query parameter of the schema names.
 IDS = {
@@ -48,13 +56,16 @@ IDS = {
     "endpoint_id": "endpoint",
     "token_id": "token",
     "refund_id": "refund",
+    "customer_id": "customer",
+    "forward_id": "forward",
 }
-BODY_IDS = {"token": "token"}
+BODY_IDS = {"token": "token", "default_token": "token"}
 QUERY_IDS = {
     "token": "token",
     "subscription": "subscription",
     "object": "charge",
     "charge": "charge",
+    "customer": "customer",
 }
 CURSORS = ("starting_after", "ending_before")
 # The resource each list operation lists (its cursor is an id of that resource).
@@ -66,6 +77,7 @@ LISTS = {
     "/api/v1/tokens": "token",
     "/api/v1/checkout/sessions": "session",
     "/api/v1/refunds": "refund",
+    "/api/v1/customers": "customer",
 }
 # A valid body for each operation that takes one (ids are filled in per world).
 BODIES: dict[str, dict[str, Any]] = {
@@ -91,6 +103,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "webhook_endpoints_update": {"description": "changed"},
     "subscriptions_cancel": {},
     "tokens_revoke": {"reason": "mode test"},
+    "customers_create": {"name": "Ada Lovelace", "email": "ada@example.com"},
+    "customers_update": {"description": "changed", "default_token": "{token}"},
+    "customers_cards_attach": {"token": "{token}", "default": True},
+    "forward_create": {
+        "token": "{token}",
+        "url": "{relay_url}",
+        "body": '{"pan": "{{card.number}}"}',
+        "purpose": "mode test",
+    },
 }
 OWNED: tuple[type[Model], ...] = (
     Token,
@@ -102,6 +123,10 @@ OWNED: tuple[type[Model], ...] = (
     WebhookEndpoint,
     WebhookDelivery,
     IdempotencyKey,
+    Customer,
+    CustomerCard,
+    ForwardDestination,
+    Forward,
 )
 
 
@@ -174,18 +199,43 @@ def _public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
         if str(host) == PUBLIC_HOST:
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_ADDRESS, int(port or 0)))]
+        if str(host) == RELAY_HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port or 0)))]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture
+def relay_destination(tls_files: Callable[[str], TlsFiles], settings: Any) -> Iterator[Destination]:
+    files = tls_files(RELAY_HOST)
+    settings.RELAY_CA_BUNDLE = str(files.ca)
+    with destination_server(
+        certfile=str(files.cert), keyfile=str(files.key), host=RELAY_HOST
+    ) as destination:
+        yield destination
+
+
+@pytest.fixture
 def build_world(
-    django_capture_on_commit_callbacks: Callable[..., Any],
+    django_capture_on_commit_callbacks: Callable[..., Any], relay_destination: Destination
 ) -> Callable[[Merchant, bool], World]:
     def build(merchant: Merchant, livemode: bool) -> World:
         client = _client(merchant, live=livemode)
-        ids: dict[str, str] = {}
+        ids: dict[str, str] = {"relay_url": relay_destination.url("/cards")}
+        # The operator registered the partner in both modes: a refusal below is then about
+        # the token, never about a destination missing in one mode.
+        for mode in (False, True):
+            destination_register(
+                merchant=merchant,
+                livemode=mode,
+                name="Partner",
+                host=RELAY_HOST,
+                port=relay_destination.port,
+                path_prefix="/cards",
+                allowed_fields=["number"],
+                actor="test:operator",
+            )
         with django_capture_on_commit_callbacks(execute=True):
             # A public test card in test mode, a real-looking card in live mode.
             number = LIVE_NUMBER if livemode else APPROVED
@@ -221,10 +271,23 @@ def build_world(
                     "/api/v1/checkout/sessions", BODIES["checkout_sessions_create"], format="json"
                 )
             )["id"]
+            ids["customer"] = _ok(
+                client.post("/api/v1/customers", BODIES["customers_create"], format="json")
+            )["id"]
+            _ok(
+                client.post(
+                    f"/api/v1/customers/{ids['customer']}/cards",
+                    {"token": ids["token"]},
+                    format="json",
+                )
+            )
             ids["endpoint"] = _ok(
                 client.post(
                     "/api/v1/webhook_endpoints", BODIES["webhook_endpoints_create"], format="json"
                 )
+            )["id"]
+            ids["forward"] = _ok(
+                client.post("/api/v1/forward", _fill(BODIES["forward_create"], ids), format="json")
             )["id"]
         ids["event"] = Event.objects.owned_by(merchant.in_mode(livemode)).first().pk  # type: ignore[union-attr]
         return World(

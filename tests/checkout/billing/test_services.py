@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from checkout.billing.events import (
@@ -99,6 +100,23 @@ def test_billing_twice_at_the_same_time_charges_once(merchant: Merchant, token: 
 
     assert first is not None and second is None
     assert Charge.objects.count() == SandboxLedgerEntry.objects.count() == 1
+
+
+def test_a_renewal_claims_in_one_query_and_reads_its_token_with_it(
+    merchant: Merchant, token: Token
+) -> None:
+    subscription = new(merchant, token)
+    subscription_bill(subscription_id=subscription.id, now=at("2027-01-31"))  # warm caches
+
+    with CaptureQueriesContext(connection) as queries:
+        charge = subscription_bill(subscription_id=subscription.id, now=at("2027-02-28"))
+
+    assert charge is not None and charge.status == "succeeded"
+    sql = [q["sql"] for q in queries.captured_queries]
+    claims = [q for q in sql if q.startswith("SELECT") and 'FROM "checkout_subscription"' in q]
+    assert 'JOIN "vault_token"' in claims[0]  # the token rides in the claim
+    # the only other read of the token is the vault's, revealing the card for the processor
+    assert len([q for q in sql if 'FROM "vault_token"' in q]) == 1
 
 
 def test_not_due_yet_is_not_billed(merchant: Merchant, token: Token) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from checkout.sessions.models import CheckoutSession
-from checkout.sessions.services import checkout_session_complete
+from checkout.sessions.services import CheckoutSessionUnavailable, checkout_session_complete
+from checkout.webhooks.models import Event
+from monitoring.audit.models import AuditEvent
 from tests.checkout.sessions.conftest import VISA, jwe_for
 from tests.factories import IssuedKeyFactory
 from vault.keys import KeyService
@@ -147,3 +152,72 @@ def test_the_list_shows_an_open_session_past_its_expiry_as_expired(
     assert [s["id"] for s in expired["data"]] == [lapsed.pk]
     assert [s["id"] for s in setups["data"]] == [fresh.pk]
     assert listed["data"][0]["url"] == f"http://testserver/checkout/{fresh.pk}/"
+
+
+def _expire(client: APIClient, session_id: str, key: str | None = None) -> Any:
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(f"/api/v1/checkout/sessions/{session_id}/expire", **headers)
+
+
+def test_expiring_an_open_session_closes_its_page_audits_and_announces_it(
+    keys: KeyService,
+    api_client: APIClient,
+    session_factory: Callable[..., CheckoutSession],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    session = session_factory()
+    jwe = jwe_for(session)  # a page rendered before the expiry
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _expire(api_client, session.pk, key="expire-1")
+    replay = _expire(api_client, session.pk, key="expire-1")
+    again = _expire(api_client, session.pk)
+
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["status"]) == (session.pk, "expired")
+    assert replay.status_code == 200 and replay["Idempotent-Replayed"] == "true"
+    assert again.status_code == 409 and again.json()["code"] == "session_expired"
+    audit = AuditEvent.objects.get(action="checkout.session.expire")
+    assert (audit.object_id, audit.actor.startswith("api_key:")) == (session.pk, True)
+    event = Event.objects.get(type="checkout.session.expired")
+    assert event.object_id == session.pk
+    assert json.loads(event.payload)["data"]["object"]["status"] == "expired"
+    assert Event.objects.filter(type="checkout.session.expired").count() == 1
+    with pytest.raises(CheckoutSessionUnavailable) as refused:
+        checkout_session_complete(session_id=session.pk, nonce=session.nonce, card_jwe=jwe)
+    assert refused.value.code == "session_expired"
+    session.refresh_from_db()
+    assert (session.status, session.token_id, session.charge_id) == ("expired", None, None)
+    page = Client().get(f"/checkout/{session.pk}/")
+    assert "expired" in page.content.decode().lower()
+
+
+def test_only_an_open_session_can_be_expired(
+    keys: KeyService, api_client: APIClient, session_factory: Callable[..., CheckoutSession]
+) -> None:
+    complete, busy = session_factory(), session_factory()
+    checkout_session_complete(
+        session_id=complete.pk, nonce=complete.nonce, card_jwe=jwe_for(complete)
+    )
+    CheckoutSession.objects.filter(pk=busy.pk).update(status=CheckoutSession.Status.PROCESSING)
+
+    answers = {s.pk: _expire(api_client, s.pk) for s in (complete, busy)}
+
+    assert answers[complete.pk].status_code == answers[busy.pk].status_code == 409
+    assert answers[complete.pk].json()["code"] == "session_complete"
+    assert answers[busy.pk].json()["code"] == "session_busy"
+    assert CheckoutSession.objects.get(pk=complete.pk).status == "complete"
+    assert not AuditEvent.objects.filter(action="checkout.session.expire").exists()
+
+
+def test_another_merchants_session_cannot_be_expired(
+    session_factory: Callable[..., CheckoutSession],
+) -> None:
+    session = session_factory()
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {IssuedKeyFactory.create().secret}")
+
+    response = _expire(other, session.pk)
+
+    assert response.status_code == 404
+    assert CheckoutSession.objects.get(pk=session.pk).status == "open"

@@ -5,6 +5,8 @@ every change merchants need; and ``/api/v1/events``."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -22,7 +24,7 @@ from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete
 from checkout.sessions.transport import card_encrypt
 from checkout.webhooks.events import event_record
-from checkout.webhooks.models import Event, WebhookDelivery
+from checkout.webhooks.models import Event, EventType, WebhookDelivery
 from tests.checkout.conftest import DECLINES
 from tests.checkout.webhooks.conftest import Hooked, SimClock
 from tests.factories import CheckoutSessionFactory, MerchantFactory, TokenFactory
@@ -299,3 +301,10 @@ def test_a_charge_event_is_the_charge_as_charged(merchant: Merchant, token: Toke
     assert snapshot["amount"] == 777 and snapshot["currency"] == "JPY"
     assert snapshot["token"] == token.id
     assert Charge.objects.get(pk=charge.id).status == snapshot["status"] == "succeeded"
+
+
+def test_the_readme_events_table_lists_every_event_type() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = readme.split("## Webhooks", 1)[1].split("```json", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", table))
+    assert set(EventType.values) <= listed
