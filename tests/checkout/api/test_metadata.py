@@ -3,7 +3,7 @@ the card detector), generated over the OpenAPI schema: every operation that answ
 with an object takes ``metadata``, shows it back, and refuses each bad set with a 400 naming
 ``metadata`` while creating nothing. The vault's card ingest is the shopper's, not the
 merchant's, and is left out; so, for now, is the card relay's forward (a request sent on,
-not an object the merchant keeps and annotates).
+not an object the merchant keeps and annotates), and attaching a card to a customer.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from vault.models import Merchant
 pytestmark = pytest.mark.django_db
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
-NOT_THE_MERCHANTS = {"vault_cards_create", "forward_create"}
+# Not objects the merchant creates: the shopper's card ingest, the relay's forwarded request,
+# and attaching a token that exists already to a customer.
+NOT_THE_MERCHANTS = {"vault_cards_create", "forward_create", "customers_cards_attach"}
 CREATES = sorted(
     (op["operationId"], path)
     for path, item in SCHEMA["paths"].items()
@@ -32,6 +34,7 @@ CREATES = sorted(
 BODIES: dict[str, dict[str, Any]] = {
     "charges_create": {"token": "{token}", "amount": 1500, "currency": "EUR"},
     "charges_refunds_create": {"amount": 100},
+    "customers_create": {"name": "Ada Lovelace"},
     "subscriptions_create": {
         "token": "{token}",
         "amount": 900,
