@@ -12,6 +12,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from payments_site.kernel.errors import InvalidInput
+from payments_site.kernel.metadata import metadata_validate
 from payments_site.kernel.pagination import (
     MAX_PAGE,
     Page,
@@ -158,17 +160,17 @@ def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:
 
 
 class MetadataField(serializers.DictField):
-    """Up to 50 string pairs (keys ≤ 40 characters, values ≤ 500) for the merchant's own use."""
+    """Up to 50 string pairs (keys ≤ 40 characters, values ≤ 500) for the merchant's own use,
+    checked by the one metadata validator every object shares."""
 
-    child = serializers.CharField(max_length=500, allow_blank=True)
+    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
         value: dict[str, str] = super().to_internal_value(data)
-        if len(value) > 50:
-            raise ValidationError("At most 50 keys.")
-        if any(not key or len(key) > 40 for key in value):
-            raise ValidationError("Keys must be 1 to 40 characters.")
-        return value
+        try:
+            return metadata_validate(value, field=self.field_name or "metadata")
+        except InvalidInput as exc:
+            raise ValidationError(exc.message, code=exc.errors[0].code) from exc
 
 
 def page_serializer(

@@ -70,6 +70,7 @@ REFUND_EXAMPLE = {
     "status": "succeeded",
     "failure_code": None,
     "reason": "damaged item",
+    "metadata": {},
     "created": "2030-02-02T08:00:00Z",
 }
 RefundPageSerializer = page_serializer("RefundPage", RefundOutputSerializer)
@@ -204,6 +205,7 @@ class RefundCreateApi(APIView):
             help_text="Minor units; default: everything not refunded yet.",
         )
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        metadata = MetadataField(required=False)
 
     @extend_schema(
         operation_id="charges_refunds_create",
@@ -237,6 +239,7 @@ class RefundCreateApi(APIView):
             charge_id=charge_id,
             amount=data.validated_data.get("amount"),
             reason=data.validated_data.get("reason", ""),
+            metadata=data.validated_data.get("metadata"),
         )
         return _refund_answer(refund)
 

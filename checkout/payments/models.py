@@ -122,6 +122,7 @@ class Refund(ModeOwned):
     amount = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     failure_code = models.CharField(max_length=50, blank=True)
     processor_id = models.CharField(max_length=100, blank=True)

@@ -60,6 +60,7 @@ class RefundOutputSerializer(serializers.Serializer[Refund]):
     status = serializers.ChoiceField(choices=Refund.Status.choices)
     failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
     reason = serializers.CharField()
+    metadata = serializers.DictField(child=serializers.CharField())
     created = serializers.DateTimeField(source="created_at")
 
     def get_object(self, refund: Refund) -> str:

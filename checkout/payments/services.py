@@ -383,6 +383,7 @@ def refund_create(
     charge_id: str,
     amount: int | None = None,
     reason: str = "",
+    metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> Refund:
     """Refund all or part of a succeeded charge. The amount is reserved on the charge before
@@ -390,7 +391,7 @@ def refund_create(
     if merchant.acting_livemode():
         live_mode_require()  # before anything is stored
     now = clock_now(now)
-    text_validate(description=reason, metadata={})
+    text_validate(description=reason, metadata=metadata or {})
     with transaction.atomic():
         charge = Charge.objects.owned_by(merchant).select_for_update().filter(pk=charge_id).first()
         if charge is None:
@@ -414,6 +415,7 @@ def refund_create(
             amount=amount,
             currency=charge.currency,
             reason=reason,
+            metadata=dict(metadata or {}),
             created_at=now,
         )
         effect_bind(refund.pk)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.api.common import (
+    MetadataField,
     PageParamsSerializer,
     list_page,
     page_response,
@@ -51,6 +52,7 @@ SESSION_EXAMPLE = {
     "description": "Order #1042",
     "customer_reference": "customer-77",
     "customer": None,
+    "metadata": {"order_id": "1042"},
     "success_url": "https://shop.example.com/thanks",
     "cancel_url": "https://shop.example.com/cart",
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
@@ -140,6 +142,7 @@ class CheckoutSessionListCreateApi(APIView):
             help_text="A customer (`cus_…`): the card is saved to it once the session completes "
             "(and a subscription session's subscription is the customer's).",
         )
+        metadata = MetadataField(required=False)
         expires_in = serializers.IntegerField(
             min_value=MIN_TTL_SECONDS,
             max_value=MAX_TTL_SECONDS,

@@ -47,6 +47,7 @@ class CheckoutSession(ModeOwned):
     interval_count = models.PositiveSmallIntegerField(null=True, blank=True)
     description = models.CharField(max_length=500, blank=True)
     customer_reference = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     success_url = models.CharField(max_length=2000)
     cancel_url = models.CharField(max_length=2000)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -23,6 +23,7 @@ class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
     description = serializers.CharField()
     customer_reference = serializers.CharField()
     customer = serializers.CharField(source="customer_id", allow_null=True)
+    metadata = serializers.DictField(child=serializers.CharField())
     success_url = serializers.CharField()
     cancel_url = serializers.CharField()
     token = serializers.CharField(source="token_id", allow_null=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -49,6 +50,7 @@ from payments_site.kernel.errors import DomainError, FieldError, InvalidInput
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind
 from payments_site.kernel.ids import new_id
+from payments_site.kernel.metadata import metadata_validate
 from vault.models import Merchant, Token
 from vault.services import token_revoke
 from vault.transport.ingest import card_ingest
@@ -154,6 +156,7 @@ def checkout_session_create(
     description: str = "",
     customer_reference: str = "",
     customer_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
     expires_in: int | None = None,
     now: datetime | None = None,
 ) -> CheckoutSession:
@@ -194,6 +197,7 @@ def checkout_session_create(
     success_url = redirect_url_validate(success_url, field="success_url")
     cancel_url = redirect_url_validate(cancel_url, field="cancel_url")
     text_validate(description=description, metadata={"customer_reference": customer_reference})
+    metadata = metadata_validate(dict(metadata or {}))
     ttl = settings.CHECKOUT_SESSION_TTL_SECONDS if expires_in is None else expires_in
     if (
         isinstance(ttl, bool)
@@ -225,6 +229,7 @@ def checkout_session_create(
             interval_count=interval_count if mode == CheckoutSession.Mode.SUBSCRIPTION else None,
             description=description,
             customer_reference=customer_reference,
+            metadata=metadata,
             success_url=success_url,
             cancel_url=cancel_url,
             created_at=now,

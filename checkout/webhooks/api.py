@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.api.common import (
+    MetadataField,
     PageParamsSerializer,
     list_page,
     page_response,
@@ -129,6 +130,7 @@ class WebhookEndpointOutputSerializer(serializers.Serializer[WebhookEndpoint]):
     livemode = serializers.BooleanField(help_text="true in live mode, false in test mode.")
     url = serializers.CharField()
     description = serializers.CharField()
+    metadata = serializers.DictField(child=serializers.CharField())
     enabled_events = serializers.ListField(child=serializers.CharField())
     status = serializers.ChoiceField(choices=WebhookEndpoint.Status.choices)
     disabled_reason = serializers.CharField(allow_null=True, source="disabled_reason_or_none")
@@ -154,6 +156,7 @@ ENDPOINT_EXAMPLE = {
     "livemode": False,
     "url": "https://shop.example.com/tessera/webhooks",
     "description": "",
+    "metadata": {},
     "enabled_events": ["charge.succeeded", "subscription.renewed", "subscription.past_due"],
     "status": "enabled",
     "disabled_reason": None,
@@ -226,6 +229,7 @@ class WebhookEndpointListCreateApi(APIView):
             help_text=f'Any of {", ".join(EVENT_TYPES)}; or ["*"] for every type.',
         )
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        metadata = MetadataField(required=False)
 
     @extend_schema(
         operation_id="webhook_endpoints_list",
@@ -277,6 +281,7 @@ class WebhookEndpointListCreateApi(APIView):
             url=data.validated_data["url"],
             enabled_events=data.validated_data["enabled_events"],
             description=data.validated_data.get("description", ""),
+            metadata=data.validated_data.get("metadata"),
         )
         return _with_secret(endpoint, secret, 201)
 
@@ -292,6 +297,7 @@ class WebhookEndpointDetailApi(APIView):
             required=False,
         )
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+        metadata = MetadataField(required=False)
         disabled = serializers.BooleanField(
             required=False,
             help_text="false re-enables an endpoint (pending deliveries resume); true pauses it.",
@@ -326,6 +332,7 @@ class WebhookEndpointDetailApi(APIView):
             url=data.validated_data.get("url"),
             enabled_events=data.validated_data.get("enabled_events"),
             description=data.validated_data.get("description"),
+            metadata=data.validated_data.get("metadata"),
             disabled=data.validated_data.get("disabled"),
         )
         return Response(WebhookEndpointOutputSerializer(endpoint).data)

@@ -88,6 +88,7 @@ class WebhookEndpoint(ModeOwned):
     )
     url = models.CharField(max_length=2000)
     description = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     enabled_events = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
     # Why it is disabled: "delivery_failures" (by us) or "requested" (by the merchant).

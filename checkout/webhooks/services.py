@@ -7,6 +7,7 @@ secret is returned once, by create and roll, and otherwise exists only encrypted
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -102,11 +103,12 @@ def webhook_endpoint_create(
     url: object,
     enabled_events: object,
     description: str = "",
+    metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (``whsec_…``), which is shown only here."""
     events = enabled_events_validate(enabled_events)
-    text_validate(description=description, metadata={})
+    text_validate(description=description, metadata=metadata or {})
     checked_url = _url_check(url)
     now = clock_now(now)
     with transaction.atomic():
@@ -125,6 +127,7 @@ def webhook_endpoint_create(
             livemode=merchant.acting_livemode(),
             url=checked_url,
             description=description,
+            metadata=dict(metadata or {}),
             enabled_events=events,
             created_at=now,
         )
@@ -155,6 +158,7 @@ def webhook_endpoint_update(
     url: object = None,
     enabled_events: object = None,
     description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
     disabled: bool | None = None,
     now: datetime | None = None,
 ) -> WebhookEndpoint:
@@ -163,8 +167,8 @@ def webhook_endpoint_update(
     resume when it is enabled again."""
     now = clock_now(now)
     events = enabled_events_validate(enabled_events) if enabled_events is not None else None
-    if description is not None:
-        text_validate(description=description, metadata={})
+    if description is not None or metadata is not None:
+        text_validate(description=description or "", metadata=metadata or {})
     checked_url = _url_check(url) if url is not None else None
     with transaction.atomic():
         endpoint = _endpoint_locked(merchant=merchant, endpoint_id=endpoint_id)
@@ -179,6 +183,9 @@ def webhook_endpoint_update(
         if description is not None:
             endpoint.description = description
             fields.append("description")
+        if metadata is not None:  # replaces the whole set, like description
+            endpoint.metadata = dict(metadata)
+            fields.append("metadata")
         if disabled is True and endpoint.status == WebhookEndpoint.Status.ENABLED:
             endpoint.status = WebhookEndpoint.Status.DISABLED
             endpoint.disabled_reason = "requested"

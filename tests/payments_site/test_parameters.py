@@ -194,7 +194,7 @@ def test_wrongly_typed_query_parameter_is_refused(
     [
         ("/api/v1/charges", {"capture": False}, "capture"),
         ("/api/v1/charges", {"customer": "cus_1"}, "customer"),
-        ("/api/v1/checkout/sessions", {"metadata": {"order": "1"}}, "metadata"),
+        ("/api/v1/checkout/sessions", {"line_items": [{"price": "p_1"}]}, "line_items"),
     ],
 )
 def test_a_feature_we_do_not_have_is_refused_not_ignored(
