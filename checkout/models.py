@@ -4,7 +4,7 @@ imports each model from its own domain (``checkout.payments.models``…), not fr
 from checkout.billing.models import Subscription
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
-from checkout.payments.processors.models import SandboxLedgerEntry
+from checkout.payments.processors.models import AdyenNotification, SandboxLedgerEntry
 from checkout.relay.models import Forward, ForwardDestination
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import (
@@ -17,6 +17,7 @@ from checkout.webhooks.models import (
 )
 
 __all__ = [
+    "AdyenNotification",
     "Charge",
     "CheckoutSession",
     "Event",
