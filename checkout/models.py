@@ -2,6 +2,7 @@
 imports each model from its own domain (``checkout.payments.models``…), not from here."""
 
 from checkout.billing.models import Subscription
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors.models import AdyenNotification, SandboxLedgerEntry
@@ -20,6 +21,8 @@ __all__ = [
     "AdyenNotification",
     "Charge",
     "CheckoutSession",
+    "Customer",
+    "CustomerCard",
     "Event",
     "EventType",
     "Forward",

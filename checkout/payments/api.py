@@ -154,7 +154,7 @@ class ChargeListCreateApi(APIView):
             ),
         ],
     )
-    @idempotent(effect=_charge_effect)
+    @idempotent(effect=_charge_effect, answer=_charge_answer, claim_with_effect=True)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -218,7 +218,7 @@ class RefundCreateApi(APIView):
             ),
         ],
     )
-    @idempotent(effect=_refund_effect)
+    @idempotent(effect=_refund_effect, answer=_refund_answer, claim_with_effect=True)
     def post(self, request: Request, charge_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
