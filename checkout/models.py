@@ -5,7 +5,7 @@ from checkout.billing.models import Subscription
 from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
-from checkout.payments.processors.models import SandboxLedgerEntry
+from checkout.payments.processors.models import AdyenNotification, SandboxLedgerEntry
 from checkout.relay.models import Forward, ForwardDestination
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import (
@@ -18,6 +18,7 @@ from checkout.webhooks.models import (
 )
 
 __all__ = [
+    "AdyenNotification",
     "Charge",
     "CheckoutSession",
     "Customer",

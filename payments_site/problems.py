@@ -120,6 +120,7 @@ PROBLEMS: dict[str, Problem] = {
     "webhook_url_refused": Problem(400, "This webhook URL cannot be used"),
     "event_not_found": Problem(404, "No such event"),
     "delivery_not_resendable": Problem(409, "This delivery cannot be resent now"),
+    "notification_refused": Problem(401, "Notification refused"),
     # Checkout: the forwarding relay.
     "destination_not_registered": Problem(403, "No destination is registered for this URL"),
     "destination_path_refused": Problem(403, "This path is outside the destination"),

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from checkout.api.schema import ApiDocsView
+from checkout.payments import views as payment_views
 from monitoring.observability import views as monitoring_views
 from payments_site import home
 
@@ -23,6 +24,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("checkout/", include("checkout.sessions.page_urls")),
+    path(
+        "processors/adyen/notifications",
+        payment_views.adyen_notifications,
+        name="adyen-notifications",
+    ),
 ]
 
 handler400 = "payments_site.problems.handler400"

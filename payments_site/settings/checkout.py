@@ -35,6 +35,8 @@ ADYEN_LIVE: dict[str, object] = {
     "api_key": env.str("ADYEN_LIVE_API_KEY", default=""),
     "merchant_account": env.str("ADYEN_LIVE_MERCHANT_ACCOUNT", default=""),
 }
+# Hex HMAC key of the standard notification webhook (Customer Area); empty: all refused.
+ADYEN_HMAC_KEY: str = env.str("ADYEN_HMAC_KEY", default="")
 # One request to Adyen, end to end; below CHARGE_RECONCILE_AFTER_SECONDS.
 ADYEN_TIMEOUT_SECONDS: float = env.float("ADYEN_TIMEOUT_SECONDS", default=30.0)
 # PEM bundle replacing the system trust store for Adyen's certificate (tests' own fake).

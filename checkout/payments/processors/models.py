@@ -34,3 +34,33 @@ class SandboxLedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.processor_id}"
+
+
+class AdyenNotification(models.Model):
+    """One Adyen notification item, applied once: unique on its PSP reference and event code
+    (Adyen re-sends until it gets ``[accepted]``, and items may arrive in any order)."""
+
+    psp_reference = models.CharField(max_length=64)
+    event_code = models.CharField(max_length=64)
+    original_reference = models.CharField(max_length=64, blank=True)
+    merchant_reference = models.CharField(max_length=100, blank=True)
+    merchant_account = models.CharField(max_length=100, blank=True)
+    success = models.BooleanField()
+    live = models.BooleanField()
+    amount_value = models.BigIntegerField(null=True, blank=True)
+    amount_currency = models.CharField(max_length=3, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    event_date = models.CharField(max_length=40, blank=True)
+    # The charge it concerns (our id, from the merchant reference), "" when we know none.
+    charge_id = models.CharField(max_length=40, blank=True, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["psp_reference", "event_code"], name="adyen_notification_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_code} {self.psp_reference}"
