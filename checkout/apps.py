@@ -15,15 +15,21 @@ class CheckoutConfig(AppConfig):
         from checkout.api import schema  # noqa: F401  (registers the OpenAPI extensions)
         from checkout.billing.events import SubscriptionCreated
         from checkout.billing.services import (
+            subscriptions_on_customer_deleted,
             subscriptions_on_merchant_reactivated,
             subscriptions_on_token_revoked,
         )
         from checkout.billing.tasks import bill_first_period
+        from checkout.customers.events import CustomerDeleted
         from checkout.payments.idempotency.api import idempotent_call
         from checkout.payments.processors.base import processors_reset
         from checkout.payments.selectors import charges_settled_hourly
         from checkout.webhooks.delivery import DeliveriesDue
-        from checkout.webhooks.events import WEBHOOK_EVENTS, events_on_domain_event
+        from checkout.webhooks.events import (
+            RECORDED_WITH_CHANGE,
+            WEBHOOK_EVENTS,
+            events_on_domain_event,
+        )
         from checkout.webhooks.tasks import deliveries_hand_off
         from monitoring.security.overview import Source, overview_source_register
         from vault.events import MerchantReactivated, TokenRevoked
@@ -32,8 +38,15 @@ class CheckoutConfig(AppConfig):
         # before webhooks record the revocation, so endpoints hear of them in that order;
         # a new subscription's ``subscription.created`` is recorded before its first charge.
         subscribe(TokenRevoked, subscriptions_on_token_revoked)
+        # A deleted customer's subscriptions are canceled before webhooks record the deletion
+        # (``customer.deleted`` is announced before its cards' ``token.revoked``).
+        subscribe(CustomerDeleted, subscriptions_on_customer_deleted)
         for event_type in WEBHOOK_EVENTS:
-            subscribe(event_type, events_on_domain_event)
+            subscribe(
+                event_type,
+                events_on_domain_event,
+                in_transaction=event_type in RECORDED_WITH_CHANGE,
+            )
         subscribe(SubscriptionCreated, bill_first_period)
         subscribe(MerchantReactivated, subscriptions_on_merchant_reactivated)
         subscribe(DeliveriesDue, deliveries_hand_off)

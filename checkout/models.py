@@ -2,6 +2,7 @@
 imports each model from its own domain (``checkout.payments.models``…), not from here."""
 
 from checkout.billing.models import Subscription
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors.models import SandboxLedgerEntry
@@ -19,6 +20,8 @@ from checkout.webhooks.models import (
 __all__ = [
     "Charge",
     "CheckoutSession",
+    "Customer",
+    "CustomerCard",
     "Event",
     "EventType",
     "Forward",

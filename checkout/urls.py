@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("checkout.payments.urls")),
+    path("", include("checkout.customers.urls")),
     path("", include("checkout.billing.urls")),
     path("", include("checkout.sessions.urls")),
     path("", include("checkout.webhooks.urls")),

@@ -107,8 +107,12 @@ PROBLEMS: dict[str, Problem] = {
     "idempotency_key_in_use": Problem(
         409, "A request with this idempotency key is still in progress"
     ),
-    # Checkout: billing, sessions, webhooks.
+    # Checkout: billing, customers, sessions, webhooks.
     "subscription_not_found": Problem(404, "No such subscription"),
+    "customer_not_found": Problem(404, "No such customer"),
+    "customer_card_not_found": Problem(404, "No such card for this customer"),
+    "customer_card_refused": Problem(422, "The card cannot be saved to this customer"),
+    "customer_unusable": Problem(422, "The customer cannot be used"),
     "checkout_session_not_found": Problem(404, "No such checkout session"),
     "checkout_session_unavailable": Problem(409, "This checkout cannot take a card now"),
     "webhook_endpoint_not_found": Problem(404, "No such webhook endpoint"),

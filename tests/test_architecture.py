@@ -19,10 +19,18 @@ from checkout.billing.events import (
     SubscriptionUpdated,
 )
 from checkout.billing.services import (
+    subscriptions_on_customer_deleted,
     subscriptions_on_merchant_reactivated,
     subscriptions_on_token_revoked,
 )
 from checkout.billing.tasks import bill_first_period
+from checkout.customers.events import (
+    CustomerCardAttached,
+    CustomerCardDetached,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerUpdated,
+)
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.webhooks.delivery import DeliveriesDue
@@ -131,6 +139,11 @@ def test_every_domain_event_and_who_hears_it() -> None:
         CheckoutSessionCompleted: (webhooks,),
         CheckoutSessionExpired: (webhooks,),
         DeliveriesDue: (deliveries_hand_off,),
+        CustomerCreated: (webhooks,),
+        CustomerUpdated: (webhooks,),
+        CustomerDeleted: (subscriptions_on_customer_deleted, webhooks),
+        CustomerCardAttached: (webhooks,),
+        CustomerCardDetached: (webhooks,),
     }
 
     heard = {event: handlers for event, handlers in subscriptions().items() if handlers}

@@ -96,8 +96,10 @@ class RevealedCard:
 
 
 @contextmanager
-def _audit_key_failures(*, operation: str, actor: str, object_id: str = "") -> Iterator[None]:
-    """Record every key-service failure (PCI DSS 10.2) before it propagates."""
+def key_failures_audited(*, operation: str, actor: str, object_id: str = "") -> Iterator[None]:
+    """Record every key-service failure (PCI DSS 10.2) before it propagates. Around a caller's
+    transaction that the failure rolls back (a charge's intent), the record is written after
+    the rollback, so it survives it."""
     try:
         yield
     except KeyServiceError as error:
@@ -142,7 +144,7 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
     # Test cards in test mode, real cards in live mode: refused before any KMS call or write.
     card_mode_check(number=card.number, livemode=merchant.acting_livemode())
     token_id = new_id("tok")
-    with _audit_key_failures(operation="token_create", actor=actor):
+    with key_failures_audited(operation="token_create", actor=actor):
         fingerprint = card_fingerprint(
             merchant_id=merchant.id, livemode=merchant.acting_livemode(), number=card.number
         )
@@ -226,7 +228,7 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
         )
         raise refusal
     assert current.card_data is not None  # noqa: S101 - narrowed above
-    with _audit_key_failures(operation="token_reveal", actor=actor, object_id=current.id):
+    with key_failures_audited(operation="token_reveal", actor=actor, object_id=current.id):
         secret = card_open(
             encrypted=current.card_data, token_id=current.id, merchant_id=current.merchant_id
         )
@@ -343,7 +345,7 @@ def data_keys_rewrap(
     if progress:
         progress(RewrapProgress(run.rewrapped, total))
     while True:
-        with _audit_key_failures(operation="rewrap", actor=actor), transaction.atomic():
+        with key_failures_audited(operation="rewrap", actor=actor), transaction.atomic():
             batch = list(pending.select_for_update(skip_locked=True).order_by("id")[:batch_size])
             if not batch:
                 break
@@ -381,7 +383,7 @@ def data_keys_rewrap(
 
 def vault_key_rotate(*, actor: str) -> str:
     """Make a new VAULT key version current (local: new version; KMS: RotateKeyOnDemand)."""
-    with _audit_key_failures(operation="rotate", actor=actor):
+    with key_failures_audited(operation="rotate", actor=actor):
         version = get_key_service().rotate_key(KeyPurpose.VAULT)
     data_keys.clear()  # seal new cards under the new version from now on
     audit_record(
@@ -434,7 +436,7 @@ def fingerprints_rekey(*, actor: str, batch_size: int = 200) -> int:
     done = 0
     pending = Token.objects.filter(fingerprint_version=1, card_data__isnull=False)
     while True:
-        with _audit_key_failures(operation="fingerprint_rekey", actor=actor), transaction.atomic():
+        with key_failures_audited(operation="fingerprint_rekey", actor=actor), transaction.atomic():
             batch = list(
                 pending.select_for_update(skip_locked=True)
                 .select_related("card_data__data_key")

@@ -25,7 +25,7 @@ def every(interval: str, count: int | None) -> str:
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = ("id", "merchant", "livemode", "price", "status", "next_billing")
     list_filter = ("livemode", "status", "interval", "status_reason")
-    search_fields = ("id", "token__id")
+    search_fields = ("id", "token__id", "customer__id")
     list_select_related = ("merchant",)
 
     @admin.display(description="Price", ordering="amount")

@@ -63,6 +63,8 @@ SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
     "interval": "month",
     "interval_count": 1,
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "customer": None,
+    "uses_customer_default": False,
     "billing_cycle_anchor": "2030-01-31T00:00:00Z",
     "current_period_start": "2030-01-31T00:00:00Z",
     "current_period_end": "2030-02-28T00:00:00Z",
@@ -97,7 +99,17 @@ class SubscriptionListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="SubscriptionCreate")
     class InputSerializer(serializers.Serializer[Any]):
-        token = serializers.CharField(max_length=40)
+        token = serializers.CharField(
+            max_length=40,
+            required=False,
+            help_text="The card to bill; with `customer`, one of its cards. Required unless "
+            "`customer` is given.",
+        )
+        customer = serializers.CharField(
+            max_length=40,
+            required=False,
+            help_text="Without `token`: every attempt charges this customer's default card.",
+        )
         amount = serializers.IntegerField(min_value=1, max_value=settings.CHARGE_MAX_AMOUNT)
         currency = serializers.RegexField(r"^[A-Za-z]{3}$")
         interval = serializers.ChoiceField(choices=Subscription.Interval.choices)
@@ -111,6 +123,7 @@ class SubscriptionListCreateApi(APIView):
     @extend_schema_serializer(component_name="SubscriptionFilter")
     class FilterSerializer(PageParamsSerializer):
         token = serializers.CharField(max_length=40, required=False)
+        customer = serializers.CharField(max_length=40, required=False)
         status = serializers.ChoiceField(choices=Subscription.Status.choices, required=False)
         created_gte = serializers.DateTimeField(required=False)
         created_lte = serializers.DateTimeField(required=False)
@@ -169,7 +182,8 @@ class SubscriptionListCreateApi(APIView):
         merchant = request_merchant(request)
         subscription = subscription_create(
             merchant=merchant,
-            token_id=data.validated_data["token"],
+            token_id=data.validated_data.get("token"),
+            customer_id=data.validated_data.get("customer"),
             amount=data.validated_data["amount"],
             currency=data.validated_data["currency"],
             interval=data.validated_data["interval"],

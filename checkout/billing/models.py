@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from checkout.customers.models import Customer
 from payments_site.kernel.ids import new_id
 from vault.models import Merchant, ModeOwned, Token
 
@@ -34,7 +35,24 @@ class Subscription(ModeOwned):
 
     id = models.CharField(primary_key=True, max_length=40, default=_subscription_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="subscriptions")
-    token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="subscriptions")
+    token = models.ForeignKey(
+        Token,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        help_text="The card the next attempt charges (the last one charged, until then).",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+    )
+    uses_customer_default = models.BooleanField(
+        default=False,
+        help_text="Created with a customer and no token: each attempt charges the customer's "
+        "default card of that moment.",
+    )
     amount = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3)
     description = models.CharField(max_length=500, blank=True)
@@ -65,6 +83,10 @@ class Subscription(ModeOwned):
             models.CheckConstraint(
                 condition=~Q(status="canceled") | Q(canceled_at__isnull=False),
                 name="subscription_canceled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(uses_customer_default=False) | Q(customer__isnull=False),
+                name="subscription_default_card_has_customer",
             ),
         ]
 

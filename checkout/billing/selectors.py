@@ -16,6 +16,7 @@ def subscription_list(
     *,
     merchant: Merchant,
     token: str | None = None,
+    customer: str | None = None,
     status: str | None = None,
     created_gte: datetime | None = None,
     created_lte: datetime | None = None,
@@ -23,6 +24,7 @@ def subscription_list(
     return filter_given(
         Subscription.objects.owned_by(merchant),
         token_id=token,
+        customer_id=customer,
         status=status,
         created_at__gte=created_gte,
         created_at__lte=created_lte,

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from checkout.billing.models import Subscription
 from checkout.billing.services import subscription_current_period
+from checkout.customers.selectors import customer_default_token_id
 
 
 class SubscriptionOutputSerializer(serializers.Serializer[Subscription]):
@@ -20,7 +21,15 @@ class SubscriptionOutputSerializer(serializers.Serializer[Subscription]):
     currency = serializers.CharField()
     interval = serializers.ChoiceField(choices=Subscription.Interval.choices)
     interval_count = serializers.IntegerField()
-    token = serializers.CharField(source="token_id")
+    token = serializers.SerializerMethodField(
+        help_text="The card the next attempt charges: with `uses_customer_default`, the "
+        "customer's default card of the moment."
+    )
+    customer = serializers.CharField(source="customer_id", allow_null=True)
+    uses_customer_default = serializers.BooleanField(
+        help_text="true: created with a customer and no token; every attempt charges the "
+        "customer's default card."
+    )
     billing_cycle_anchor = serializers.DateTimeField(source="anchor")
     current_period_start = serializers.SerializerMethodField()
     current_period_end = serializers.SerializerMethodField()
@@ -33,6 +42,12 @@ class SubscriptionOutputSerializer(serializers.Serializer[Subscription]):
 
     def get_object(self, subscription: Subscription) -> str:
         return "subscription"
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_token(self, subscription: Subscription) -> str:
+        if subscription.uses_customer_default and subscription.customer is not None:
+            return customer_default_token_id(subscription.customer) or subscription.token_id
+        return subscription.token_id
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_current_period_start(self, subscription: Subscription) -> str:

@@ -37,6 +37,9 @@ from checkout.billing.events import (
 from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval, dunning_retry_at, period_bounds
 from checkout.clock import clock_now
+from checkout.customers.events import CustomerDeleted
+from checkout.customers.selectors import customer_default_token_id
+from checkout.customers.services import customer_card_for_billing
 from checkout.payments.models import Charge
 from checkout.payments.processors.base import (
     live_mode_require,
@@ -71,7 +74,8 @@ MAX_START_AHEAD = timedelta(days=5 * 366)
 def subscription_create(
     *,
     merchant: Merchant,
-    token_id: str,
+    token_id: str | None = None,
+    customer_id: str | None = None,
     amount: int,
     currency: str,
     interval: str,
@@ -94,7 +98,15 @@ def subscription_create(
     ``api_client`` (``api_client_source``) is the merchant's server asking: the first charge is
     counted against it, and like ``charge_create`` this refuses (``SourceCoolingOff``) while
     that client or the card cools off.
+
+    With ``customer_id`` the token must be one of the customer's cards; without a token the
+    subscription bills the customer's default card, whichever it is at each attempt (a new
+    default is charged from the next renewal on).
     """
+    if token_id is None and customer_id is None:
+        raise InvalidInput(
+            errors=[FieldError("token", "required", "Give a token, or a customer with a card.")]
+        )
     if merchant.acting_livemode():
         live_mode_require()  # a live schedule needs a live processor; refused before storing
     amount, currency = amount_validate(amount=amount, currency=currency)
@@ -131,13 +143,21 @@ def subscription_create(
             errors=[FieldError("start", "start_too_far", "Start within the next five years.")]
         )
     with transaction.atomic():
-        token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+        customer, card = None, token_id
+        if customer_id is not None:
+            customer, card = customer_card_for_billing(
+                merchant=merchant, customer_id=customer_id, token_id=token_id
+            )
+        assert card is not None  # noqa: S101 - a token or a customer's card, checked above
+        token = token_for_charge(merchant=merchant, token_id=card, now=now)
         if first_period_paid_by is None:  # a paid checkout passed these checks already
             cooloff_enforce(fingerprint=token.fingerprint, client=api_client)
         subscription = Subscription.objects.create(
             merchant=merchant,
             livemode=merchant.acting_livemode(),
             token=token,
+            customer=customer,
+            uses_customer_default=customer is not None and token_id is None,
             amount=amount,
             currency=currency,
             interval=interval,
@@ -251,6 +271,41 @@ def subscriptions_on_token_revoked(event: TokenRevoked) -> int:
     return len(affected)
 
 
+def subscriptions_on_customer_deleted(
+    event: CustomerDeleted, *, now: datetime | None = None
+) -> int:
+    """Subscribed to ``CustomerDeleted``: the customer's live subscriptions are canceled
+    (reason ``customer_deleted``). Should this be lost, the next billing attempt cancels them
+    instead of charging (``subscription_bill``)."""
+    now = clock_now(now)
+    with transaction.atomic():
+        affected = list(
+            Subscription.objects.select_for_update().filter(
+                customer_id=event.customer_id, status__in=BILLABLE
+            )
+        )
+        for subscription in affected:
+            _cancel(subscription, reason="customer_deleted", now=now)
+    return len(affected)
+
+
+def _card_follow(subscription: Subscription, *, now: datetime) -> bool:
+    """Before an attempt (on the locked row): a deleted customer's subscription is canceled
+    (False: no attempt), and one billing the customer's default card charges the current one."""
+    customer = subscription.customer
+    if customer is None:
+        return True
+    if customer.deleted:
+        _cancel(subscription, reason="customer_deleted", now=now)
+        return False
+    if subscription.uses_customer_default:
+        default = customer_default_token_id(customer)
+        if default is not None and default != subscription.token_id:
+            subscription.token_id = default
+            subscription.save(update_fields=["token"])
+    return True
+
+
 def subscriptions_on_merchant_reactivated(
     event: MerchantReactivated, *, now: datetime | None = None
 ) -> int:
@@ -329,6 +384,8 @@ def subscription_bill(
                 return None
             if subscription.cancel_at_period_end and subscription.failed_attempts == 0:
                 _cancel(subscription, reason="requested", now=now)
+                return None
+            if not _card_follow(subscription, now=now):
                 return None
             if _postponed(subscription, api_client=api_client, now=now):
                 return None

@@ -44,6 +44,16 @@ CHARGE_EXAMPLE = {
     "amount_refunded": 0,
     "refunded": False,
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
+    "payment_method_details": {
+        "type": "card",
+        "card": {
+            "brand": "visa",
+            "last4": "4242",
+            "exp_month": 12,
+            "exp_year": 2030,
+            "fingerprint": "Xt5EWLLDS7FJjR1c",
+        },
+    },
     "subscription": None,
     "description": "Order #1042",
     "metadata": {"order_id": "1042"},
@@ -154,7 +164,7 @@ class ChargeListCreateApi(APIView):
             ),
         ],
     )
-    @idempotent(effect=_charge_effect)
+    @idempotent(effect=_charge_effect, answer=_charge_answer, claim_with_effect=True)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -218,7 +228,7 @@ class RefundCreateApi(APIView):
             ),
         ],
     )
-    @idempotent(effect=_refund_effect)
+    @idempotent(effect=_refund_effect, answer=_refund_answer, claim_with_effect=True)
     def post(self, request: Request, charge_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

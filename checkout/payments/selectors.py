@@ -22,7 +22,7 @@ def charge_list(
     created_lte: datetime | None = None,
 ) -> QuerySet[Charge]:
     return filter_given(
-        Charge.objects.owned_by(merchant),
+        Charge.objects.owned_by(merchant).select_related("token"),  # payment_method_details
         token_id=token,
         status=status,
         subscription_id=subscription,

@@ -5,6 +5,27 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from checkout.payments.models import Charge, Refund
+from vault.models import Token
+
+
+class CardDetailsSerializer(serializers.Serializer[Token]):
+    """The charged card as the token's masked metadata holds it: no ciphertext is read."""
+
+    brand = serializers.CharField()
+    last4 = serializers.CharField()
+    exp_month = serializers.IntegerField()
+    exp_year = serializers.IntegerField()
+    fingerprint = serializers.CharField()
+
+
+class PaymentMethodDetailsSerializer(serializers.Serializer[Token]):
+    """Stripe's shape, so a receipt shows the card without reading the token: ``{type, card}``."""
+
+    type = serializers.SerializerMethodField()
+    card = CardDetailsSerializer(source="*")
+
+    def get_type(self, token: Token) -> str:
+        return "card"
 
 
 class ChargeOutputSerializer(serializers.Serializer[Charge]):
@@ -19,6 +40,7 @@ class ChargeOutputSerializer(serializers.Serializer[Charge]):
     amount_refunded = serializers.IntegerField()
     refunded = serializers.BooleanField()
     token = serializers.CharField(source="token_id")
+    payment_method_details = PaymentMethodDetailsSerializer(source="token")
     subscription = serializers.CharField(source="subscription_id", allow_null=True)
     description = serializers.CharField()
     metadata = serializers.DictField(child=serializers.CharField())

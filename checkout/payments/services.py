@@ -33,13 +33,19 @@ from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed
 from checkout.payments.idempotency.services import idempotency_key_at_rest
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors import (
+    ProcessorCard,
     ProcessorCharge,
     ProcessorTimeout,
     ProcessorUnreachable,
     get_processor,
     live_mode_require,
 )
-from checkout.payments.processors.adapter import TokenRefused, processor_charge_token
+from checkout.payments.processors.adapter import (
+    PROCESSOR_ACTOR,
+    TokenRefused,
+    processor_card_reveal,
+    processor_charge_token,
+)
 from checkout.payments.processors.base import modes_with_processor, processor_name
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
@@ -48,8 +54,9 @@ from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
-from payments_site.kernel.idempotency import effect_bind
+from payments_site.kernel.idempotency import effect_bind, effect_settled
 from vault.models import Merchant, Token
+from vault.services import key_failures_audited
 
 logger = logging.getLogger(__name__)
 
@@ -102,36 +109,55 @@ def charge_create(
     if idempotency_key:
         idempotency_key = idempotency_key_at_rest(idempotency_key)
     now = clock_now(now)
-    with transaction.atomic():
-        token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
-        cooloff_enforce(
-            fingerprint=token.fingerprint, client=api_client, ip=shopper_ip, session_id=session_id
-        )
-        fields = {
-            "merchant": merchant,
-            "livemode": merchant.acting_livemode(),
-            "token": token,
-            "amount": amount,
-            "currency": currency,
-            "description": description,
-            "metadata": metadata,
-        }
-        try:
-            with transaction.atomic():
-                charge = Charge.objects.create(
-                    **fields,
-                    idempotency_key=idempotency_key or "",
-                    processor=processor_name(livemode=merchant.acting_livemode()),
-                    created_at=now,
-                )
-                effect_bind(charge.pk)
-        except IntegrityError:
-            if not idempotency_key:
-                raise
-            # Same key as an earlier charge (a concurrent or taken-over request): that one.
-            existing = Charge.objects.owned_by(merchant).get(idempotency_key=idempotency_key)
-            return _same_charge(existing, token=token, amount=amount, currency=currency)
-    charge = charge_execute(charge=charge, token=token, cvc=cvc, now=now)
+    livemode = merchant.acting_livemode()
+    # Reads first, outside the transaction: it holds only the writes of the intent.
+    token = token_for_charge(merchant=merchant, token_id=token_id, now=now)
+    cooloff_enforce(
+        fingerprint=token.fingerprint, client=api_client, ip=shopper_ip, session_id=session_id
+    )
+    charge = Charge(
+        merchant=merchant,
+        livemode=livemode,
+        token=token,
+        amount=amount,
+        currency=currency,
+        description=description,
+        metadata=metadata,
+        idempotency_key=idempotency_key or "",
+        processor=processor_name(livemode=livemode),
+        created_at=now,
+    )
+    # The intent, one commit: the request's idempotency record with its effect, the pending
+    # charge, and the card's reveal (its audit event, the token's use). A key-service failure
+    # rolls all of it back and is audited once that has happened.
+    refused = ""
+    card: ProcessorCard | None = None
+    inserting = False
+    try:
+        with (
+            key_failures_audited(
+                operation="token_reveal", actor=PROCESSOR_ACTOR, object_id=token.pk
+            ),
+            transaction.atomic(),
+        ):
+            effect_bind(charge.pk)
+            inserting = True
+            charge.save(force_insert=True)
+            inserting = False
+            try:
+                card = processor_card_reveal(charge_id=charge.pk, token=token, cvc=cvc)
+            except TokenRefused as refusal:  # revoked since it was read: recorded as failed
+                refused = refusal.code
+    except IntegrityError:
+        if not (inserting and idempotency_key):
+            raise
+        # Same key as an earlier charge (made without this request's record): that one.
+        existing = Charge.objects.owned_by(merchant).get(idempotency_key=idempotency_key)
+        return _same_charge(existing, token=token, amount=amount, currency=currency)
+    if refused:
+        charge = charge_fail(charge=charge, failure_code=refused, now=now)
+    else:
+        charge = charge_execute(charge=charge, token=token, card=card, now=now)
     charge_report(
         charge=charge,
         fingerprint=token.fingerprint,
@@ -184,15 +210,18 @@ def charge_execute(
     charge: Charge,
     token: Token,
     cvc: str | None = None,
+    card: ProcessorCard | None = None,
     now: datetime | None = None,
     on_settled: SettledHook | None = None,
 ) -> Charge:
     """Send a committed ``pending`` charge to the processor and record the answer. Safe to call
     again for the same charge: the processor deduplicates on the charge id. Never call it
-    inside a transaction: the processor's side effect cannot be rolled back with ours."""
-    refusal = token_refusal(token=token, now=clock_now(now))
-    if refusal:
-        return charge_fail(charge=charge, failure_code=refusal, now=now, on_settled=on_settled)
+    inside a transaction: the processor's side effect cannot be rolled back with ours.
+    ``card``: revealed already, with the charge's intent (the token was checked there)."""
+    if card is None:
+        refusal = token_refusal(token=token, now=clock_now(now))
+        if refusal:
+            return charge_fail(charge=charge, failure_code=refusal, now=now, on_settled=on_settled)
     try:
         result = processor_charge_token(
             charge_id=charge.id,
@@ -201,6 +230,7 @@ def charge_execute(
             currency=charge.currency,
             description=charge.description,
             cvc=cvc,
+            card=card,
         )
     except TokenRefused as refused:
         # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
@@ -270,6 +300,7 @@ def charge_settle(
         publish(settled_event(charge_id=charge.pk, merchant_id=charge.merchant_id))
         if on_settled is not None:
             on_settled(charge=charge, now=now)
+        effect_settled(charge)  # the request's answer commits with the outcome
     return charge
 
 
@@ -440,6 +471,7 @@ def _refund_settle(
             Charge.objects.filter(pk=refund.charge_id).update(
                 amount_refunded=F("amount_refunded") - refund.amount
             )
+        effect_settled(refund)  # the request's answer commits with the outcome
     return refund
 
 

@@ -50,6 +50,7 @@ SESSION_EXAMPLE = {
     "interval_count": None,
     "description": "Order #1042",
     "customer_reference": "customer-77",
+    "customer": None,
     "success_url": "https://shop.example.com/thanks",
     "cancel_url": "https://shop.example.com/cart",
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
@@ -132,6 +133,13 @@ class CheckoutSessionListCreateApi(APIView):
         cancel_url = serializers.CharField(max_length=MAX_URL_LENGTH)
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)
         customer_reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        customer = serializers.CharField(
+            max_length=40,
+            required=False,
+            source="customer_id",
+            help_text="A customer (`cus_…`): the card is saved to it once the session completes "
+            "(and a subscription session's subscription is the customer's).",
+        )
         expires_in = serializers.IntegerField(
             min_value=MIN_TTL_SECONDS,
             max_value=MAX_TTL_SECONDS,

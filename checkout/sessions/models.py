@@ -60,6 +60,14 @@ class CheckoutSession(ModeOwned):
     charge = models.ForeignKey(
         "checkout.Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    customer = models.ForeignKey(
+        "checkout.Customer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Completing the session saves its card to this customer.",
+    )
     subscription = models.ForeignKey(
         "checkout.Subscription",
         on_delete=models.PROTECT,

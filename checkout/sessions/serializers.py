@@ -22,6 +22,7 @@ class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
     interval_count = serializers.IntegerField(allow_null=True)
     description = serializers.CharField()
     customer_reference = serializers.CharField()
+    customer = serializers.CharField(source="customer_id", allow_null=True)
     success_url = serializers.CharField()
     cancel_url = serializers.CharField()
     token = serializers.CharField(source="token_id", allow_null=True)

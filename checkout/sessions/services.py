@@ -32,6 +32,7 @@ from checkout.billing.models import Subscription
 from checkout.billing.schedule import MAX_INTERVAL_COUNT, Interval
 from checkout.billing.services import subscription_create
 from checkout.clock import clock_now
+from checkout.customers.services import customer_card_attach, customer_usable
 from checkout.payments.models import Charge
 from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
@@ -152,6 +153,7 @@ def checkout_session_create(
     interval_count: int | None = None,
     description: str = "",
     customer_reference: str = "",
+    customer_id: str | None = None,
     expires_in: int | None = None,
     now: datetime | None = None,
 ) -> CheckoutSession:
@@ -209,10 +211,12 @@ def checkout_session_create(
         )
     if merchant.acting_livemode() and mode != CheckoutSession.Mode.SETUP:
         live_mode_require()  # a live page that takes money needs a live processor
+    customer = customer_usable(merchant=merchant, customer_id=customer_id) if customer_id else None
     now = clock_now(now)
     with transaction.atomic():
         session = CheckoutSession.objects.create(
             merchant=merchant,
+            customer=customer,
             livemode=merchant.acting_livemode(),
             mode=mode,
             amount=amount,
@@ -256,9 +260,18 @@ def checkout_session_for_page(*, session_id: str, now: datetime | None = None) -
     return checkout_session_sync(session=session, now=now)
 
 
+SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
 def checkout_session_success_url(session: CheckoutSession) -> str:
-    """The merchant's success URL with ``session_id=<id>`` added to its query string."""
-    parts = urlsplit(session.success_url)
+    """Where the shopper goes once done. As in Stripe, ``{CHECKOUT_SESSION_ID}`` anywhere in
+    the merchant's success URL (path, query or fragment; a host cannot hold braces) becomes the
+    session's id, and nothing is added. A URL without it gets ``session_id=<id>`` added to
+    its query string, so the success page can always tell which session ended."""
+    url = session.success_url
+    if SESSION_ID_PLACEHOLDER in url:
+        return url.replace(SESSION_ID_PLACEHOLDER, session.pk)
+    parts = urlsplit(url)
     query = f"{parts.query}&session_id={session.pk}" if parts.query else f"session_id={session.pk}"
     return urlunsplit(parts._replace(query=query))
 
@@ -410,6 +423,7 @@ def checkout_session_complete(
     # learn whether it works; ``charge_create`` checks the card again before the processor.
     token = ingested.token
     if session.mode == CheckoutSession.Mode.SETUP:
+        _card_save(session, token=token)
         _finish(session, token=token, now=now)
         _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)
         return CheckoutAttempt(session=_reload(session), outcome="complete")
@@ -493,6 +507,7 @@ def _after_charge(
         return CheckoutAttempt(
             session=_reload(session), outcome="declined", failure_code=charge.failure_code
         )
+    saved = _card_save(session, token=token)
     subscription = None
     if session.mode == CheckoutSession.Mode.SUBSCRIPTION:
         # Paid: recorded on the session first, so that if creating the subscription fails the
@@ -502,6 +517,9 @@ def _after_charge(
         subscription = subscription_create(
             merchant=session.owner,
             token_id=token.pk,
+            # The customer's, when its card is the one just paid with (a card the customer
+            # had saved already stays that one: this charge's token is not among its cards).
+            customer_id=session.customer_id if saved == token.pk else None,
             amount=charge.amount,
             currency=charge.currency,
             interval=session.interval,
@@ -515,6 +533,25 @@ def _after_charge(
     _finish(session, token=token, charge=charge, subscription=subscription, now=now)
     _attempt_record(session, outcome=AuditEvent.Outcome.SUCCESS, token=token)
     return CheckoutAttempt(session=_reload(session), outcome="complete")
+
+
+def _card_save(session: CheckoutSession, *, token: Token) -> str | None:
+    """Save the session's card to its customer, if it has one: the token saved (the customer's
+    own earlier token when it had this card already), or None. A card that cannot be saved
+    (the customer was deleted meanwhile) does not undo a paid checkout: it is logged."""
+    if session.customer_id is None:
+        return None
+    try:
+        attached = customer_card_attach(
+            merchant=session.owner,
+            customer_id=session.customer_id,
+            token_id=token.pk,
+            actor=f"checkout:{session.pk}",
+        )
+    except DomainError as exc:
+        logger.warning("checkout_card_not_saved", extra={"session": session.pk, "reason": exc.code})
+        return None
+    return attached.card.token_id
 
 
 def _finish(

@@ -15,7 +15,10 @@ Domain event → webhook event types (``WEBHOOK_EVENTS``):
 - ``SubscriptionCreated|Updated|Renewed|PastDue|Canceled`` → ``subscription.<the same>``;
 - ``CheckoutSessionCompleted`` → ``checkout.session.completed``;
 - ``CheckoutSessionExpired`` → ``checkout.session.expired``;
-- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata.
+- the vault's ``TokenRevoked`` → ``token.revoked``, with the token's masked metadata;
+- ``CustomerCreated|Updated|Deleted`` → ``customer.<the same>`` (a deleted customer's data is
+  erased before the event is written); ``CustomerCardAttached|Detached`` →
+  ``customer.card.attached|detached`` with the saved card (the token's masked metadata).
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ from checkout.billing.events import (
 )
 from checkout.billing.models import Subscription
 from checkout.clock import clock_now
+from checkout.customers.events import (
+    CustomerCardAttached,
+    CustomerCardDetached,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerEvent,
+    CustomerUpdated,
+)
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
 from checkout.payments.models import Charge, Refund
 from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
@@ -71,6 +83,8 @@ def event_record(*, event_type: str, obj: Model, now: datetime | None = None) ->
         livemode=event.livemode,
         snapshot=object_snapshot(obj),
     )
+    if "merchant" in obj._state.fields_cache:  # loaded with the object: no query for it again
+        event.merchant = obj.merchant  # type: ignore[attr-defined]
     event.save(force_insert=True)
     _deliveries_create(event=event, now=now)
     return event
@@ -109,15 +123,15 @@ def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
 
 
 def _charge(event: ChargeSucceeded | ChargeFailed | RefundSucceeded) -> Model:
-    return Charge.objects.get(pk=event.charge_id)
+    return Charge.objects.select_related("merchant").get(pk=event.charge_id)
 
 
 def _refund(event: RefundSucceeded | RefundFailed) -> Model:
-    return Refund.objects.get(pk=event.refund_id)
+    return Refund.objects.select_related("merchant").get(pk=event.refund_id)
 
 
 def _subscription(event: SubscriptionEvent) -> Model:
-    return Subscription.objects.get(pk=event.subscription_id)
+    return Subscription.objects.select_related("merchant").get(pk=event.subscription_id)
 
 
 def _session(event: CheckoutSessionCompleted | CheckoutSessionExpired) -> Model:
@@ -125,7 +139,15 @@ def _session(event: CheckoutSessionCompleted | CheckoutSessionExpired) -> Model:
 
 
 def _token(event: TokenRevoked) -> Model:
-    return Token.objects.get(pk=event.token_id)
+    return Token.objects.select_related("merchant").get(pk=event.token_id)
+
+
+def _customer(event: CustomerEvent) -> Model:
+    return Customer.objects.get(pk=event.customer_id)
+
+
+def _customer_card(event: CustomerCardAttached | CustomerCardDetached) -> Model:
+    return CustomerCard.objects.select_related("token").get(token_id=event.token_id)
 
 
 # Each domain event → the webhook events it makes, with the object each one shows.
@@ -145,16 +167,27 @@ WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Mod
     CheckoutSessionCompleted: ((EventType.CHECKOUT_SESSION_COMPLETED, _session),),
     CheckoutSessionExpired: ((EventType.CHECKOUT_SESSION_EXPIRED, _session),),
     TokenRevoked: ((EventType.TOKEN_REVOKED, _token),),
+    CustomerCreated: ((EventType.CUSTOMER_CREATED, _customer),),
+    CustomerUpdated: ((EventType.CUSTOMER_UPDATED, _customer),),
+    CustomerDeleted: ((EventType.CUSTOMER_DELETED, _customer),),
+    CustomerCardAttached: ((EventType.CUSTOMER_CARD_ATTACHED, _customer_card),),
+    CustomerCardDetached: ((EventType.CUSTOMER_CARD_DETACHED, _customer_card),),
 }
 
 
 def events_on_domain_event(event: DomainEvent) -> None:
     """Subscribed to every type of ``WEBHOOK_EVENTS``: its webhook events, in one
-    transaction."""
-    with transaction.atomic():
+    transaction (the publisher's, for the payment events: ``RECORDED_WITH_CHANGE``)."""
+    with transaction.atomic(savepoint=False):  # the kernel gives in-transaction handlers one
         for event_type, load in WEBHOOK_EVENTS[type(event)]:
             event_record(event_type=event_type, obj=load(event))
 
+
+# Recorded inside the transaction that makes the change (an outbox): a charge's or a refund's
+# outcome and its webhook event commit together, with no commit of their own.
+RECORDED_WITH_CHANGE: frozenset[type[DomainEvent]] = frozenset(
+    {ChargeSucceeded, ChargeFailed, RefundSucceeded, RefundFailed}
+)
 
 # The events API promises at least this much history (README, /api/v1/events).
 MIN_EVENT_RETENTION_DAYS = 30
@@ -192,6 +225,7 @@ def events_purge(*, now: datetime | None = None, batch: int = 1000) -> int:
 
 
 __all__ = [
+    "RECORDED_WITH_CHANGE",
     "WEBHOOK_EVENTS",
     "event_record",
     "events_on_domain_event",

@@ -49,6 +49,11 @@ class EventType(models.TextChoices):
     SUBSCRIPTION_PAST_DUE = "subscription.past_due", "Subscription past due"
     SUBSCRIPTION_CANCELED = "subscription.canceled", "Subscription canceled"
     TOKEN_REVOKED = "token.revoked", "Token revoked"
+    CUSTOMER_CREATED = "customer.created", "Customer created"
+    CUSTOMER_UPDATED = "customer.updated", "Customer updated"
+    CUSTOMER_DELETED = "customer.deleted", "Customer deleted"
+    CUSTOMER_CARD_ATTACHED = "customer.card.attached", "Card saved to a customer"
+    CUSTOMER_CARD_DETACHED = "customer.card.detached", "Card detached from a customer"
 
 
 class Event(ModeOwned):

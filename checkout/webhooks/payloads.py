@@ -17,6 +17,8 @@ from django.db.models import Model
 
 from checkout.billing.models import Subscription
 from checkout.billing.serializers import SubscriptionOutputSerializer
+from checkout.customers.models import Customer, CustomerCard
+from checkout.customers.serializers import CustomerCardOutputSerializer, CustomerOutputSerializer
 from checkout.payments.models import Charge, Refund
 from checkout.payments.serializers import ChargeOutputSerializer, RefundOutputSerializer
 from checkout.sessions.models import CheckoutSession
@@ -37,6 +39,8 @@ _OBJECTS: dict[type[Model], tuple[str, Any]] = {
     Subscription: ("subscription", SubscriptionOutputSerializer()),
     CheckoutSession: ("checkout.session", CheckoutSessionOutputSerializer()),
     Token: ("token", TokenOutputSerializer()),
+    Customer: ("customer", CustomerOutputSerializer()),
+    CustomerCard: ("customer_card", CustomerCardOutputSerializer()),
 }
 _ENVELOPE = EventDocumentSerializer()
 

@@ -40,6 +40,8 @@ _SENSITIVE_WORDS = frozenset(
         "cookie",
         "track",
         "pin",
+        # Personal data: a customer's address never reaches a log line or an error report.
+        "email",
     }
 )
 _SENSITIVE_KEYS = frozenset({"card", "token_secret", "api_key", "apikey", "sessionid", "csrftoken"})

@@ -10,6 +10,11 @@ retry, once the record's lock lapses, answers with that object instead of runnin
 no second effect can ever be made. Outside ``@idempotent`` (billing, the hosted page, the
 admin) ``effect_bind`` does nothing.
 
+An operation on the payment path can spare the commits of its own that the record costs:
+``@idempotent(claim_with_effect=True, answer=…)`` claims the key in the effect's transaction
+(``effect_bind`` inserts the record) and stores the answer in the transaction that records the
+effect's outcome (``effect_settled``), so a charge commits twice: its intent, its outcome.
+
 This is the kernel's side only: the records live in the checkout
 (``checkout.payments.idempotency``), which installs the implementation when it starts, so
 the vault's views use the same mechanism without importing the checkout.
@@ -21,6 +26,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -28,11 +34,33 @@ from django.core.exceptions import ImproperlyConfigured
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 # How an operation answers with an effect it already made: (request, object id) → response.
 EffectAnswer = Callable[[Any, str], Any]
-# (handler, effect answer, view, request, *args, **kwargs) → response
+# (handler, IdempotentOptions, view, request, *args, **kwargs) → response
 Implementation = Callable[..., Any]
 
-_binder: ContextVar[Callable[[str], None] | None] = ContextVar("effect_binder", default=None)
+# How an operation answers with the object of its effect: object → response.
+EffectObjectAnswer = Callable[[Any], Any]
+
+
+class EffectBinder:
+    """Where ``effect_bind`` / ``effect_settled`` write while a request runs under
+    ``@idempotent`` (the records' app implements it)."""
+
+    def bind(self, object_id: str) -> None:
+        raise NotImplementedError
+
+    def settled(self, obj: Any) -> None:
+        """The effect's outcome is being recorded in the current transaction."""
+
+
+_binder: ContextVar[EffectBinder | None] = ContextVar("effect_binder", default=None)
 _implementation: list[Implementation] = []
+
+
+@dataclass(frozen=True)
+class IdempotentOptions:
+    effect: EffectAnswer
+    answer: EffectObjectAnswer | None = None
+    claim_with_effect: bool = False
 
 
 class EffectAlreadyBound(Exception):
@@ -49,11 +77,21 @@ def effect_bind(object_id: str) -> None:
     when another request with the same key already bound one."""
     binder = _binder.get()
     if binder is not None:
-        binder(object_id)
+        binder.bind(object_id)
+
+
+def effect_settled(obj: Any) -> None:
+    """Call inside the transaction that records the outcome of ``obj`` (a charge settled, a
+    refund settled): an ``@idempotent(answer=…)`` request whose effect ``obj`` is stores its
+    answer in that same transaction instead of a commit of its own after it. Does nothing
+    elsewhere, or for an object that is not the request's effect."""
+    binder = _binder.get()
+    if binder is not None:
+        binder.settled(obj)
 
 
 @contextmanager
-def effect_binding(binder: Callable[[str], None]) -> Iterator[None]:
+def effect_binding(binder: EffectBinder) -> Iterator[None]:
     """While a request runs under ``@idempotent``: where ``effect_bind`` writes."""
     token = _binder.set(binder)
     try:
@@ -67,17 +105,28 @@ def idempotency_install(implementation: Implementation) -> None:
     _implementation[:] = [implementation]
 
 
-def idempotent(*, effect: EffectAnswer) -> Callable[[Handler], Handler]:
+def idempotent(
+    *,
+    effect: EffectAnswer,
+    answer: EffectObjectAnswer | None = None,
+    claim_with_effect: bool = False,
+) -> Callable[[Handler], Handler]:
     """Decorate a DRF view method (after authentication) to honour ``Idempotency-Key``.
     ``effect(request, object_id)`` answers with an effect made already, as the operation
-    answers normally."""
+    answers normally; ``answer(obj)`` is that answer from the object itself, stored by
+    ``effect_settled``. ``claim_with_effect``: the key is claimed by ``effect_bind`` in the
+    effect's transaction, for a handler that writes nothing before it (a request that fails
+    first stores its answer once it has it)."""
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def wrapper(view: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
             if not _implementation:
                 raise ImproperlyConfigured("No idempotency implementation is installed.")
-            return _implementation[0](handler, effect, view, request, *args, **kwargs)
+            options = IdempotentOptions(
+                effect=effect, answer=answer, claim_with_effect=claim_with_effect
+            )
+            return _implementation[0](handler, options, view, request, *args, **kwargs)
 
         wrapper.idempotent_effect = effect  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

@@ -22,6 +22,23 @@ PROCESSOR_OPTIONS: dict[str, object] = {
 PROCESSOR_LIVE: str = env.str("PROCESSOR_LIVE", default="")
 # Its keyword arguments (a live adapter reads its credentials from its own variables).
 PROCESSOR_LIVE_OPTIONS: dict[str, object] = {}
+# Adyen (checkout/payments/processors/adyen.py): PROCESSOR_BACKEND=…adyen.AdyenProcessor uses
+# ADYEN_TEST (Adyen's test endpoint), PROCESSOR_LIVE=…adyen.AdyenLiveProcessor uses ADYEN_LIVE
+# (your live prefix URL; the test endpoint is refused there).
+ADYEN_TEST: dict[str, object] = {
+    "endpoint": env.str("ADYEN_TEST_ENDPOINT", default="https://checkout-test.adyen.com/v71"),
+    "api_key": env.str("ADYEN_TEST_API_KEY", default=""),
+    "merchant_account": env.str("ADYEN_TEST_MERCHANT_ACCOUNT", default=""),
+}
+ADYEN_LIVE: dict[str, object] = {
+    "endpoint": env.str("ADYEN_LIVE_ENDPOINT", default=""),
+    "api_key": env.str("ADYEN_LIVE_API_KEY", default=""),
+    "merchant_account": env.str("ADYEN_LIVE_MERCHANT_ACCOUNT", default=""),
+}
+# One request to Adyen, end to end; below CHARGE_RECONCILE_AFTER_SECONDS.
+ADYEN_TIMEOUT_SECONDS: float = env.float("ADYEN_TIMEOUT_SECONDS", default=30.0)
+# PEM bundle replacing the system trust store for Adyen's certificate (tests' own fake).
+ADYEN_CA_BUNDLE: str = env.str("ADYEN_CA_BUNDLE", default="")
 # Public test cards for `manage.py sandbox_token` (numbers never leave tests/).
 SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # Pending charges older than this are settled by the reconcile job (must exceed the processor

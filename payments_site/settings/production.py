@@ -117,3 +117,10 @@ if "sandbox" in PROCESSOR_LIVE.lower():
         "PROCESSOR_LIVE cannot be the sandbox: it approves made-up cards and moves no money. "
         "Name a live processor, or leave it empty to keep live mode unavailable."
     )
+if "adyen" in PROCESSOR_LIVE.lower() and "checkout-test.adyen.com" in env.str(
+    "ADYEN_LIVE_ENDPOINT", default=""
+):
+    raise ImproperlyConfigured(
+        "ADYEN_LIVE_ENDPOINT is Adyen's test endpoint: live mode needs your live prefix URL "
+        "(https://<prefix>-checkout-live.adyenpayments.com/checkout/v71)."
+    )

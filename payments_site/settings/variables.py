@@ -140,6 +140,14 @@ VARIABLES: dict[str, Variable] = {
     "PROCESSOR_LIVE": _text(
         "a dotted path to live mode's Processor class, never the sandbox (empty: none)", _DOTTED
     ),
+    "ADYEN_TEST_ENDPOINT": _text("Adyen's Checkout v71 base URL", _URL),
+    "ADYEN_TEST_API_KEY": _text("an Adyen API key", r"\S+", secret=True),
+    "ADYEN_TEST_MERCHANT_ACCOUNT": _text("an Adyen merchant account name", r"\S+"),
+    "ADYEN_LIVE_ENDPOINT": _text("your live prefix URL …-checkout-live.adyenpayments.com", _URL),
+    "ADYEN_LIVE_API_KEY": _text("an Adyen API key", r"\S+", secret=True),
+    "ADYEN_LIVE_MERCHANT_ACCOUNT": _text("an Adyen merchant account name", r"\S+"),
+    "ADYEN_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 60", 1, 60),
+    "ADYEN_CA_BUNDLE": _text("a path to a PEM file (empty: the system store)"),
     "PROCESSOR_SANDBOX_LATENCY_MS": _whole("0 to 60000 milliseconds", 0, 60_000),
     "PROCESSOR_SANDBOX_FAULT": Variable(
         "str",

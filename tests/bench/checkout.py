@@ -209,7 +209,7 @@ def billing_bench(ctx: BenchContext) -> None:
         one = rates[(claim_only, 1)]
         for workers in (1, 2):
             rate = rates[(claim_only, workers)]
-            ctx.row(f"{label}, {workers} worker(s), {count:,}", f"{rate:,.0f}", f"{rate / one:.2f}")
+            ctx.row(f"{label}, {workers} worker(s), {count:,}", f"{rate:,.1f}", f"{rate / one:.2f}")
     billing = rates[(False, 2)] / rates[(False, 1)]
     floor = rates[(True, 2)] / rates[(True, 1)]
     ctx.row("2-worker scaling: billing ÷ floor", "", f"{billing / floor:.2f}")

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.django_db
 NOT_IN_THE_ADMIN = {
     # Replay records of API requests: what they recorded is the object they made (in the admin).
     "checkout.IdempotencyKey",
+    # A customer's saved cards: shown (with their mode) on their customer's page.
+    "checkout.CustomerCard",
 }
 
 
@@ -68,7 +70,7 @@ def test_every_model_with_a_mode_is_in_the_admin() -> None:
     assert {m._meta.label for m, _ in _moded_admins()} >= {
         "vault.Token", "checkout.Charge", "checkout.Refund", "checkout.Subscription",
         "checkout.CheckoutSession", "checkout.Event", "checkout.WebhookEndpoint",
-        "checkout.WebhookDelivery",
+        "checkout.WebhookDelivery", "checkout.Customer",
     }  # fmt: skip
 
 

@@ -22,11 +22,14 @@ from typing import Any
 from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from checkout.api.common import HEADER, IDEMPOTENCY_PARAMETER, MAX_KEY_LENGTH
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.idempotency.services import (
+    IdempotencyClaimLost,
+    IdempotencyKeyInUse,
     StoredResponse,
     idempotency_begin,
     idempotency_complete,
@@ -37,6 +40,9 @@ from payments_site.kernel.errors import DomainError, FieldError
 from payments_site.kernel.idempotency import (
     EffectAlreadyBound,
     EffectAnswer,
+    EffectBinder,
+    EffectObjectAnswer,
+    IdempotentOptions,
     effect_binding,
     idempotent,
 )
@@ -82,21 +88,23 @@ def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
 
 def idempotent_call(
     handler: Callable[..., Response],
-    effect: EffectAnswer,
+    options: IdempotentOptions,
     view: APIView,
     request: Request,
     *args: Any,
     **kwargs: Any,
 ) -> Response:
     """The implementation behind the kernel's ``@idempotent``: claim the key, run the handler
-    with its effect bound to the record, store the answer."""
+    with its effect bound to the record, store the answer (unless stored already with the
+    effect's outcome)."""
     raw_key = request.headers.get(HEADER)
     if raw_key is None:
         return handler(view, request, *args, **kwargs)
     key = idempotency_key_at_rest(idempotency_key_validate(raw_key))
     django_request = request._request
     body = django_request.body  # read before DRF parses it; Django keeps a copy
-    outcome = idempotency_begin(
+    begin = partial(
+        idempotency_begin,
         merchant=request_merchant(request),
         key=key,
         fingerprint=request_fingerprint(
@@ -104,22 +112,52 @@ def idempotent_call(
         ),
         method=request.method or "POST",
         path=django_request.path,
+        defer=options.claim_with_effect,
     )
+    for _ in range(3):
+        try:
+            return _run(handler, options, view, request, begin(), *args, **kwargs)
+        except IdempotencyClaimLost:
+            continue  # a request with the same key claimed it first: see what it holds now
+    raise IdempotencyKeyInUse()
+
+
+def _run(
+    handler: Callable[..., Response],
+    options: IdempotentOptions,
+    view: APIView,
+    request: Request,
+    outcome: IdempotencyKey | StoredResponse,
+    *args: Any,
+    **kwargs: Any,
+) -> Response:
     if isinstance(outcome, StoredResponse):
         return _replay(outcome)
+    binder = _Binder(outcome, options.answer)
     if outcome.effect:
         # Taken over from a request that died after committing its effect: that is the answer.
-        response = _effect_answer(view, request, effect, outcome.effect)
+        response = _effect_answer(view, request, options.effect, outcome.effect)
     else:
         try:
-            with effect_binding(partial(_bind, outcome)):
+            with effect_binding(binder):
                 response = handler(view, request, *args, **kwargs)
+        except IdempotencyClaimLost:
+            raise
         except EffectAlreadyBound as first:
             # A request with this key that outlived its lock committed first; ours rolled back.
-            response = _effect_answer(view, request, effect, first.object_id)
+            response = _effect_answer(view, request, options.effect, first.object_id)
         except Exception as exc:
             # Errors are answers too: render them now so that the retry sees the same one.
             response = view.handle_exception(exc)
+    status, stored_body, headers = _stored_form(response)
+    if binder.stored == (status, _canonical(stored_body), headers):
+        return response  # stored with the effect's outcome, in its transaction
+    idempotency_complete(record=outcome, status=status, body=stored_body, headers=headers)
+    return response
+
+
+def _stored_form(response: Response) -> tuple[int, Any, dict[str, str]]:
+    """What is kept of an answer for its replays: status, body, the headers worth replaying."""
     headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
     if response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE) or (
         response.content_type == PROBLEM_CONTENT_TYPE
@@ -128,14 +166,33 @@ def idempotent_call(
     # A view may store a different body for replays than it answers now (webhooks: the
     # signing secret is answered once and never stored in clear).
     stored_body = getattr(response, "idempotency_replay_data", response.data)
-    idempotency_complete(
-        record=outcome, status=response.status_code, body=stored_body, headers=headers
-    )
-    return response
+    return response.status_code, stored_body, headers
 
 
-def _bind(record: IdempotencyKey, object_id: str) -> None:
-    idempotency_effect_bind(record=record, object_id=object_id)
+def _canonical(body: Any) -> str:
+    return json.dumps(body, cls=JSONEncoder, sort_keys=True)
+
+
+class _Binder(EffectBinder):
+    """Binds the request's effect to its record; with ``answer``, stores the answer in the
+    transaction that settles that effect (``effect_settled``)."""
+
+    def __init__(self, record: IdempotencyKey, answer: EffectObjectAnswer | None) -> None:
+        self.record = record
+        self.answer = answer
+        self.stored: tuple[int, str, dict[str, str]] | None = None
+
+    def bind(self, object_id: str) -> None:
+        idempotency_effect_bind(record=self.record, object_id=object_id)
+
+    def settled(self, obj: Any) -> None:
+        if self.answer is None or not self.record.effect or str(obj.pk) != self.record.effect:
+            return
+        status, body, headers = _stored_form(self.answer(obj))
+        if status >= 500 or status == 429:
+            return
+        idempotency_complete(record=self.record, status=status, body=body, headers=headers)
+        self.stored = (status, _canonical(body), headers)
 
 
 def _effect_answer(

@@ -86,63 +86,104 @@ def idempotency_begin(
     method: str,
     path: str,
     now: datetime | None = None,
+    defer: bool = False,
 ) -> IdempotencyKey | StoredResponse:
     """Claim ``key`` for this request (→ the row to complete later) or return what the first
-    request with it answered. Raises ``IdempotencyKeyReused`` / ``IdempotencyKeyInUse``."""
+    request with it answered. Raises ``IdempotencyKeyReused`` / ``IdempotencyKeyInUse``.
+
+    ``defer``: a key nobody holds is not inserted now but returned unsaved, for
+    ``idempotency_effect_bind`` (or ``idempotency_complete``) to insert in the transaction that
+    needs it; a concurrent request then loses at that insert (``IdempotencyClaimLost``)."""
     now = clock_now(now)
-    lock = timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
     for _ in range(5):
-        try:
-            with transaction.atomic():
-                return IdempotencyKey.objects.create(
-                    merchant=merchant,
-                    livemode=merchant.acting_livemode(),
-                    key=key,
-                    request_fingerprint=fingerprint,
-                    method=method[:10],
-                    path=path[:500],
-                    locked_at=now,
-                    created_at=now,
-                )
-        except IntegrityError:
-            pass
-        existing = IdempotencyKey.objects.owned_by(merchant).filter(key=key).first()
-        if existing is None:
-            continue  # released or purged in between: try to claim it again
-        if existing.created_at < now - _ttl() and existing.status == existing.Status.COMPLETED:
-            # Expired but not purged yet: it no longer binds; start afresh.
-            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-            continue
-        if existing.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was already used with a different request. "
-                "Use a new key for a new request."
-            )
-        if existing.status == existing.Status.COMPLETED:
-            return StoredResponse(
-                status=existing.response_status or 500,  # never None: a check constraint
-                body=existing.response_body,
-                headers=dict(existing.response_headers or {}),
-            )
-        if existing.locked_at is not None and existing.locked_at > now - lock:
-            raise IdempotencyKeyInUse()
-        # The holder died (its lock is older than any request may run): take the key over, if
-        # nobody else just did.
-        taken = IdempotencyKey.objects.filter(
-            pk=existing.pk, status=existing.Status.IN_PROGRESS, locked_at=existing.locked_at
-        ).update(locked_at=now)
-        if taken:
-            existing.locked_at = now
-            return existing
+        if defer:
+            existing = IdempotencyKey.objects.owned_by(merchant).filter(key=key).first()
+            if existing is None:
+                return _unsaved(merchant, key, fingerprint, method, path, now)
+        else:
+            try:
+                with transaction.atomic():
+                    record = _unsaved(merchant, key, fingerprint, method, path, now)
+                    record.save(force_insert=True)
+                    return record
+            except IntegrityError:
+                pass
+            existing = IdempotencyKey.objects.owned_by(merchant).filter(key=key).first()
+            if existing is None:
+                continue  # released or purged in between: try to claim it again
+        outcome = _existing_claim(existing, fingerprint=fingerprint, now=now)
+        if outcome is not None:
+            return outcome
+    raise IdempotencyKeyInUse()
+
+
+class IdempotencyClaimLost(Exception):
+    """A deferred claim met a record inserted meanwhile by a request with the same key."""
+
+
+def _unsaved(
+    merchant: Merchant, key: str, fingerprint: str, method: str, path: str, now: datetime
+) -> IdempotencyKey:
+    return IdempotencyKey(
+        merchant=merchant,
+        livemode=merchant.acting_livemode(),
+        key=key,
+        request_fingerprint=fingerprint,
+        method=method[:10],
+        path=path[:500],
+        locked_at=now,
+        created_at=now,
+    )
+
+
+def _existing_claim(
+    existing: IdempotencyKey, *, fingerprint: str, now: datetime
+) -> IdempotencyKey | StoredResponse | None:
+    """What a request finds when the key has a record: its answer, the record taken over, or
+    None (expired and deleted: claim afresh)."""
+    lock = timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+    if existing.created_at < now - _ttl() and existing.status == existing.Status.COMPLETED:
+        # Expired but not purged yet: it no longer binds; start afresh.
+        IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request. "
+            "Use a new key for a new request."
+        )
+    if existing.status == existing.Status.COMPLETED:
+        return StoredResponse(
+            status=existing.response_status or 500,  # never None: a check constraint
+            body=existing.response_body,
+            headers=dict(existing.response_headers or {}),
+        )
+    if existing.locked_at is not None and existing.locked_at > now - lock:
         raise IdempotencyKeyInUse()
+    # The holder died (its lock is older than any request may run): take the key over, if
+    # nobody else just did.
+    taken = IdempotencyKey.objects.filter(
+        pk=existing.pk, status=existing.Status.IN_PROGRESS, locked_at=existing.locked_at
+    ).update(locked_at=now)
+    if taken:
+        existing.locked_at = now
+        return existing
     raise IdempotencyKeyInUse()
 
 
 def idempotency_effect_bind(*, record: IdempotencyKey, object_id: str) -> None:
     """Record ``object_id`` as the effect of ``record``'s request, in the caller's transaction.
     Only the first effect of a request is its answer: later ones (a subscription's first charge)
-    belong to it. Raises ``EffectAlreadyBound`` when another request bound one first."""
+    belong to it. Raises ``EffectAlreadyBound`` when another request bound one first, and
+    ``IdempotencyClaimLost`` when a deferred claim finds the key taken meanwhile."""
     if record.effect:
+        return
+    if record._state.adding:  # a deferred claim: the record is inserted with its effect
+        record.effect = object_id
+        try:
+            record.save(force_insert=True)
+        except IntegrityError as exc:
+            record.effect = ""
+            raise IdempotencyClaimLost() from exc
         return
     bound = IdempotencyKey.objects.filter(pk=record.pk, effect="").update(effect=object_id)
     if bound:
@@ -164,20 +205,48 @@ def idempotency_complete(
     """Store the first response. 5xx and 429 answers are not stored: the key is released
     instead, so the client's retry runs again (after a transient failure or a cool-off, not a
     decision) — or, when the effect was committed already, unlocked so that the retry answers
-    with it."""
+    with it. Inside a transaction (``effect_settled``) it commits with the outcome. Raises
+    ``IdempotencyClaimLost`` when a deferred claim finds the key taken meanwhile."""
+    if record._state.adding:  # a deferred claim that bound no effect
+        if status >= 500 or status == 429:
+            return
+        _completed(record, status=status, body=body, headers=headers, now=now)
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError as exc:
+            raise IdempotencyClaimLost() from exc
+        return
     if status >= 500 or status == 429:
         pending = IdempotencyKey.objects.filter(pk=record.pk, status=record.Status.IN_PROGRESS)
         pending.filter(effect="").delete()
         pending.exclude(effect="").update(locked_at=None)
         return
+    _completed(record, status=status, body=body, headers=headers, now=now)
     IdempotencyKey.objects.filter(pk=record.pk).update(
-        status=IdempotencyKey.Status.COMPLETED,
-        response_status=status,
-        response_body=json_parse(json.dumps(body, cls=JSONEncoder)),
-        response_headers=headers,
-        completed_at=clock_now(now),
+        status=record.status,
+        response_status=record.response_status,
+        response_body=record.response_body,
+        response_headers=record.response_headers,
+        completed_at=record.completed_at,
         locked_at=None,
     )
+
+
+def _completed(
+    record: IdempotencyKey,
+    *,
+    status: int,
+    body: Any,
+    headers: dict[str, str],
+    now: datetime | None,
+) -> None:
+    record.status = IdempotencyKey.Status.COMPLETED
+    record.response_status = status
+    record.response_body = json_parse(json.dumps(body, cls=JSONEncoder))
+    record.response_headers = headers
+    record.completed_at = clock_now(now)
+    record.locked_at = None
 
 
 def idempotency_purge(*, now: datetime | None = None) -> int:

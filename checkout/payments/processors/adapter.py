@@ -33,13 +33,36 @@ def processor_charge_token(
     description: str = "",
     cvc: str | None = None,
     capture: bool = True,
+    card: ProcessorCard | None = None,
 ) -> ProcessorCharge:
     """Reveal ``token``, charge it (or only authorise it, ``capture=False``) with ``charge_id``
     as the idempotency key, forget the card.
-    The processor is the token's mode's, chosen before anything is revealed. Raises
+    The processor is the token's mode's, chosen before anything is revealed. ``card``: revealed
+    already (``processor_card_reveal`` in the charge's own transaction). Raises
     ``TokenRefused``, ``ProcessorTimeout``, ``ProcessorUnreachable`` or
     ``LiveModeUnavailable``."""
     processor = get_processor(livemode=token.livemode)
+    if card is None:
+        card = processor_card_reveal(charge_id=charge_id, token=token, cvc=cvc)
+    send = processor.charge if capture else processor.authorize
+    try:
+        return send(
+            idempotency_key=charge_id,
+            card=card,
+            amount=amount,
+            currency=currency,
+            description=description,
+        )
+    finally:
+        # The only reference to the card goes now (Python strings cannot be wiped, but nothing
+        # keeps this one alive past the call).
+        del card
+
+
+def processor_card_reveal(*, charge_id: str, token: Token, cvc: str | None) -> ProcessorCard:
+    """The card behind ``token`` for charge ``charge_id``, in memory. Inside a transaction the
+    reveal's audit event and the token's use commit with it (the charge's intent). Raises
+    ``TokenRefused``."""
     try:
         revealed = token_reveal(token=token, purpose=f"charge:{charge_id}", actor=PROCESSOR_ACTOR)
     except (TokenRevoked, TokenNotFound) as exc:
@@ -54,16 +77,4 @@ def processor_charge_token(
         cvc=cvc,
     )
     del revealed
-    send = processor.charge if capture else processor.authorize
-    try:
-        return send(
-            idempotency_key=charge_id,
-            card=card,
-            amount=amount,
-            currency=currency,
-            description=description,
-        )
-    finally:
-        # The only reference to the card goes now (Python strings cannot be wiped, but nothing
-        # keeps this one alive past the call).
-        del card
+    return card

@@ -17,6 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from checkout.billing.models import Subscription
+from checkout.customers.models import Customer
 from checkout.payments.models import Charge, Refund
 from checkout.sessions.models import CheckoutSession
 from checkout.webhooks.models import Event, WebhookEndpoint
@@ -91,6 +92,10 @@ def _refund(shop: Shop) -> str:
     return shop.post(f"/api/v1/charges/{_charge(shop)}/refunds", {"amount": 100})["id"]
 
 
+def _customer(shop: Shop) -> str:
+    return shop.post("/api/v1/customers", {"name": "Ada"})["id"]
+
+
 def _token(shop: Shop) -> str:
     return shop.token()
 
@@ -107,6 +112,7 @@ MAKERS: dict[str, tuple[Callable[[Shop], str], type[Model]]] = {
     "/api/v1/charges": (_charge, Charge),
     "/api/v1/checkout/sessions": (_session, CheckoutSession),
     "/api/v1/refunds": (_refund, Refund),
+    "/api/v1/customers": (_customer, Customer),
     "/api/v1/events": (_event, Event),
     "/api/v1/subscriptions": (_subscription, Subscription),
     "/api/v1/tokens": (_token, Token),

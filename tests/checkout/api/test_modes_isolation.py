@@ -25,6 +25,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from checkout.billing.models import Subscription
+from checkout.customers.models import Customer, CustomerCard
 from checkout.payments.idempotency.models import IdempotencyKey
 from checkout.payments.models import Charge, Refund
 from checkout.relay.models import Forward, ForwardDestination
@@ -55,14 +56,16 @@ IDS = {
     "endpoint_id": "endpoint",
     "token_id": "token",
     "refund_id": "refund",
+    "customer_id": "customer",
     "forward_id": "forward",
 }
-BODY_IDS = {"token": "token"}
+BODY_IDS = {"token": "token", "default_token": "token"}
 QUERY_IDS = {
     "token": "token",
     "subscription": "subscription",
     "object": "charge",
     "charge": "charge",
+    "customer": "customer",
 }
 CURSORS = ("starting_after", "ending_before")
 # The resource each list operation lists (its cursor is an id of that resource).
@@ -74,6 +77,7 @@ LISTS = {
     "/api/v1/tokens": "token",
     "/api/v1/checkout/sessions": "session",
     "/api/v1/refunds": "refund",
+    "/api/v1/customers": "customer",
 }
 # A valid body for each operation that takes one (ids are filled in per world).
 BODIES: dict[str, dict[str, Any]] = {
@@ -99,6 +103,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "webhook_endpoints_update": {"description": "changed"},
     "subscriptions_cancel": {},
     "tokens_revoke": {"reason": "mode test"},
+    "customers_create": {"name": "Ada Lovelace", "email": "ada@example.com"},
+    "customers_update": {"description": "changed", "default_token": "{token}"},
+    "customers_cards_attach": {"token": "{token}", "default": True},
     "forward_create": {
         "token": "{token}",
         "url": "{relay_url}",
@@ -116,6 +123,8 @@ OWNED: tuple[type[Model], ...] = (
     WebhookEndpoint,
     WebhookDelivery,
     IdempotencyKey,
+    Customer,
+    CustomerCard,
     ForwardDestination,
     Forward,
 )
@@ -262,6 +271,16 @@ def build_world(
                     "/api/v1/checkout/sessions", BODIES["checkout_sessions_create"], format="json"
                 )
             )["id"]
+            ids["customer"] = _ok(
+                client.post("/api/v1/customers", BODIES["customers_create"], format="json")
+            )["id"]
+            _ok(
+                client.post(
+                    f"/api/v1/customers/{ids['customer']}/cards",
+                    {"token": ids["token"]},
+                    format="json",
+                )
+            )
             ids["endpoint"] = _ok(
                 client.post(
                     "/api/v1/webhook_endpoints", BODIES["webhook_endpoints_create"], format="json"

@@ -34,6 +34,14 @@ def test_schema_documents_every_checkout_operation(client) -> None:
         "subscriptions_retrieve",
         "subscriptions_cancel",
         "merchant_retrieve",
+        "customers_create",
+        "customers_list",
+        "customers_retrieve",
+        "customers_update",
+        "customers_delete",
+        "customers_cards_list",
+        "customers_cards_attach",
+        "customers_cards_detach",
     } <= operations
     create = schema["paths"]["/api/v1/charges"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}

@@ -262,3 +262,40 @@ def test_refunds_are_listed_across_charges_and_read_back(
     assert one.status_code == 200 and one.json() == refunds[1]
     assert foreign.status_code == 404 and foreign.json()["code"] == "refund_not_found"
     assert theirs.get("/api/v1/refunds").json()["data"] == []
+
+
+def test_a_charge_shows_its_card_from_the_token_metadata_without_opening_it(
+    api_client: APIClient,
+    token_factory: Callable[..., Token],
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    tokens = [token_factory() for _ in range(3)]
+    made = [
+        post(api_client, {"token": t.id, "amount": 100, "currency": "EUR"}).json() for t in tokens
+    ]
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a charge's card details must not open the card")
+
+    monkeypatch.setattr("vault.envelope.card_open", never)
+    monkeypatch.setattr("vault.services.card_open", never, raising=False)
+    one = api_client.get(f"{URL}/{made[0]['id']}").json()
+    with django_assert_max_num_queries(3):  # one page, whatever its length: no query per charge
+        listed = api_client.get(URL).json()["data"]
+
+    token = tokens[0]
+    expected = {
+        "type": "card",
+        "card": {
+            "brand": token.brand,
+            "last4": token.last4,
+            "exp_month": token.exp_month,
+            "exp_year": token.exp_year,
+            "fingerprint": token.fingerprint,
+        },
+    }
+    assert made[0]["payment_method_details"] == one["payment_method_details"] == expected
+    assert [c["payment_method_details"]["card"]["last4"] for c in listed] == [
+        t.last4 for t in reversed(tokens)
+    ]

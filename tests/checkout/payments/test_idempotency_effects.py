@@ -171,10 +171,10 @@ def test_a_request_that_died_after_its_commit_is_answered_with_its_effect(
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued_key.secret}")
     before = effects()
-    bind = idempotency_api._bind
+    bind = idempotency_api._Binder.bind
 
-    def bind_then_die_after_commit(record: IdempotencyKey, object_id: str) -> None:
-        bind(record, object_id)
+    def bind_then_die_after_commit(binder: Any, object_id: str) -> None:
+        bind(binder, object_id)
 
         def die() -> None:
             raise Died
@@ -190,10 +190,10 @@ def test_a_request_that_died_after_its_commit_is_answered_with_its_effect(
             HTTP_IDEMPOTENCY_KEY=f"k-{case}",
         )
 
-    monkeypatch.setattr(idempotency_api, "_bind", bind_then_die_after_commit)
+    monkeypatch.setattr(idempotency_api._Binder, "bind", bind_then_die_after_commit)
     with pytest.raises(Died):
         send()
-    monkeypatch.setattr(idempotency_api, "_bind", bind)
+    monkeypatch.setattr(idempotency_api._Binder, "bind", bind)
     assert effects() == before + 1
     record = IdempotencyKey.objects.get(key=f"k-{case}")
     assert record.status == "in_progress" and record.effect

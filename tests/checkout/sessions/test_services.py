@@ -65,6 +65,7 @@ def test_a_session_expires_after_thirty_minutes_by_default(session_factory: Fact
         ("https:///nohost", "invalid_url"),
         ("https://shop.example/" + "a" * 2000, "invalid_url"),
         ("http://shop.example/thanks", "insecure_url"),
+        ("https://{CHECKOUT_SESSION_ID}.shop.example/thanks", "invalid_url"),
     ],
 )
 @override_settings(CHECKOUT_REDIRECT_HTTP_ALLOWED=False)

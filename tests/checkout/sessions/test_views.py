@@ -150,6 +150,34 @@ def test_no_inline_script_only_integrity_checked_files_and_data_blocks(
     assert policy["connect-src"] == ["'self'"]
 
 
+@pytest.mark.parametrize(
+    ("success_url", "expected"),
+    [
+        (
+            "https://shop.example/thanks?cs={CHECKOUT_SESSION_ID}",
+            "https://shop.example/thanks?cs=<id>",
+        ),
+        (
+            "https://shop.example/orders/{CHECKOUT_SESSION_ID}/done",
+            "https://shop.example/orders/<id>/done",
+        ),
+        ("https://shop.example/thanks#{CHECKOUT_SESSION_ID}", "https://shop.example/thanks#<id>"),
+    ],
+)
+def test_the_session_id_placeholder_is_replaced_and_nothing_appended(
+    keys: KeyService, client: Client, session_factory: Factory, success_url: str, expected: str
+) -> None:
+    session = session_factory(success_url=success_url)
+    page = client.get(page_url(session))
+
+    response = client.post(page_url(session), raw_post(session))
+
+    assert csp(page)["form-action"] == ["'self'", "https://shop.example"]
+    assert response.status_code == 303
+    assert response["Location"] == expected.replace("<id>", session.pk)
+    assert "%7B" not in response["Location"] and "session_id=" not in response["Location"]
+
+
 def test_without_javascript_the_raw_fields_complete_the_payment(
     keys: KeyService, client: Client, session_factory: Factory, caplog: pytest.LogCaptureFixture
 ) -> None:

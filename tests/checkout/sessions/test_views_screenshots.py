@@ -47,6 +47,17 @@ SCREENSHOTS = {
     "08-no-javascript": "Without JavaScript: the same form, posting over HTTPS",
     "09-no-javascript-errors": "Without JavaScript, submitted empty: the server's field errors",
     "10-expired": "An expired checkout",
+    "11-test-mode": "Test mode: the badge says so and that no money moves",
+}
+# The states every change to the page is seen in, each with the picture that shows it.
+STATES = {
+    "empty": "01-empty",
+    "errors": "03-errors",
+    "declined": "04-declined",
+    "success": "05-complete",
+    "test mode": "11-test-mode",
+    "320 px": "07-320px",
+    "no JavaScript": "08-no-javascript",
 }
 YY = f"{NEXT_YEAR % 100:02d}"
 
@@ -181,3 +192,28 @@ def test_an_expired_checkout(
         assert response is not None and response.status == 410
         expect(shopper.page.locator("h1")).to_have_text("This checkout has expired")
         snap(shopper.page, shots, "10-expired")
+
+
+def test_test_mode_wears_its_badge_and_live_mode_none(
+    browser: Browser,  # noqa: F811
+    server: RunningServer,  # noqa: F811
+    shop: Shop,  # noqa: F811
+    merchant: Merchant,
+    shots: Path,
+) -> None:
+    test_session = new_session(merchant.in_mode(False), shop)
+    live_session = new_session(merchant.in_mode(True), shop)
+    with shopper_in(browser, server, shop) as shopper:
+        shopper.open(live_session)
+        expect(shopper.page.locator("#pay-button")).to_be_visible()
+        assert shopper.page.locator(".test-mode").count() == 0
+
+        shopper.open(test_session)
+        badge = shopper.page.locator(".test-mode")
+        expect(badge).to_be_visible()
+        expect(badge).to_have_text("Test mode · Use a test card. No money moves.")
+        # Above the form, where a shopper looks first.
+        badge_box, form_box = badge.bounding_box(), shopper.page.locator("form").bounding_box()
+        assert badge_box is not None and form_box is not None
+        assert badge_box["y"] < form_box["y"]
+        snap(shopper.page, shots, "11-test-mode")

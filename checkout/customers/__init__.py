@@ -1,0 +1,1 @@
+"""Customers: the people a merchant bills, their saved cards and the default one."""
