@@ -3,6 +3,7 @@ measured in the same run, at 1 and 16 connections; and KMS calls per ingested ca
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -33,10 +34,15 @@ ROUNDS = 5  # bare/ingest alternations per measurement
 WORKERS = 2  # gunicorn sync workers, one per core (ARCHITECTURE.md §8)
 
 
+_SESSIONS = itertools.count()
+
+
 def _sealed(merchant_id: str, count: int) -> list[bytes]:
+    """One card per checkout session, as shoppers do (a session seen again and again would
+    trip the card-testing rules)."""
     out = []
-    for i, card in enumerate(_cards(count)):
-        sid = f"cs_bench_{i}"
+    for card in _cards(count):
+        sid = f"cs_bench_{next(_SESSIONS)}"
         payload = {"number": card.number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
         jwe = card_encrypt(payload, session_id=sid, nonce="n", keys=None)
         out.append(
@@ -135,11 +141,14 @@ def ingest_http_bench(ctx: BenchContext) -> None:
                 ctx, server_settings(values, moto.endpoint_url), "aws/moto_server", min(count, 300)
             )
             _kms_calls_per_card(ctx, min(count, 300))
-            with override_settings(KEYS_MODE="working"):
+            # Another environment: the local run's working keys are wrapped under another
+            # vault key, as two deployments' would be.
+            working = {"KEYS_MODE": "working", "KEYS_ENVIRONMENT": "bench-aws"}
+            with override_settings(**working):
                 get_key_service.cache_clear()
                 _http_runs(
                     ctx,
-                    {**server_settings(values, moto.endpoint_url), "KEYS_MODE": "working"},
+                    {**server_settings(values, moto.endpoint_url), **working},
                     "aws/moto_server working keys",
                     min(count, 300),
                 )
