@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='charge',
-            name='capture_before',
+            name='authorization_expires_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='charge',
-            index=models.Index(fields=['status', 'capture_before'], name='charge_status_capture_before'),
+            index=models.Index(fields=['status', 'authorization_expires_at'], name='charge_status_auth_expires'),
         ),
         migrations.AddConstraint(
             model_name='charge',

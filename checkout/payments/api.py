@@ -46,7 +46,7 @@ CHARGE_EXAMPLE = {
     "capture_method": "automatic",
     "amount_captured": 1999,
     "amount_capturable": 0,
-    "capture_before": None,
+    "authorization_expires_at": None,
     "amount_refunded": 0,
     "refunded": False,
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
@@ -72,7 +72,7 @@ AUTHORIZATION_EXAMPLE = {
     "capture_method": "manual",
     "amount_captured": 0,
     "amount_capturable": 1999,
-    "capture_before": "2030-02-07T10:00:00Z",
+    "authorization_expires_at": "2030-02-07T10:00:00Z",
 }
 CAPTURED_EXAMPLE = {
     **AUTHORIZATION_EXAMPLE,
@@ -180,7 +180,7 @@ class ChargeListCreateApi(APIView):
             "`failure_code` (card_declined, insufficient_funds, …); `202` with `status` "
             "`pending` when the processor's answer was lost — it is settled by reconciliation, "
             "never charged twice. With `capture: false` the card is only authorised: "
-            "`requires_capture` with `amount_capturable` and `capture_before`."
+            "`requires_capture` with `amount_capturable` and `authorization_expires_at`."
         ),
         request=InputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],

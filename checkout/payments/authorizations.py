@@ -70,7 +70,7 @@ def _refusal(charge: Charge, *, now: datetime) -> ChargeNotCapturable | None:
             "This charge was captured when it was made.", code="charge_already_captured"
         )
     if charge.status == Status.REQUIRES_CAPTURE:
-        if charge.capture_before is not None and charge.capture_before <= now:
+        if charge.authorization_expires_at is not None and charge.authorization_expires_at <= now:
             return _refused(Status.EXPIRED)
         return None
     return _refused(charge.status)
@@ -235,17 +235,18 @@ def _step_end(
 
 
 def charges_expire(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Release the authorizations whose ``capture_before`` has passed (``AUTHORIZATION_TTL_HOURS``
-    after they were approved): ``expiring``, then ``expired`` once the processor voided the
-    hold. Run by beat and ``manage.py expire_authorizations``; safe to run anywhere at once."""
+    """Release the authorizations whose ``authorization_expires_at`` has passed
+    (``AUTHORIZATION_TTL_HOURS`` after they were approved): ``expiring``, then ``expired`` once
+    the processor voided the hold. Run by beat and ``manage.py expire_authorizations``; safe
+    to run anywhere at once."""
     now = clock_now(now)
     due = list(
         Charge.objects.filter(
             status=Status.REQUIRES_CAPTURE,
-            capture_before__lte=now,
+            authorization_expires_at__lte=now,
             livemode__in=modes_with_processor(),
         )
-        .order_by("capture_before")
+        .order_by("authorization_expires_at")
         .values_list("pk", flat=True)[:limit]
     )
     expired = 0

@@ -58,7 +58,7 @@ class ChargeReleased(DomainEvent):
 
 @dataclass(frozen=True)
 class ChargeExpired(DomainEvent):
-    """An authorization passed ``capture_before`` uncaptured and its funds were released."""
+    """An authorization passed ``authorization_expires_at`` uncaptured; its funds were released."""
 
     charge_id: str
     merchant_id: str

@@ -20,7 +20,7 @@ def _refund_id() -> str:
 class Charge(ModeOwned):
     """A charge, captured at once (``capture_method`` automatic) or authorised now and
     captured later (manual): ``requires_capture`` holds the funds until one capture of all or
-    part of them, a release, or the hold's expiry (``capture_before``). ``capturing``,
+    part of them, a release, or the hold's expiry (``authorization_expires_at``). ``capturing``,
     ``releasing`` and ``expiring`` are the in-flight steps: committed before the processor is
     called, ended by its answer or by reconciliation."""
 
@@ -58,7 +58,7 @@ class Charge(ModeOwned):
     # The capture asked for, recorded before the processor is called (resent as it was).
     capture_amount = models.PositiveBigIntegerField(null=True, blank=True)
     # An authorization not captured by then is released (``charges_expire``).
-    capture_before = models.DateTimeField(null=True, blank=True)
+    authorization_expires_at = models.DateTimeField(null=True, blank=True)
     # When the in-flight step (capturing, releasing, expiring) began: reconciled after a while.
     step_started_at = models.DateTimeField(null=True, blank=True)
     captured_at = models.DateTimeField(null=True, blank=True)
@@ -89,7 +89,9 @@ class Charge(ModeOwned):
                 fields=["merchant", "livemode", "-created_at"], name="charge_owner_created"
             ),
             models.Index(fields=["status", "created_at"], name="charge_status_created"),
-            models.Index(fields=["status", "capture_before"], name="charge_status_capture_before"),
+            models.Index(
+                fields=["status", "authorization_expires_at"], name="charge_status_auth_expires"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="charge_amount_positive"),

@@ -47,7 +47,7 @@ class ChargeOutputSerializer(serializers.Serializer[Charge]):
     amount_capturable = serializers.IntegerField(
         help_text="Held and still capturable (an authorization in `requires_capture`)."
     )
-    capture_before = serializers.DateTimeField(
+    authorization_expires_at = serializers.DateTimeField(
         allow_null=True, help_text="An authorization not captured by then is released."
     )
     amount_refunded = serializers.IntegerField()

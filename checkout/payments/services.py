@@ -300,7 +300,7 @@ def charge_settle(
     """Record the processor's answer on a pending charge, once: the UPDATE only matches while
     the row is still pending, so a reconcile racing the original request settles nothing
     twice. An approved authorization (manual capture) becomes ``requires_capture`` until
-    ``capture_before``. ``on_settled`` (a subscription's schedule) runs in this same
+    ``authorization_expires_at``. ``on_settled`` (a subscription's schedule) runs in this same
     transaction; a subscription's charge is settled by billing only, which passes it."""
     if charge.subscription_id is not None and on_settled is None:
         raise ValueError("A subscription's charge is settled with its schedule: use billing.")
@@ -316,7 +316,7 @@ def charge_settle(
     }
     if held:
         fields["status"] = Charge.Status.REQUIRES_CAPTURE
-        fields["capture_before"] = now + timedelta(hours=settings.AUTHORIZATION_TTL_HOURS)
+        fields["authorization_expires_at"] = now + timedelta(hours=settings.AUTHORIZATION_TTL_HOURS)
     elif approved:
         fields["status"] = Charge.Status.SUCCEEDED
         fields["amount_captured"] = charge.amount

@@ -15,7 +15,7 @@ def idempotency_purge() -> int:
 
 @shared_task(name="checkout.tasks.authorizations_expire")
 def authorizations_expire() -> int:
-    """Release the authorizations past their ``capture_before``."""
+    """Release the authorizations past their ``authorization_expires_at``."""
     return _charges_expire()
 
 

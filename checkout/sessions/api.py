@@ -49,6 +49,7 @@ SESSION_EXAMPLE = {
     "interval": None,
     "interval_count": None,
     "description": "Order #1042",
+    "capture_method": "automatic",
     "customer_reference": "customer-77",
     "customer": None,
     "success_url": "https://shop.example.com/thanks",
@@ -139,6 +140,12 @@ class CheckoutSessionListCreateApi(APIView):
             source="customer_id",
             help_text="A customer (`cus_…`): the card is saved to it once the session completes "
             "(and a subscription session's subscription is the customer's).",
+        )
+        capture_method = serializers.ChoiceField(
+            choices=["automatic", "manual"],
+            required=False,
+            help_text="Payment sessions: `manual` only authorises the card (the charge is "
+            "`requires_capture`); capture it with `POST /api/v1/charges/{id}/capture`.",
         )
         expires_in = serializers.IntegerField(
             min_value=MIN_TTL_SECONDS,

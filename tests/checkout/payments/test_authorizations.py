@@ -78,7 +78,7 @@ def test_capture_false_authorises_only(merchant: Merchant, token: Token) -> None
     assert charge.status == "requires_capture"
     assert (charge.amount_capturable, charge.amount_captured, charge.captured) == (1000, 0, False)
     assert charge.capture_method == "manual"
-    assert charge.capture_before == NOW + timedelta(hours=168)
+    assert charge.authorization_expires_at == NOW + timedelta(hours=168)
     assert [e.kind for e in SandboxLedgerEntry.objects.all()] == ["authorize"]
     assert events("charge.authorized") == 1
     assert events("charge.succeeded") == 0
@@ -86,7 +86,7 @@ def test_capture_false_authorises_only(merchant: Merchant, token: Token) -> None
 
 @override_settings(AUTHORIZATION_TTL_HOURS=2)
 def test_the_hold_lasts_authorization_ttl_hours(merchant: Merchant, token: Token) -> None:
-    assert authorize(merchant, token).capture_before == NOW + timedelta(hours=2)
+    assert authorize(merchant, token).authorization_expires_at == NOW + timedelta(hours=2)
 
 
 def test_full_capture(merchant: Merchant, token: Token) -> None:
@@ -185,7 +185,7 @@ def test_authorizations_expire_after_the_ttl_and_cannot_be_captured(
     charge = authorize(merchant, token)
     fresh = authorize(merchant, TokenFactory.create(merchant=merchant), amount=200)
     later = NOW + timedelta(hours=168)
-    Charge.objects.filter(pk=fresh.pk).update(capture_before=later + timedelta(hours=1))
+    Charge.objects.filter(pk=fresh.pk).update(authorization_expires_at=later + timedelta(hours=1))
 
     assert charges_expire(now=later - timedelta(seconds=1)) == 0
     assert charges_expire(now=later) == 1
@@ -202,7 +202,7 @@ def test_authorizations_expire_after_the_ttl_and_cannot_be_captured(
     assert refused.value.code == "authorization_expired"
 
 
-def test_past_capture_before_a_capture_is_refused_even_before_the_expiry_job(
+def test_past_authorization_expires_at_a_capture_is_refused_even_before_the_expiry_job(
     merchant: Merchant, token: Token
 ) -> None:
     charge = authorize(merchant, token)
@@ -221,7 +221,7 @@ def test_the_expire_command_releases_due_authorizations(
     from django.utils import timezone
 
     charge = authorize(merchant, token)
-    Charge.objects.filter(pk=charge.pk).update(capture_before=timezone.now())
+    Charge.objects.filter(pk=charge.pk).update(authorization_expires_at=timezone.now())
 
     call_command("expire_authorizations")
 
@@ -384,7 +384,7 @@ def test_a_lost_expiry_answer_is_reconciled_to_one_void(
     merchant: Merchant, token: Token, fault: Callable[..., None], kind: str
 ) -> None:
     charge = authorize(merchant, token)
-    Charge.objects.filter(pk=charge.pk).update(capture_before=NOW)
+    Charge.objects.filter(pk=charge.pk).update(authorization_expires_at=NOW)
     fault(kind, on="void")
 
     assert charges_expire(now=NOW) == 1
@@ -416,3 +416,27 @@ def test_a_reconcile_racing_the_original_answer_ends_the_step_once(
     assert first.status == second.status == "succeeded"
     assert len(ledger("capture")) == 1
     assert events("charge.captured") == 1
+
+
+# --- modes ---------------------------------------------------------------------------------------
+
+
+@override_settings(PROCESSOR_LIVE="tests.support.processors.LiveTestProcessor")
+def test_live_authorizations_use_the_live_processor_and_stay_apart(merchant: Merchant) -> None:
+    from checkout.payments.errors import ChargeNotFound
+    from tests.checkout.payments.processors.test_modes import _live_token
+    from tests.support.processors import LiveTestProcessor
+
+    LiveTestProcessor.reset()
+    live = merchant.in_mode(True)
+    charge = authorize(live, _live_token(merchant))
+
+    with pytest.raises(ChargeNotFound):  # a test-mode key does not see it
+        charge_capture(merchant=merchant.in_mode(False), charge_id=charge.id, now=NOW)
+    captured = charge_capture(merchant=live, charge_id=charge.id, amount=400, now=NOW)
+
+    assert (charge.livemode, charge.status) == (True, "requires_capture")
+    assert (captured.status, captured.amount_captured) == ("succeeded", 400)
+    assert LiveTestProcessor.calls["authorize"] == LiveTestProcessor.calls["capture"] == 1
+    assert SandboxLedgerEntry.objects.count() == 0  # the sandbox never saw a live card
+    LiveTestProcessor.reset()
