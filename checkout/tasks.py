@@ -1,10 +1,11 @@
 """Celery tasks of every checkout domain: Celery's autodiscovery imports this module."""
 
 from checkout.billing.tasks import bill_subscription, billing_enqueue_due, charges_reconcile
-from checkout.payments.tasks import idempotency_purge
+from checkout.payments.tasks import authorizations_expire, idempotency_purge
 from checkout.webhooks.tasks import deliver_webhook, events_purge, webhooks_enqueue_due
 
 __all__ = [
+    "authorizations_expire",
     "bill_subscription",
     "billing_enqueue_due",
     "charges_reconcile",

@@ -102,6 +102,8 @@ PROBLEMS: dict[str, Problem] = {
     "refund_not_found": Problem(404, "No such refund"),
     "live_mode_unavailable": Problem(403, "Live mode is not available"),
     "refund_not_allowed": Problem(422, "The charge cannot be refunded"),
+    "charge_not_capturable": Problem(409, "The charge cannot be captured or released now"),
+    "capture_amount_invalid": Problem(422, "The capture amount is not valid"),
     "invalid_idempotency_key": Problem(400, "Invalid Idempotency-Key header"),
     "idempotency_key_reused": Problem(422, "Idempotency key reused with a different request"),
     "idempotency_key_in_use": Problem(

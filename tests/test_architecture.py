@@ -31,7 +31,16 @@ from checkout.customers.events import (
     CustomerDeleted,
     CustomerUpdated,
 )
-from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
+from checkout.payments.events import (
+    ChargeAuthorized,
+    ChargeCaptured,
+    ChargeExpired,
+    ChargeFailed,
+    ChargeReleased,
+    ChargeSucceeded,
+    RefundFailed,
+    RefundSucceeded,
+)
 from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.events import events_on_domain_event
@@ -129,6 +138,10 @@ def test_every_domain_event_and_who_hears_it() -> None:
         MerchantReactivated: (subscriptions_on_merchant_reactivated,),
         ChargeSucceeded: (webhooks,),
         ChargeFailed: (webhooks,),
+        ChargeAuthorized: (webhooks,),
+        ChargeCaptured: (webhooks,),
+        ChargeReleased: (webhooks,),
+        ChargeExpired: (webhooks,),
         RefundSucceeded: (webhooks,),
         RefundFailed: (webhooks,),
         SubscriptionCreated: (webhooks, bill_first_period),

@@ -1,5 +1,5 @@
-"""``/api/v1/charges`` and ``/api/v1/refunds``: charge a token now, list and read charges and
-refunds, refund a charge."""
+"""``/api/v1/charges`` and ``/api/v1/refunds``: charge a token now (or authorise it and capture
+later), list and read charges and refunds, capture or release authorizations, refund a charge."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from checkout.api.common import (
     problem_responses,
 )
 from checkout.api.throttling import ApiKeyRateThrottle
+from checkout.payments.authorizations import charge_capture, charge_release
 from checkout.payments.idempotency.api import HEADER, IDEMPOTENCY_PARAMETER, idempotent
 from checkout.payments.models import Charge, Refund
 from checkout.payments.selectors import charge_list, refund_list
@@ -41,6 +42,11 @@ CHARGE_EXAMPLE = {
     "status": "succeeded",
     "failure_code": None,
     "failure_message": None,
+    "captured": True,
+    "capture_method": "automatic",
+    "amount_captured": 1999,
+    "amount_capturable": 0,
+    "authorization_expires_at": None,
     "amount_refunded": 0,
     "refunded": False,
     "token": "tok_5HkqP0x2GQw8sVnR1dLmZc",
@@ -58,6 +64,22 @@ CHARGE_EXAMPLE = {
     "description": "Order #1042",
     "metadata": {"order_id": "1042"},
     "created": "2030-01-31T10:00:00Z",
+}
+AUTHORIZATION_EXAMPLE = {
+    **CHARGE_EXAMPLE,
+    "status": "requires_capture",
+    "captured": False,
+    "capture_method": "manual",
+    "amount_captured": 0,
+    "amount_capturable": 1999,
+    "authorization_expires_at": "2030-02-07T10:00:00Z",
+}
+CAPTURED_EXAMPLE = {
+    **AUTHORIZATION_EXAMPLE,
+    "status": "succeeded",
+    "captured": True,
+    "amount_captured": 1500,
+    "amount_capturable": 0,
 }
 ChargePageSerializer = page_serializer("ChargePage", ChargeOutputSerializer)
 REFUND_EXAMPLE = {
@@ -83,6 +105,19 @@ def _charge_answer(charge: Charge) -> Response:
 
 def _charge_effect(request: Request, charge_id: str) -> Response:
     return _charge_answer(charge_get(merchant=request_merchant(request), charge_id=charge_id))
+
+
+# The steps of an authorization: 202 while the processor's answer is outstanding.
+STEP_IN_FLIGHT = (Charge.Status.CAPTURING, Charge.Status.RELEASING, Charge.Status.EXPIRING)
+
+
+def _step_answer(charge: Charge) -> Response:
+    code = status.HTTP_202_ACCEPTED if charge.status in STEP_IN_FLIGHT else status.HTTP_200_OK
+    return Response(ChargeOutputSerializer(charge).data, status=code)
+
+
+def _step_effect(request: Request, charge_id: str) -> Response:
+    return _step_answer(charge_get(merchant=request_merchant(request), charge_id=charge_id))
 
 
 def _refund_effect(request: Request, refund_id: str) -> Response:
@@ -112,6 +147,12 @@ class ChargeListCreateApi(APIView):
         )
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)
         metadata = MetadataField(required=False)
+        capture = serializers.BooleanField(
+            required=False,
+            default=True,
+            help_text="`false`: authorise only (`requires_capture`); capture within "
+            "`AUTHORIZATION_TTL_HOURS` (default 168) with `POST /api/v1/charges/{id}/capture`.",
+        )
 
     @extend_schema_serializer(component_name="ChargeFilter")
     class FilterSerializer(PageParamsSerializer):
@@ -139,7 +180,8 @@ class ChargeListCreateApi(APIView):
             "Charges a stored token now. `201` with `status` `succeeded`, or `failed` and a "
             "`failure_code` (card_declined, insufficient_funds, …); `202` with `status` "
             "`pending` when the processor's answer was lost — it is settled by reconciliation, "
-            "never charged twice."
+            "never charged twice. With `capture: false` the card is only authorised: "
+            "`requires_capture` with `amount_capturable` and `authorization_expires_at`."
         ),
         request=InputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
@@ -161,7 +203,20 @@ class ChargeListCreateApi(APIView):
                 request_only=True,
             ),
             OpenApiExample(
+                "authorize only",
+                value={
+                    "token": CHARGE_EXAMPLE["token"],
+                    "amount": 1999,
+                    "currency": "EUR",
+                    "capture": False,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
                 "succeeded", value=CHARGE_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
+            OpenApiExample(
+                "authorised", value=AUTHORIZATION_EXAMPLE, response_only=True, status_codes=["201"]
             ),
         ],
     )
@@ -177,6 +232,7 @@ class ChargeListCreateApi(APIView):
             currency=data.validated_data["currency"],
             description=data.validated_data.get("description", ""),
             metadata=data.validated_data.get("metadata"),
+            capture=data.validated_data["capture"],
             idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
             api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
@@ -277,3 +333,92 @@ class RefundDetailApi(APIView):
     def get(self, request: Request, refund_id: str) -> Response:
         refund = refund_get(merchant=request_merchant(request), refund_id=refund_id)
         return Response(RefundOutputSerializer(refund).data)
+
+
+class ChargeCaptureApi(APIView):
+    @extend_schema_serializer(component_name="ChargeCapture")
+    class InputSerializer(serializers.Serializer[Any]):
+        amount = serializers.IntegerField(
+            min_value=1,
+            max_value=settings.CHARGE_MAX_AMOUNT,
+            required=False,
+            help_text="Minor units, at most what is authorised; default: all of it. The rest "
+            "is released.",
+        )
+
+    @extend_schema(
+        operation_id="charges_capture",
+        summary="Capture an authorization",
+        description=(
+            "Captures all or part of a `requires_capture` charge, once; what is not captured "
+            "is released. `200` with `status` `succeeded` (or `failed` when the card refuses "
+            "the capture); `202` with `status` `capturing` when the processor's answer was "
+            "lost — reconciliation finishes it, never capturing twice. `409` "
+            "`charge_not_capturable` (code `charge_already_captured`, "
+            "`charge_capture_in_progress`, `charge_released`, `authorization_expired`, …)."
+        ),
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            200: ChargeOutputSerializer,
+            202: ChargeOutputSerializer,
+            **problem_responses(400, 401, 403, 404, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample("partial", value={"amount": 1500}, request_only=True),
+            OpenApiExample(
+                "captured", value=CAPTURED_EXAMPLE, response_only=True, status_codes=["200"]
+            ),
+        ],
+    )
+    @idempotent(effect=_step_effect)
+    def post(self, request: Request, charge_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        charge = charge_capture(
+            merchant=request_merchant(request),
+            charge_id=charge_id,
+            amount=data.validated_data.get("amount"),
+        )
+        return _step_answer(charge)
+
+
+class ChargeReleaseApi(APIView):
+    @extend_schema_serializer(component_name="ChargeRelease")
+    class InputSerializer(serializers.Serializer[Any]):
+        pass
+
+    @extend_schema(
+        operation_id="charges_release",
+        summary="Release an authorization",
+        description=(
+            "Voids a `requires_capture` charge: the held funds are released and it can no "
+            "longer be captured. `200` with `status` `released`; `202` `releasing` when the "
+            "processor's answer was lost (reconciled). `409` `charge_not_capturable` when it "
+            "was captured, released or expired already."
+        ),
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            200: ChargeOutputSerializer,
+            202: ChargeOutputSerializer,
+            **problem_responses(400, 401, 403, 404, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "released",
+                value={
+                    **AUTHORIZATION_EXAMPLE,
+                    "status": "released",
+                    "amount_capturable": 0,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+    )
+    @idempotent(effect=_step_effect)
+    def post(self, request: Request, charge_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _step_answer(charge_release(merchant=request_merchant(request), charge_id=charge_id))

@@ -46,3 +46,20 @@ class ChargeIdempotencyConflict(DomainError):
     """The charge recorded under an Idempotency-Key differs from the request."""
 
     code = "idempotency_key_reused"
+
+
+class ChargeNotCapturable(DomainError):
+    """A capture or release the charge's state does not allow; ``code`` says why:
+    ``charge_already_captured``, ``charge_released``, ``authorization_expired``,
+    ``charge_not_authorized`` (still pending, or failed), ``charge_capture_in_progress``,
+    ``charge_release_in_progress``."""
+
+    code = "charge_not_capturable"
+    problem = "charge_not_capturable"
+
+
+class CaptureAmountInvalid(DomainError):
+    """More than the authorization holds (``amount``)."""
+
+    code = "capture_amount_too_large"
+    problem = "capture_amount_invalid"

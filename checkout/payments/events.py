@@ -31,3 +31,34 @@ class RefundFailed(DomainEvent):
     refund_id: str
     charge_id: str
     merchant_id: str
+
+
+@dataclass(frozen=True)
+class ChargeAuthorized(DomainEvent):
+    """An authorization was approved: the funds are held until captured or released."""
+
+    charge_id: str
+    merchant_id: str
+
+
+@dataclass(frozen=True)
+class ChargeCaptured(DomainEvent):
+    charge_id: str
+    merchant_id: str
+
+
+@dataclass(frozen=True)
+class ChargeReleased(DomainEvent):
+    """The merchant released an uncaptured authorization (what a partial capture leaves is
+    released as part of ``ChargeCaptured``)."""
+
+    charge_id: str
+    merchant_id: str
+
+
+@dataclass(frozen=True)
+class ChargeExpired(DomainEvent):
+    """An authorization passed ``authorization_expires_at`` uncaptured; its funds were released."""
+
+    charge_id: str
+    merchant_id: str

@@ -18,10 +18,26 @@ def _refund_id() -> str:
 
 
 class Charge(ModeOwned):
+    """A charge, captured at once (``capture_method`` automatic) or authorised now and
+    captured later (manual): ``requires_capture`` holds the funds until one capture of all or
+    part of them, a release, or the hold's expiry (``authorization_expires_at``). ``capturing``,
+    ``releasing`` and ``expiring`` are the in-flight steps: committed before the processor is
+    called, ended by its answer or by reconciliation."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        REQUIRES_CAPTURE = "requires_capture", "Requires capture"
+        CAPTURING = "capturing", "Capturing"
+        RELEASING = "releasing", "Releasing"
+        EXPIRING = "expiring", "Expiring"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    class CaptureMethod(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        MANUAL = "manual", "Manual"
 
     # Our id is also the processor's idempotency key for this charge.
     id = models.CharField(primary_key=True, max_length=40, default=_charge_id, editable=False)
@@ -31,9 +47,22 @@ class Charge(ModeOwned):
     currency = models.CharField(max_length=3)
     description = models.CharField(max_length=500, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     failure_code = models.CharField(max_length=50, blank=True)
     failure_message = models.CharField(max_length=200, blank=True)
+    capture_method = models.CharField(
+        max_length=10, choices=CaptureMethod.choices, default=CaptureMethod.AUTOMATIC
+    )
+    # What was captured: the whole amount of an automatic charge, the capture of a manual one.
+    amount_captured = models.PositiveBigIntegerField(default=0)
+    # The capture asked for, recorded before the processor is called (resent as it was).
+    capture_amount = models.PositiveBigIntegerField(null=True, blank=True)
+    # An authorization not captured by then is released (``charges_expire``).
+    authorization_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the in-flight step (capturing, releasing, expiring) began: reconciled after a while.
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
     amount_refunded = models.PositiveBigIntegerField(default=0)
     processor = models.CharField(max_length=40)
     processor_id = models.CharField(max_length=100, blank=True)
@@ -60,11 +89,34 @@ class Charge(ModeOwned):
                 fields=["merchant", "livemode", "-created_at"], name="charge_owner_created"
             ),
             models.Index(fields=["status", "created_at"], name="charge_status_created"),
+            models.Index(
+                fields=["status", "authorization_expires_at"], name="charge_status_auth_expires"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="charge_amount_positive"),
             models.CheckConstraint(
-                condition=Q(amount_refunded__lte=F("amount")), name="charge_refund_within_amount"
+                condition=Q(amount_refunded__lte=F("amount_captured")),
+                name="charge_refund_within_captured",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_captured__lte=F("amount")),
+                name="charge_capture_within_amount",
+            ),
+            # Only an authorization (manual capture) has the capture steps.
+            models.CheckConstraint(
+                condition=Q(capture_method="manual")
+                | ~Q(
+                    status__in=[
+                        "requires_capture",
+                        "capturing",
+                        "releasing",
+                        "expiring",
+                        "released",
+                        "expired",
+                    ]
+                ),
+                name="charge_capture_steps_are_manual",
             ),
             models.CheckConstraint(
                 condition=~Q(status="failed") | ~Q(failure_code=""),
@@ -99,7 +151,16 @@ class Charge(ModeOwned):
 
     @property
     def refunded(self) -> bool:
-        return self.amount_refunded >= self.amount
+        return self.amount_captured > 0 and self.amount_refunded >= self.amount_captured
+
+    @property
+    def captured(self) -> bool:
+        return self.amount_captured > 0
+
+    @property
+    def amount_capturable(self) -> int:
+        """Still held and capturable: the whole amount while the authorization stands."""
+        return self.amount if self.status == Charge.Status.REQUIRES_CAPTURE else 0
 
     @property
     def failure_code_or_none(self) -> str | None:

@@ -37,6 +37,19 @@ class ChargeOutputSerializer(serializers.Serializer[Charge]):
     status = serializers.ChoiceField(choices=Charge.Status.choices)
     failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
     failure_message = serializers.CharField(allow_null=True, source="failure_message_or_none")
+    captured = serializers.BooleanField(help_text="Whether any of the amount was captured.")
+    capture_method = serializers.ChoiceField(
+        choices=Charge.CaptureMethod.choices,
+        help_text="`automatic`: captured when made; `manual` (`capture: false`): authorised, "
+        "captured by `POST /api/v1/charges/{id}/capture`.",
+    )
+    amount_captured = serializers.IntegerField()
+    amount_capturable = serializers.IntegerField(
+        help_text="Held and still capturable (an authorization in `requires_capture`)."
+    )
+    authorization_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="An authorization not captured by then is released."
+    )
     amount_refunded = serializers.IntegerField()
     refunded = serializers.BooleanField()
     token = serializers.CharField(source="token_id")

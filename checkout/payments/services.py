@@ -4,7 +4,9 @@ A charge is written ``pending`` and committed before the processor is called, wi
 id as the processor's idempotency key; its outcome is written in a second transaction. If the
 answer never comes (timeout, crash), the charge stays ``pending`` and ``charge_reconcile`` asks
 the processor what happened — or re-sends the same request, which the processor deduplicates —
-so a charge is never made twice.
+so a charge is never made twice. A charge with ``capture=False`` is only authorised the same
+way; its capture, release and expiry (``checkout.payments.authorizations``) follow the same two
+steps.
 
 Payments know nothing of subscriptions: billing passes ``on_settled``, called inside the
 transaction that records a charge's outcome, so a renewal and its schedule commit together.
@@ -22,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from checkout.clock import clock_now
+from checkout.payments.authorizations import authorization_steps_reconcile
 from checkout.payments.errors import (
     ChargeIdempotencyConflict,
     ChargeNotFound,
@@ -29,7 +32,13 @@ from checkout.payments.errors import (
     RefundNotFound,
     token_unusable,
 )
-from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
+from checkout.payments.events import (
+    ChargeAuthorized,
+    ChargeFailed,
+    ChargeSucceeded,
+    RefundFailed,
+    RefundSucceeded,
+)
 from checkout.payments.idempotency.services import idempotency_key_at_rest
 from checkout.payments.models import Charge, Refund
 from checkout.payments.processors import (
@@ -80,6 +89,7 @@ def charge_create(
     description: str = "",
     metadata: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
+    capture: bool = True,
     cvc: str | None = None,
     shopper_ip: str | None = None,
     session_id: str | None = None,
@@ -87,7 +97,9 @@ def charge_create(
     now: datetime | None = None,
 ) -> Charge:
     """Charge a token now. Returns the charge: ``succeeded``, ``failed`` (declined, with
-    ``failure_code``) or ``pending`` (processor answer lost; settled by reconcile).
+    ``failure_code``) or ``pending`` (processor answer lost; settled by reconcile). With
+    ``capture=False`` the card is only authorised: ``requires_capture`` instead of
+    ``succeeded``, captured later by ``charge_capture``.
 
     ``cvc`` is for the first authorisation after tokenisation only (the hosted checkout passes
     the shopper's CVC in memory); it goes to the processor and nowhere else. With an
@@ -115,6 +127,7 @@ def charge_create(
     cooloff_enforce(
         fingerprint=token.fingerprint, client=api_client, ip=shopper_ip, session_id=session_id
     )
+    capture_method = Charge.CaptureMethod.AUTOMATIC if capture else Charge.CaptureMethod.MANUAL
     charge = Charge(
         merchant=merchant,
         livemode=livemode,
@@ -123,6 +136,7 @@ def charge_create(
         currency=currency,
         description=description,
         metadata=metadata,
+        capture_method=capture_method,
         idempotency_key=idempotency_key or "",
         processor=processor_name(livemode=livemode),
         created_at=now,
@@ -153,7 +167,13 @@ def charge_create(
             raise
         # Same key as an earlier charge (made without this request's record): that one.
         existing = Charge.objects.owned_by(merchant).get(idempotency_key=idempotency_key)
-        return _same_charge(existing, token=token, amount=amount, currency=currency)
+        return _same_charge(
+            existing,
+            token=token,
+            amount=amount,
+            currency=currency,
+            capture_method=capture_method,
+        )
     if refused:
         charge = charge_fail(charge=charge, failure_code=refused, now=now)
     else:
@@ -184,10 +204,9 @@ def charge_report(
     a rolled-back charge never counts). Pending charges are reported once reconciled."""
     if charge.status == Charge.Status.PENDING or charge.failure_code in OUR_FAILURE_CODES:
         return
+    approved = charge.status in (Charge.Status.SUCCEEDED, Charge.Status.REQUIRES_CAPTURE)
     signal_record(
-        Signal.CHARGE_SUCCEEDED
-        if charge.status == Charge.Status.SUCCEEDED
-        else Signal.CHARGE_DECLINED,
+        Signal.CHARGE_SUCCEEDED if approved else Signal.CHARGE_DECLINED,
         ip=ip,
         merchant_id=charge.merchant_id,
         session_id=session_id,
@@ -197,8 +216,11 @@ def charge_report(
     )
 
 
-def _same_charge(existing: Charge, *, token: Token, amount: int, currency: str) -> Charge:
-    if (existing.token_id, existing.amount, existing.currency) != (token.pk, amount, currency):
+def _same_charge(
+    existing: Charge, *, token: Token, amount: int, currency: str, capture_method: str
+) -> Charge:
+    asked = (token.pk, amount, currency, capture_method)
+    if (existing.token_id, existing.amount, existing.currency, existing.capture_method) != asked:
         raise ChargeIdempotencyConflict(
             "A charge with different parameters already exists for this Idempotency-Key."
         )
@@ -231,6 +253,7 @@ def charge_execute(
             description=charge.description,
             cvc=cvc,
             card=card,
+            capture=charge.capture_method == Charge.CaptureMethod.AUTOMATIC,
         )
     except TokenRefused as refused:
         # Revoked or lapsed between our check and the reveal: refuse, nothing was sent.
@@ -276,19 +299,28 @@ def charge_settle(
 ) -> Charge:
     """Record the processor's answer on a pending charge, once: the UPDATE only matches while
     the row is still pending, so a reconcile racing the original request settles nothing
-    twice. ``on_settled`` (a subscription's schedule) runs in this same transaction; a
-    subscription's charge is settled by billing only, which passes it."""
+    twice. An approved authorization (manual capture) becomes ``requires_capture`` until
+    ``authorization_expires_at``. ``on_settled`` (a subscription's schedule) runs in this same
+    transaction; a subscription's charge is settled by billing only, which passes it."""
     if charge.subscription_id is not None and on_settled is None:
         raise ValueError("A subscription's charge is settled with its schedule: use billing.")
     now = clock_now(now)
     approved = result.approved
-    fields = {
-        "status": Charge.Status.SUCCEEDED if approved else Charge.Status.FAILED,
+    held = approved and charge.capture_method == Charge.CaptureMethod.MANUAL
+    fields: dict[str, object] = {
+        "status": Charge.Status.FAILED,
         "failure_code": "" if approved else (result.failure_code or "card_declined"),
         "failure_message": "" if approved else result.failure_message[:200],
         "processor_id": result.processor_id,
         "settled_at": now,
     }
+    if held:
+        fields["status"] = Charge.Status.REQUIRES_CAPTURE
+        fields["authorization_expires_at"] = now + timedelta(hours=settings.AUTHORIZATION_TTL_HOURS)
+    elif approved:
+        fields["status"] = Charge.Status.SUCCEEDED
+        fields["amount_captured"] = charge.amount
+        fields["captured_at"] = now
     with transaction.atomic():
         settled = Charge.objects.filter(pk=charge.pk, status=Charge.Status.PENDING).update(**fields)
         if not settled:
@@ -296,7 +328,7 @@ def charge_settle(
             return charge  # settled already (a reconcile raced the original request)
         for name, value in fields.items():
             setattr(charge, name, value)
-        settled_event = ChargeSucceeded if approved else ChargeFailed
+        settled_event = ChargeAuthorized if held else ChargeSucceeded if approved else ChargeFailed
         publish(settled_event(charge_id=charge.pk, merchant_id=charge.merchant_id))
         if on_settled is not None:
             on_settled(charge=charge, now=now)
@@ -345,8 +377,9 @@ def reconcile_cutoff(now: datetime) -> datetime:
 
 
 def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Reconcile pending charges (those of no subscription: billing reconciles its own) and
-    pending refunds older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
+    """Reconcile pending charges (those of no subscription: billing reconciles its own), the
+    in-flight steps of authorizations (capturing, releasing, expiring) and pending refunds
+    older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
     now = clock_now(now)
     cutoff = reconcile_cutoff(now)
     modes = modes_with_processor()
@@ -362,6 +395,7 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     )
     for charge_id in charge_ids:
         charge_reconcile(charge_id=charge_id, now=now)
+    steps = authorization_steps_reconcile(cutoff=cutoff, modes=modes, now=now, limit=limit)
     refund_ids = list(
         Refund.objects.filter(
             status=Refund.Status.PENDING, created_at__lte=cutoff, livemode__in=modes
@@ -371,7 +405,7 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     )
     for refund_id in refund_ids:
         refund_execute(refund=Refund.objects.select_related("charge").get(pk=refund_id), now=now)
-    return len(charge_ids) + len(refund_ids)
+    return len(charge_ids) + steps + len(refund_ids)
 
 
 # --- refunds -----------------------------------------------------------------------------------
@@ -386,8 +420,9 @@ def refund_create(
     metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> Refund:
-    """Refund all or part of a succeeded charge. The amount is reserved on the charge before
-    the processor is called, so concurrent refunds can never exceed what was captured."""
+    """Refund all or part of a succeeded charge's captured amount (an authorization's capture,
+    not what it held). The amount is reserved on the charge before the processor is called,
+    so concurrent refunds can never exceed what was captured."""
     if merchant.acting_livemode():
         live_mode_require()  # before anything is stored
     now = clock_now(now)
@@ -398,9 +433,10 @@ def refund_create(
             raise ChargeNotFound("No such charge for this merchant.")
         if charge.status != Charge.Status.SUCCEEDED:
             raise RefundNotAllowed(
-                "Only a succeeded charge can be refunded.", code="charge_not_refundable"
+                "Only a succeeded (captured) charge can be refunded.",
+                code="charge_not_refundable",
             )
-        remaining = charge.amount - charge.amount_refunded
+        remaining = charge.amount_captured - charge.amount_refunded
         amount = remaining if amount is None else amount
         if amount < 1 or amount > remaining:
             raise RefundNotAllowed(

@@ -10,4 +10,6 @@ urlpatterns = [
     path("charges/<str:charge_id>/refunds", api.RefundCreateApi.as_view(), name="charge-refunds"),
     path("refunds", api.RefundListApi.as_view(), name="refunds"),
     path("refunds/<str:refund_id>", api.RefundDetailApi.as_view(), name="refund-detail"),
+    path("charges/<str:charge_id>/capture", api.ChargeCaptureApi.as_view(), name="charge-capture"),
+    path("charges/<str:charge_id>/release", api.ChargeReleaseApi.as_view(), name="charge-release"),
 ]

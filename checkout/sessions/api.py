@@ -50,6 +50,7 @@ SESSION_EXAMPLE = {
     "interval": None,
     "interval_count": None,
     "description": "Order #1042",
+    "capture_method": "automatic",
     "customer_reference": "customer-77",
     "customer": None,
     "metadata": {"order_id": "1042"},
@@ -143,6 +144,12 @@ class CheckoutSessionListCreateApi(APIView):
             "(and a subscription session's subscription is the customer's).",
         )
         metadata = MetadataField(required=False)
+        capture_method = serializers.ChoiceField(
+            choices=["automatic", "manual"],
+            required=False,
+            help_text="Payment sessions: `manual` only authorises the card (the charge is "
+            "`requires_capture`); capture it with `POST /api/v1/charges/{id}/capture`.",
+        )
         expires_in = serializers.IntegerField(
             min_value=MIN_TTL_SECONDS,
             max_value=MAX_TTL_SECONDS,

@@ -46,6 +46,12 @@ class CheckoutSession(ModeOwned):
     interval = models.CharField(max_length=5, blank=True)
     interval_count = models.PositiveSmallIntegerField(null=True, blank=True)
     description = models.CharField(max_length=500, blank=True)
+    # ``manual``: a payment session only authorises; the merchant captures the charge later.
+    capture_method = models.CharField(
+        max_length=10,
+        choices=[("automatic", "Automatic"), ("manual", "Manual")],
+        default="automatic",
+    )
     customer_reference = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     success_url = models.CharField(max_length=2000)
@@ -90,6 +96,10 @@ class CheckoutSession(ModeOwned):
             models.CheckConstraint(
                 condition=(Q(mode="setup", amount__isnull=True) | Q(amount__gt=0)),
                 name="cs_amount_by_mode",
+            ),
+            models.CheckConstraint(
+                condition=Q(mode="payment") | Q(capture_method="automatic"),
+                name="cs_manual_capture_is_payment",
             ),
             models.CheckConstraint(
                 condition=Q(mode="subscription") | Q(interval=""),

@@ -21,6 +21,7 @@ class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
     interval = serializers.CharField(allow_null=True, source="interval_or_none")
     interval_count = serializers.IntegerField(allow_null=True)
     description = serializers.CharField()
+    capture_method = serializers.CharField()
     customer_reference = serializers.CharField()
     customer = serializers.CharField(source="customer_id", allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField())
@@ -44,7 +45,9 @@ class CheckoutSessionOutputSerializer(serializers.Serializer[CheckoutSession]):
         return request.build_absolute_uri(path) if request is not None else path
 
     def get_payment_status(self, session: CheckoutSession) -> str:
-        """``paid`` once the charge succeeded, ``no_payment_required`` for setup sessions."""
+        """``paid`` once the charge succeeded, ``no_payment_required`` for setup sessions; a
+        manual-capture session stays ``unpaid`` (authorised, not captured: see its charge)."""
         if session.mode == CheckoutSession.Mode.SETUP:
             return "no_payment_required"
-        return "paid" if session.status == CheckoutSession.Status.COMPLETE else "unpaid"
+        paid = session.status == CheckoutSession.Status.COMPLETE
+        return "paid" if paid and session.capture_method != "manual" else "unpaid"

@@ -158,11 +158,13 @@ def checkout_session_create(
     customer_id: str | None = None,
     metadata: Mapping[str, str] | None = None,
     expires_in: int | None = None,
+    capture_method: str = "automatic",
     now: datetime | None = None,
 ) -> CheckoutSession:
-    """A hosted page for ``mode``: ``payment`` (charge ``amount`` now), ``setup`` (save the
-    card as a token) or ``subscription`` (pay the first ``interval`` now, then recurring).
-    Every field is checked here, so completion cannot fail on the merchant's input."""
+    """A hosted page for ``mode``: ``payment`` (charge ``amount`` now, or only authorise it
+    with ``capture_method="manual"``), ``setup`` (save the card as a token) or
+    ``subscription`` (pay the first ``interval`` now, then recurring). Every field is checked
+    here, so completion cannot fail on the merchant's input."""
     errors: list[FieldError] = []
     if mode not in CheckoutSession.Mode.values:
         raise InvalidInput(
@@ -191,6 +193,16 @@ def checkout_session_create(
     elif interval or interval_count is not None:
         errors.append(
             FieldError("interval", "invalid_for_mode", "Only subscriptions take an interval.")
+        )
+    if capture_method not in ("automatic", "manual"):
+        errors.append(FieldError("capture_method", "invalid_choice", "Use automatic or manual."))
+    elif capture_method == "manual" and mode != CheckoutSession.Mode.PAYMENT:
+        errors.append(
+            FieldError(
+                "capture_method",
+                "invalid_for_mode",
+                "Only a payment session can authorise now and capture later.",
+            )
         )
     if errors:
         raise InvalidInput(errors=errors)
@@ -228,6 +240,7 @@ def checkout_session_create(
             interval=interval if mode == CheckoutSession.Mode.SUBSCRIPTION else "",
             interval_count=interval_count if mode == CheckoutSession.Mode.SUBSCRIPTION else None,
             description=description,
+            capture_method=capture_method,
             customer_reference=customer_reference,
             metadata=metadata,
             success_url=success_url,
@@ -446,6 +459,7 @@ def checkout_session_complete(
             description=session.description,
             metadata=metadata,
             idempotency_key=f"checkout:{session.pk}:{session.attempts}",
+            capture=session.capture_method != "manual",
             # The CVC reaches the processor for this first authorisation only, from memory.
             cvc=ingested.cvc,
             # The processor's answer feeds the card-testing rules for this shopper and session.

@@ -9,6 +9,8 @@ next ``webhooks_enqueue_due`` pass, because the delivery row, not the queue, is 
 Domain event → webhook event types (``WEBHOOK_EVENTS``):
 
 - ``ChargeSucceeded`` / ``ChargeFailed`` → ``charge.succeeded`` / ``charge.failed``;
+- ``ChargeAuthorized|Captured|Released|Expired`` → ``charge.<the same>`` (an authorization's
+  steps: funds held, captured, released by the merchant, released at expiry);
 - ``RefundSucceeded`` → ``refund.succeeded`` (the refund) **and** ``charge.refunded`` (the
   charge, with its new ``amount_refunded``), Stripe's name for it; ``RefundFailed`` →
   ``refund.failed``;
@@ -49,7 +51,16 @@ from checkout.customers.events import (
     CustomerUpdated,
 )
 from checkout.customers.models import Customer, CustomerCard
-from checkout.payments.events import ChargeFailed, ChargeSucceeded, RefundFailed, RefundSucceeded
+from checkout.payments.events import (
+    ChargeAuthorized,
+    ChargeCaptured,
+    ChargeExpired,
+    ChargeFailed,
+    ChargeReleased,
+    ChargeSucceeded,
+    RefundFailed,
+    RefundSucceeded,
+)
 from checkout.payments.models import Charge, Refund
 from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
 from checkout.sessions.models import CheckoutSession
@@ -122,7 +133,18 @@ def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
     return ids
 
 
-def _charge(event: ChargeSucceeded | ChargeFailed | RefundSucceeded) -> Model:
+ChargeEvent = (
+    ChargeSucceeded
+    | ChargeFailed
+    | ChargeAuthorized
+    | ChargeCaptured
+    | ChargeReleased
+    | ChargeExpired
+    | RefundSucceeded
+)
+
+
+def _charge(event: ChargeEvent) -> Model:
     return Charge.objects.select_related("merchant").get(pk=event.charge_id)
 
 
@@ -154,6 +176,10 @@ def _customer_card(event: CustomerCardAttached | CustomerCardDetached) -> Model:
 WEBHOOK_EVENTS: dict[type[DomainEvent], tuple[tuple[EventType, Callable[..., Model]], ...]] = {
     ChargeSucceeded: ((EventType.CHARGE_SUCCEEDED, _charge),),
     ChargeFailed: ((EventType.CHARGE_FAILED, _charge),),
+    ChargeAuthorized: ((EventType.CHARGE_AUTHORIZED, _charge),),
+    ChargeCaptured: ((EventType.CHARGE_CAPTURED, _charge),),
+    ChargeReleased: ((EventType.CHARGE_RELEASED, _charge),),
+    ChargeExpired: ((EventType.CHARGE_EXPIRED, _charge),),
     RefundSucceeded: (
         (EventType.REFUND_SUCCEEDED, _refund),
         (EventType.CHARGE_REFUNDED, _charge),

@@ -31,6 +31,7 @@ CELERY_BEAT_SCHEDULE = {
     "billing-enqueue-due": {"task": "checkout.tasks.billing_enqueue_due", "schedule": 60.0},
     "charges-reconcile": {"task": "checkout.tasks.charges_reconcile", "schedule": 300.0},
     "idempotency-purge": {"task": "checkout.tasks.idempotency_purge", "schedule": 3600.0},
+    "authorizations-expire": {"task": "checkout.tasks.authorizations_expire", "schedule": 600.0},
     # Seal committed audit events, sign the head now and then (expires: runs never pile up).
     "audit-seal": {
         "task": "monitoring.audit_seal",

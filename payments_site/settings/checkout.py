@@ -15,6 +15,9 @@ PROCESSOR_OPTIONS: dict[str, object] = {
     # Injected fault: "", "timeout_before", "timeout_after" (charged, answer lost),
     # "connection_error".
     "fault": env.str("PROCESSOR_SANDBOX_FAULT", default=""),
+    # The operations it hits (comma-separated: charge, authorize, capture, void, refund); all
+    # when empty.
+    "fault_on": env.str("PROCESSOR_SANDBOX_FAULT_ON", default=""),
 }
 # Live mode's processor (dotted path to a Processor; never the sandbox). Empty: live mode is
 # unavailable, and live charges, refunds, subscriptions and paid checkouts are refused with
@@ -47,6 +50,9 @@ SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # request timeout, so no original request can still be in flight).
 CHARGE_RECONCILE_AFTER_SECONDS: int = env.int("CHARGE_RECONCILE_AFTER_SECONDS", default=300)
 CHARGE_MAX_AMOUNT: int = 99_999_999
+# An authorization (`capture: false`) not captured within this many hours is released (7 days,
+# what card networks commonly honour for a hold).
+AUTHORIZATION_TTL_HOURS: int = env.int("AUTHORIZATION_TTL_HOURS", default=168)
 # Idempotency keys are kept at least this long, then purged by `purge_idempotency_keys`.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # A request holding a key longer than this is presumed dead (> gunicorn's timeout).

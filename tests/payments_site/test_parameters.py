@@ -192,7 +192,7 @@ def test_wrongly_typed_query_parameter_is_refused(
 @pytest.mark.parametrize(
     ("url", "body", "field"),
     [
-        ("/api/v1/charges", {"capture": False}, "capture"),
+        ("/api/v1/charges", {"capture_method": "manual"}, "capture_method"),
         ("/api/v1/charges", {"customer": "cus_1"}, "customer"),
         ("/api/v1/checkout/sessions", {"line_items": [{"price": "p_1"}]}, "line_items"),
     ],
