@@ -123,7 +123,7 @@ def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
 
 
 def _charge(event: ChargeSucceeded | ChargeFailed | RefundSucceeded) -> Model:
-    return Charge.objects.select_related("merchant").get(pk=event.charge_id)
+    return Charge.objects.select_related("merchant", "token").get(pk=event.charge_id)
 
 
 def _refund(event: RefundSucceeded | RefundFailed) -> Model:
