@@ -145,7 +145,7 @@ ChargeEvent = (
 
 
 def _charge(event: ChargeEvent) -> Model:
-    return Charge.objects.select_related("merchant").get(pk=event.charge_id)
+    return Charge.objects.select_related("merchant", "token").get(pk=event.charge_id)
 
 
 def _refund(event: RefundSucceeded | RefundFailed) -> Model:
