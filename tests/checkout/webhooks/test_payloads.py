@@ -114,7 +114,9 @@ def test_no_card_number_or_cvc_reaches_events_deliveries_or_the_admin(
         texts[f"event {event.id}"] = event.payload
     for index, received in enumerate(hooked.receiver.requests):
         texts[f"delivered body {index}"] = received.body.decode()
-        texts[f"delivered headers {index}"] = repr(received.headers)
+        # Content-Length is the body's size, a bare number that can be any three digits.
+        headers = {k: v for k, v in received.headers.items() if k.lower() != "content-length"}
+        texts[f"delivered headers {index}"] = repr(headers)
     for attempt in WebhookAttempt.objects.all():
         texts[f"attempt {attempt.pk}"] = repr(
             [
