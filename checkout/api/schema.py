@@ -60,8 +60,9 @@ def add_problem_responses(
 ) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS``: every operation documents the problem+json answers it can
     give whatever its view declares — 401/429/503 when it needs a key, 404 when its path names
-    an object, 409/422 when it takes an Idempotency-Key, 400 everywhere (an undeclared
-    parameter is refused) — so clients (and
+    an object, 409/422 when it takes an Idempotency-Key, 413 when it takes a body (every body
+    is read under one size cap), 400 everywhere (an undeclared parameter is refused) — so
+    clients (and
     schemathesis) see the whole contract."""
     problem = {"$ref": "#/components/schemas/Problem"}
     generic = {
@@ -71,6 +72,7 @@ def add_problem_responses(
         "403": "This merchant is suspended (`merchant_suspended`): reads work, writes do not.",
         "404": "No such object for this merchant.",
         "409": "A request with this Idempotency-Key is still running (`idempotency_key_in_use`).",
+        "413": "The request body is larger than this API accepts (`request_too_large`).",
         "422": "This Idempotency-Key was used with a different request (`idempotency_key_reused`).",
         "429": "Too many requests for this API key; see Retry-After.",
         "503": "A service this request needs is not answering; nothing was done. "
@@ -92,6 +94,8 @@ def add_problem_responses(
                 wanted.append("403")  # a suspended merchant reads but does not write
             if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
                 wanted += ["409", "422"]
+            if "requestBody" in operation:
+                wanted.append("413")
             responses = operation.setdefault("responses", {})
             for status in wanted:
                 responses.setdefault(
