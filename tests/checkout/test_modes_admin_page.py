@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.db.models import Model, QuerySet
 from django.db.models.lookups import Exact
 from django.db.models.sql.where import WhereNode
@@ -121,7 +122,7 @@ def test_the_mode_filter_narrows_the_changelist(admin_client: Client, merchant: 
     assert live.pk in only_live and test.pk not in only_live
     assert test.pk in only_test and live.pk not in only_test
     detail = admin_client.get(
-        reverse("admin:checkout_checkoutsession_change", args=[live.pk])
+        reverse("admin:checkout_checkoutsession_change", args=[quote(live.pk)])
     ).content.decode()
     assert "Livemode" in detail
 

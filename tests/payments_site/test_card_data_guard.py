@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
@@ -175,7 +176,7 @@ def test_a_card_number_in_any_admin_form_field_is_refused(
     token = TokenFactory.create(merchant=merchant)
 
     response = admin_client.post(
-        reverse("admin:vault_token_revoke", args=[token.pk]), {field: "card 4242 4242 4242 4242"}
+        reverse("admin:vault_token_revoke", args=[quote(token.pk)]), {field: "card 4242 4242 4242 4242"}
     )
 
     assert response.status_code == 400

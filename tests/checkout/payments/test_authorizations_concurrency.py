@@ -25,8 +25,9 @@ from vault.models import Merchant
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CONCURRENCY = 24
-# Latency at the processor, so that many captures arrive while the first is in flight.
-SERVER_ENV = {"PROCESSOR_SANDBOX_LATENCY_MS": "300", "API_THROTTLE_RATE": "100000/second"}
+# Latency at the processor long enough that captures reaching a worker still cold (its first
+# request loads the URLconf and opens a connection) arrive while the first is in flight.
+SERVER_ENV = {"PROCESSOR_SANDBOX_LATENCY_MS": "2000", "API_THROTTLE_RATE": "100000/second"}
 
 
 def fire(urls: list[str], cafile: Path, secret: str, path: str) -> list[tuple[int, dict]]:
