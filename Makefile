@@ -1,4 +1,5 @@
-# Tessera: `make run` serves https://localhost:8443, `make test` runs the whole suite.
+# Tessera: `make run` serves https://localhost:8443, `make test` runs the suite without the
+# slow tests (real servers, workers, browsers); `make test-slow` runs those, `make test-all` both.
 # Needs only python3 (3.11+) and make. `make run` installs what the app needs at run time
 # (requirements.lock); `make test`, `lint`, `bench` and `bootstrap` add the development and
 # test tools (requirements-dev.lock, a superset at the same versions). Both locked and hashed.
@@ -15,7 +16,7 @@ export DJANGO_SETTINGS_MODULE ?= payments_site.settings.development
 # No --quiet: a first install takes a while, and pip's lines show where it is.
 PIP_FLAGS := --disable-pip-version-check --no-input --progress-bar on
 
-.PHONY: run test lint bench bootstrap lock clean
+.PHONY: run test test-slow test-all lint bench bootstrap lock clean
 
 bootstrap: $(DEV_STAMP)
 
@@ -47,8 +48,16 @@ run: $(RUN_STAMP) .env .run/tls/localhost.crt
 	$(BIN)/gunicorn payments_site.wsgi:application -c payments_site/gunicorn_conf.py \
 		--bind 127.0.0.1:$(PORT) --certfile .run/tls/localhost.crt --keyfile .run/tls/localhost.key
 
+PYTEST := DJANGO_SETTINGS_MODULE=payments_site.settings.test $(BIN)/pytest
+
 test: $(DEV_STAMP)
-	DJANGO_SETTINGS_MODULE=payments_site.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(DEV_STAMP)
+	$(PYTEST) -m slow $(PYTEST_ARGS)
+
+test-all: $(DEV_STAMP)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # Benchmarks (tests/bench/): figures as ratios to a baseline measured in the same run.
 # BENCH_ARGS e.g. "vault --cards 1000"; DATABASE_URL selects PostgreSQL as for `make test`.
