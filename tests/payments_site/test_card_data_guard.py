@@ -176,7 +176,8 @@ def test_a_card_number_in_any_admin_form_field_is_refused(
     token = TokenFactory.create(merchant=merchant)
 
     response = admin_client.post(
-        reverse("admin:vault_token_revoke", args=[quote(token.pk)]), {field: "card 4242 4242 4242 4242"}
+        reverse("admin:vault_token_revoke", args=[quote(token.pk)]),
+        {field: "card 4242 4242 4242 4242"},
     )
 
     assert response.status_code == 400
