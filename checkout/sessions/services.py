@@ -39,6 +39,7 @@ from checkout.payments.processors import live_mode_require
 from checkout.payments.services import charge_create
 from checkout.payments.validation import amount_validate, text_validate
 from checkout.sessions.events import CheckoutSessionCompleted, CheckoutSessionExpired
+from checkout.sessions.expiry import checkout_session_lapse
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.transport import card_seal
 from monitoring.audit.models import AuditEvent
@@ -297,14 +298,13 @@ def checkout_session_success_url(session: CheckoutSession) -> str:
 def checkout_session_sync(
     *, session: CheckoutSession, now: datetime | None = None
 ) -> CheckoutSession:
-    """Bring a session's status up to date: expire an open one past ``expires_at``; settle one
-    whose charge was pending when its attempt ended (the reconcile job settles the charge);
-    reopen one whose attempt died without a charge."""
+    """Bring a session's status up to date: expire an open one past ``expires_at`` (announced
+    once, ``checkout_session_lapse``); settle one whose charge was pending when its attempt
+    ended (the reconcile job settles the charge); reopen one whose attempt died without a
+    charge."""
     now = clock_now(now)
     if session.status == CheckoutSession.Status.OPEN and session.expires_at <= now:
-        CheckoutSession.objects.filter(pk=session.pk, status=CheckoutSession.Status.OPEN).update(
-            status=CheckoutSession.Status.EXPIRED
-        )
+        checkout_session_lapse(session_id=session.pk, merchant_id=session.merchant_id, now=now)
         session.refresh_from_db()
     elif session.status == CheckoutSession.Status.PROCESSING:
         if session.charge_id is not None:

@@ -32,6 +32,10 @@ CELERY_BEAT_SCHEDULE = {
     "charges-reconcile": {"task": "checkout.tasks.charges_reconcile", "schedule": 300.0},
     "idempotency-purge": {"task": "checkout.tasks.idempotency_purge", "schedule": 3600.0},
     "authorizations-expire": {"task": "checkout.tasks.authorizations_expire", "schedule": 600.0},
+    "checkout-sessions-expire": {
+        "task": "checkout.tasks.checkout_sessions_expire",
+        "schedule": 60.0,
+    },
     # Seal committed audit events, sign the head now and then (expires: runs never pile up).
     "audit-seal": {
         "task": "monitoring.audit_seal",
