@@ -266,7 +266,12 @@ class RefundCreateApi(APIView):
     @extend_schema(
         operation_id="charges_refunds_create",
         summary="Refund a charge",
-        description="Full or partial; the total refunded never exceeds what was captured.",
+        description=(
+            "Full or partial; the total refunded never exceeds what was captured. `201` once "
+            "the processor answered; `202` with `status` `pending` when its answer was lost "
+            "(reconciled) or comes later (Adyen: its notification settles it; "
+            "`refund.succeeded` or `refund.failed` tells you)."
+        ),
         request=InputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
@@ -353,7 +358,9 @@ class ChargeCaptureApi(APIView):
             "Captures all or part of a `requires_capture` charge, once; what is not captured "
             "is released. `200` with `status` `succeeded` (or `failed` when the card refuses "
             "the capture); `202` with `status` `capturing` when the processor's answer was "
-            "lost — reconciliation finishes it, never capturing twice. `409` "
+            "lost — reconciliation finishes it, never capturing twice — or the processor "
+            "confirms captures later (Adyen: its notification ends it; `charge.captured` "
+            "or `charge.failed` tells you). `409` "
             "`charge_not_capturable` (code `charge_already_captured`, "
             "`charge_capture_in_progress`, `charge_released`, `authorization_expired`, …)."
         ),
@@ -394,7 +401,8 @@ class ChargeReleaseApi(APIView):
         description=(
             "Voids a `requires_capture` charge: the held funds are released and it can no "
             "longer be captured. `200` with `status` `released`; `202` `releasing` when the "
-            "processor's answer was lost (reconciled). `409` `charge_not_capturable` when it "
+            "processor's answer was lost (reconciled) or comes later (Adyen: its notification "
+            "ends it). `409` `charge_not_capturable` when it "
             "was captured, released or expired already."
         ),
         request=InputSerializer,

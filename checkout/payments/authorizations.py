@@ -162,6 +162,8 @@ def capture_send(*, charge: Charge, now: datetime | None = None) -> Charge:
 
 
 def _capture_record(*, charge: Charge, result: ProcessorCapture, now: datetime) -> Charge:
+    if result.succeeded and result.pending:
+        return _step_accepted(charge=charge, step=Status.CAPTURING, reference=result.processor_id)
     if result.succeeded:
         fields: dict[str, object] = {
             "status": Status.SUCCEEDED,
@@ -201,6 +203,8 @@ def _void_record(*, charge: Charge, result: ProcessorVoid, now: datetime) -> Cha
             "charge_void_refused", extra={"charge": charge.id, "code": result.failure_code}
         )
         return charge
+    if result.succeeded and result.pending:
+        return _step_accepted(charge=charge, step=charge.status, reference=result.processor_id)
     expiring = charge.status == Status.EXPIRING
     return _step_end(
         charge=charge,
@@ -232,6 +236,95 @@ def _step_end(
             setattr(charge, name, value)
         publish(event(charge_id=charge.pk, merchant_id=charge.merchant_id))
     return charge
+
+
+def _step_accepted(*, charge: Charge, step: str, reference: str) -> Charge:
+    """The processor accepted the step and answers later (a notification): note its
+    reference, so reconciliation waits for that answer instead of re-sending. Only while the
+    step is still in flight: a notification that came first has ended it already."""
+    Charge.objects.filter(pk=charge.pk, status=step).update(step_processor_id=reference[:100])
+    charge.refresh_from_db()
+    return charge
+
+
+# --- the processor's later word (notifications) ------------------------------------------------
+
+# How a notification left our record: applied, nothing to change, or in conflict with it (the
+# caller raises an operator alert).
+APPLIED, UNCHANGED, CONFLICT = "applied", "unchanged", "conflict"
+CAPTURE_FAILED_MESSAGE = "The card's issuer refused the capture; the authorization was released."
+
+
+def capture_confirm(*, charge_id: str, amount: int | None, now: datetime) -> str:
+    """The processor confirms a capture of ``amount`` (default: what we asked for). Ends a
+    ``capturing`` step, or captures a ``requires_capture`` authorization captured elsewhere
+    (the processor's own console). A captured or failed charge is left as it is, so a late
+    confirmation after a capture failure changes nothing."""
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(pk=charge_id)
+        if charge.status not in (Status.CAPTURING, Status.REQUIRES_CAPTURE):
+            if charge.status in (Status.SUCCEEDED, Status.FAILED):
+                return UNCHANGED
+            return CONFLICT  # released or expired here, captured there
+        asked = charge.capture_amount or charge.amount
+        captured = amount if amount is not None and 1 <= amount <= charge.amount else asked
+        fields: dict[str, object] = {
+            "status": Status.SUCCEEDED,
+            "amount_captured": captured,
+            "capture_amount": captured,
+            "captured_at": now,
+            "step_started_at": None,
+        }
+        _step_end(charge=charge, step=charge.status, fields=fields, event=ChargeCaptured)
+    return APPLIED
+
+
+def capture_refuse(*, charge_id: str, reason: str, now: datetime) -> str:
+    """The processor reports a capture failed (Adyen: ``CAPTURE`` false, or ``CAPTURE_FAILED``
+    after it was first accepted): the charge fails and nothing is captured. A charge already
+    refunded in part cannot be undone here: a conflict, for a person."""
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(pk=charge_id)
+        if charge.status == Status.FAILED:
+            return UNCHANGED
+        if charge.status not in (Status.CAPTURING, Status.REQUIRES_CAPTURE, Status.SUCCEEDED):
+            return CONFLICT
+        if charge.status == Status.SUCCEEDED and charge.amount_refunded:
+            return CONFLICT
+        fields: dict[str, object] = {
+            "status": Status.FAILED,
+            "amount_captured": 0,
+            "captured_at": None,
+            "failure_code": "capture_failed",
+            "failure_message": (reason or CAPTURE_FAILED_MESSAGE)[:200],
+            "released_at": now,
+            "step_started_at": None,
+        }
+        _step_end(charge=charge, step=charge.status, fields=fields, event=ChargeFailed)
+    return APPLIED
+
+
+def void_confirm(*, charge_id: str, now: datetime) -> str:
+    """The processor confirms a release (Adyen's ``CANCELLATION``): ends a ``releasing`` or
+    ``expiring`` step, or releases an authorization cancelled elsewhere."""
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(pk=charge_id)
+        if charge.status in (Status.RELEASED, Status.EXPIRED):
+            return UNCHANGED
+        if charge.status not in (Status.RELEASING, Status.EXPIRING, Status.REQUIRES_CAPTURE):
+            return CONFLICT
+        expiring = charge.status == Status.EXPIRING
+        _step_end(
+            charge=charge,
+            step=charge.status,
+            fields={
+                "status": Status.EXPIRED if expiring else Status.RELEASED,
+                "released_at": now,
+                "step_started_at": None,
+            },
+            event=ChargeExpired if expiring else ChargeReleased,
+        )
+    return APPLIED
 
 
 def charges_expire(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -270,7 +363,10 @@ def authorization_steps_reconcile(
     lost); the processor deduplicates on the derived keys. Returns how many."""
     charges = list(
         Charge.objects.filter(
-            status__in=IN_FLIGHT, step_started_at__lte=cutoff, livemode__in=list(modes)
+            status__in=IN_FLIGHT,
+            step_started_at__lte=cutoff,
+            livemode__in=list(modes),
+            step_processor_id="",  # accepted ones await the processor's notification
         ).order_by("step_started_at")[:limit]
     )
     for charge in charges:
@@ -283,9 +379,12 @@ def authorization_steps_reconcile(
 
 __all__ = [
     "authorization_steps_reconcile",
+    "capture_confirm",
+    "capture_refuse",
     "capture_send",
     "charge_capture",
     "charge_release",
     "charges_expire",
+    "void_confirm",
     "void_send",
 ]

@@ -61,6 +61,9 @@ class Charge(ModeOwned):
     authorization_expires_at = models.DateTimeField(null=True, blank=True)
     # When the in-flight step (capturing, releasing, expiring) began: reconciled after a while.
     step_started_at = models.DateTimeField(null=True, blank=True)
+    # The processor's reference for the in-flight step once it accepted it for a later answer
+    # (Adyen's ``received``): the step then ends by notification, not by re-sending it.
+    step_processor_id = models.CharField(max_length=100, blank=True)
     captured_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     amount_refunded = models.PositiveBigIntegerField(default=0)

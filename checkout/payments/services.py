@@ -398,7 +398,10 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     steps = authorization_steps_reconcile(cutoff=cutoff, modes=modes, now=now, limit=limit)
     refund_ids = list(
         Refund.objects.filter(
-            status=Refund.Status.PENDING, created_at__lte=cutoff, livemode__in=modes
+            status=Refund.Status.PENDING,
+            created_at__lte=cutoff,
+            livemode__in=modes,
+            processor_id="",  # accepted ones await the processor's notification
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
@@ -473,6 +476,14 @@ def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
         return _refund_settle(
             refund_id=refund.id, succeeded=False, code=PROCESSOR_UNAVAILABLE, now=now
         )
+    if result.succeeded and result.pending:
+        # Accepted; the processor's notification settles it (``refund_confirm``). Only while
+        # pending: a notification that came first has settled it already.
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            processor_id=result.processor_id[:100]
+        )
+        refund.refresh_from_db()
+        return refund
     return _refund_settle(
         refund_id=refund.id,
         succeeded=result.succeeded,
@@ -480,6 +491,53 @@ def refund_execute(*, refund: Refund, now: datetime | None = None) -> Refund:
         processor_id=result.processor_id,
         now=now,
     )
+
+
+def refund_confirm(*, refund_id: str, processor_id: str, now: datetime) -> bool:
+    """The processor confirms a pending refund (Adyen's ``REFUND`` true). True if it was
+    pending; a refund failed already stays failed (a ``REFUND_FAILED`` that came first)."""
+    with transaction.atomic():
+        status = (
+            Refund.objects.select_for_update().values_list("status", flat=True).get(pk=refund_id)
+        )
+        if status != Refund.Status.PENDING:
+            return False
+        _refund_settle(
+            refund_id=refund_id, succeeded=True, code="", processor_id=processor_id, now=now
+        )
+    return True
+
+
+def refund_refuse(*, refund_id: str, processor_id: str, now: datetime) -> bool:
+    """The processor reports a refund failed (``REFUND`` false, or ``REFUND_FAILED`` after it
+    was first confirmed): the refund fails and its amount is refundable again. True if that
+    changed anything."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == Refund.Status.FAILED:
+            return False
+        if refund.status == Refund.Status.PENDING:
+            _refund_settle(
+                refund_id=refund_id,
+                succeeded=False,
+                code="refund_failed",
+                processor_id=processor_id,
+                now=now,
+            )
+            return True
+        refund.status = Refund.Status.FAILED
+        refund.failure_code = "refund_failed"
+        refund.settled_at = now
+        refund.save(update_fields=["status", "failure_code", "settled_at"])
+        Charge.objects.filter(pk=refund.charge_id).update(
+            amount_refunded=F("amount_refunded") - refund.amount
+        )
+        publish(
+            RefundFailed(
+                refund_id=refund.pk, charge_id=refund.charge_id, merchant_id=refund.merchant_id
+            )
+        )
+    return True
 
 
 def _refund_settle(
@@ -496,7 +554,7 @@ def _refund_settle(
             return refund
         refund.status = Refund.Status.SUCCEEDED if succeeded else Refund.Status.FAILED
         refund.failure_code = "" if succeeded else (code or "refund_failed")
-        refund.processor_id = processor_id
+        refund.processor_id = processor_id or refund.processor_id
         refund.settled_at = clock_now(now)
         refund.save(update_fields=["status", "failure_code", "processor_id", "settled_at"])
         settled_event = RefundSucceeded if succeeded else RefundFailed
@@ -521,6 +579,8 @@ __all__ = [
     "charge_reconcile",
     "charge_settle",
     "charges_reconcile",
+    "refund_confirm",
     "refund_create",
+    "refund_refuse",
     "token_unusable",
 ]

@@ -231,6 +231,38 @@ def _fire(ctx: _Context, rule: Rule, source: str, observed: float) -> SecurityAl
     return alert
 
 
+def alert_raise(
+    *,
+    rule: str,
+    source: str,
+    since: datetime,
+    observed: float = 1.0,
+    threshold: float = 1.0,
+    severity: str = SecurityAlert.Severity.CRITICAL,
+    detail: dict[str, Any] | None = None,
+) -> SecurityAlert | None:
+    """Raise an operator alert that no counting rule measures (a processor's word conflicting
+    with ours, an answer overdue): once per rule, source and ``since`` (the database refuses a
+    second), announced like every alert. Returns it, or None when it was raised already."""
+    try:
+        with transaction.atomic():
+            alert = SecurityAlert.objects.create(
+                rule=rule[:80],
+                scope=SecurityAlert.Scope.GLOBAL,
+                source=source[:200],
+                window_start=since,
+                raised_at=datetime.fromtimestamp(_now(), tz=UTC),
+                observed=observed,
+                threshold=threshold,
+                severity=severity,
+                detail=dict(detail or {}),
+            )
+    except IntegrityError:
+        return None
+    _announce(alert)
+    return alert
+
+
 def _announce(alert: SecurityAlert) -> None:
     event = {
         "alert_id": alert.pk,

@@ -14,8 +14,9 @@ None: the reconcile job re-sends the same request and Adyen replays its first an
 
 What Adyen's answers become:
 
-- HTTP 200/201: the result (``resultCode`` for payments, ``status: received`` for
-  modifications, which Adyen confirms later by notification).
+- HTTP 200/201: the result (``resultCode`` for payments; ``status: received`` for
+  modifications, answered ``pending``: Adyen confirms or refuses them later by notification,
+  which ``checkout.payments.notifications`` applies).
 - 400 / 422 (a request Adyen refused to process): a decline with ``processing_error``.
 - 401 / 403 (credentials or permissions): ``ProcessorUnreachable`` — nothing happened.
 - 5xx, a read timeout, a connection dropped after sending: ``ProcessorTimeout`` — the outcome
@@ -307,6 +308,7 @@ class AdyenProcessor(Processor):
             amount=amount if ok else 0,
             failure_code=code,
             failure_message=FAILURE_MESSAGES.get(code, ""),
+            pending=ok,
         )
 
     def void(self, *, idempotency_key: str, processor_charge_id: str) -> ProcessorVoid:
@@ -318,7 +320,7 @@ class AdyenProcessor(Processor):
             currency="",
         )
         return ProcessorVoid(
-            processor_id=psp or processor_charge_id, succeeded=ok, failure_code=code
+            processor_id=psp or processor_charge_id, succeeded=ok, failure_code=code, pending=ok
         )
 
     def refund(
@@ -336,6 +338,7 @@ class AdyenProcessor(Processor):
             succeeded=ok,
             failure_code=code,
             failure_message=FAILURE_MESSAGES.get(code, ""),
+            pending=ok,
         )
 
 

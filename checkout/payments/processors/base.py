@@ -48,31 +48,40 @@ class ProcessorCharge:
 @dataclass(frozen=True)
 class ProcessorCapture:
     """A processor's answer to a capture: ``amount`` taken from the hold (the rest released),
-    or refused with a failure code (the hold is then released by the processor)."""
+    or refused with a failure code (the hold is then released by the processor). ``pending``:
+    the processor accepted the capture and confirms it later (Adyen's ``received`` and its
+    ``CAPTURE`` notification), so the charge stays ``capturing`` until then."""
 
     processor_id: str
     succeeded: bool
     amount: int = 0
     failure_code: str = ""
     failure_message: str = ""
+    pending: bool = False
 
 
 @dataclass(frozen=True)
 class ProcessorVoid:
     """A processor's answer to a void: the whole hold released, or refused (``failure_code``,
-    e.g. ``charge_already_captured``)."""
+    e.g. ``charge_already_captured``). ``pending``: accepted, confirmed later by the processor
+    (Adyen's ``CANCELLATION`` notification)."""
 
     processor_id: str
     succeeded: bool
     failure_code: str = ""
+    pending: bool = False
 
 
 @dataclass(frozen=True)
 class ProcessorRefund:
+    """``pending``: accepted, confirmed later by the processor (Adyen's ``REFUND``
+    notification), so the refund stays ``pending`` until then."""
+
     processor_id: str
     succeeded: bool
     failure_code: str = ""
     failure_message: str = ""
+    pending: bool = False
 
 
 class ProcessorError(Exception):

@@ -37,8 +37,15 @@ class SandboxLedgerEntry(models.Model):
 
 
 class AdyenNotification(models.Model):
-    """One Adyen notification item, applied once: unique on its PSP reference and event code
-    (Adyen re-sends until it gets ``[accepted]``, and items may arrive in any order)."""
+    """One Adyen notification item, applied once: unique on its PSP reference, event code and
+    success (Adyen re-sends until it gets ``[accepted]``, and items may arrive in any order;
+    an item may be followed by its opposite, e.g. ``AUTHORISATION`` false then true)."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        UNCHANGED = "unchanged", "Nothing to change"
+        UNKNOWN = "unknown", "No such charge or refund"
+        CONFLICT = "conflict", "Conflicts with our record (operator alerted)"
 
     psp_reference = models.CharField(max_length=64)
     event_code = models.CharField(max_length=64)
@@ -53,12 +60,14 @@ class AdyenNotification(models.Model):
     event_date = models.CharField(max_length=40, blank=True)
     # The charge it concerns (our id, from the merchant reference), "" when we know none.
     charge_id = models.CharField(max_length=40, blank=True, db_index=True)
+    refund_id = models.CharField(max_length=40, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["psp_reference", "event_code"], name="adyen_notification_once"
+                fields=["psp_reference", "event_code", "success"], name="adyen_notification_once"
             )
         ]
 

@@ -11,6 +11,12 @@ answered again with the first answer, and does nothing more.
 What it answers is decided by the card number (``outcomes``) and by a script of faults for the
 next requests: ``"500"``, ``"lost"`` (the effect is made, then the answer is delayed past the
 client's timeout), ``"hang"`` (no effect, no answer in time).
+
+Like Adyen, each capture, cancel and refund it accepts (``received``) is confirmed later by a
+notification: the fake queues one per modification (``queued``), built as Adyen builds them —
+each body validated against the request schema of its event in Adyen's webhooks spec
+(``Webhooks-v1.json``) and each item signed with HMAC-SHA256 over Adyen's documented field
+concatenation — and ``deliver`` posts them to a notification URL, as Adyen does.
 """
 
 from __future__ import annotations
@@ -30,13 +36,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import requests
 from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-# Adyen's published spec, copied unchanged (tests/data/adyen/README.md says from where).
+from checkout.payments.processors.adyen_hmac import item_signature
+
+# Adyen's published specs, copied unchanged (tests/data/adyen/README.md says from where).
 SPEC_PATH = Path(__file__).resolve().parents[3] / "data" / "adyen" / "CheckoutService-v71.json"
 SPEC_URI = "urn:adyen:checkout:v71"
+WEBHOOKS_SPEC_PATH = SPEC_PATH.with_name("Webhooks-v1.json")
+WEBHOOKS_SPEC_URI = "urn:adyen:webhooks:v1"
+# The HMAC key of the fake's notification configuration (hex, as the Customer Area shows it).
+HMAC_KEY = "9A1B3C5D7E9F0A2B4C6D8E0F1A3B5C7D9E1F2A4B6C8D0E2F4A6B8C0D2E4F6A8B"
+# Which notification confirms each modification.
+MODIFICATION_EVENTS = {"capture": "CAPTURE", "cancel": "CANCELLATION", "refund": "REFUND"}
 API_KEY = "AQE-test-key-for-the-fake"
 MERCHANT_ACCOUNT = "TesseraECOM"
 
@@ -85,6 +100,75 @@ def schema_errors(ref: str, document: Any) -> list[str]:
     ]
 
 
+@cache
+def webhooks_spec() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(WEBHOOKS_SPEC_PATH.read_text())
+    return loaded
+
+
+@cache
+def _webhooks_validator(event_code: str) -> OAS31Validator:
+    operation = webhooks_spec()["webhooks"][f"/{event_code}"]["post"]
+    registry = Registry().with_resource(
+        WEBHOOKS_SPEC_URI,
+        Resource.from_contents(webhooks_spec(), default_specification=DRAFT202012),
+    )
+    return OAS31Validator(
+        {"$ref": WEBHOOKS_SPEC_URI + _ref(operation["requestBody"])}, registry=registry
+    )
+
+
+def notification_errors(body: dict[str, Any]) -> list[str]:
+    """What in a notification body Adyen's webhooks spec refuses, for the event of its items."""
+    events = {w["NotificationRequestItem"]["eventCode"] for w in body["notificationItems"]}
+    return [
+        f"{event}: {'/'.join(map(str, e.absolute_path))}: {e.message}"[:300]
+        for event in sorted(events)
+        for e in _webhooks_validator(event).iter_errors(body)
+    ]
+
+
+def notification_body(
+    event_code: str,
+    *,
+    psp: str,
+    reference: str,
+    amount: dict[str, Any],
+    original: str = "",
+    success: bool = True,
+    reason: str = "",
+    live: bool = False,
+    key: str = HMAC_KEY,
+) -> dict[str, Any]:
+    """One notification as Adyen posts it: a ``NotificationRequest`` of one signed item, valid
+    for ``event_code`` in the webhooks spec (``ValueError`` otherwise: the fake cannot send
+    what Adyen would not)."""
+    item: dict[str, Any] = {
+        "amount": dict(amount),
+        "eventCode": event_code,
+        "eventDate": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "merchantAccountCode": MERCHANT_ACCOUNT,
+        "merchantReference": reference,
+        "pspReference": psp,
+        "success": "true" if success else "false",
+    }
+    if original:
+        item["originalReference"] = original
+    if reason:
+        item["reason"] = reason
+    if event_code in ("CAPTURE", "REFUND", "CANCELLATION"):
+        item["paymentMethod"] = "visa"
+    item["additionalData"] = {"hmacSignature": item_signature(item, key)}
+    body = {
+        "live": "true" if live else "false",
+        "notificationItems": [{"NotificationRequestItem": item}],
+    }
+    errors = notification_errors(body)
+    if errors:
+        raise ValueError(f"not a notification Adyen sends: {errors}")
+    return body
+
+
 def _ref(content: dict[str, Any]) -> str:
     return str(content["content"]["application/json"]["schema"]["$ref"])
 
@@ -115,6 +199,11 @@ class FakeAdyen:
     answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Notifications owed for accepted modifications, oldest first (``deliver`` posts them).
+    queued: list[dict[str, Any]] = field(default_factory=list)
+    live: bool = False
+    # Modification kind → (success, reason) of its notification (default: success).
+    modification_outcomes: dict[str, tuple[bool, str]] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -217,6 +306,7 @@ class FakeAdyen:
             self.effects["payment"] += 1
             self.payments[psp] = {
                 "amount": body["amount"]["value"],
+                "currency": body["amount"]["currency"],
                 "captured": 0,
                 "manual": body.get("additionalData", {}).get("manualCapture") == "true",
                 "cancelled": False,
@@ -247,7 +337,35 @@ class FakeAdyen:
             answer["reference"] = body["reference"]
         if kind != "cancel":
             answer["amount"] = body["amount"]
+        success, reason = self.modification_outcomes.get(kind, (True, ""))
+        self.queued.append(
+            notification_body(
+                MODIFICATION_EVENTS[kind],
+                psp=answer["pspReference"],
+                original=psp,
+                reference=str(body.get("reference", "")),
+                amount=body.get("amount")
+                or {"currency": payment["currency"], "value": payment["amount"]},
+                success=success,
+                reason=reason,
+                live=self.live,
+            )
+        )
         return 201, answer
+
+    def deliver(self, url: str, *, verify: str | bool = True, timeout: float = 10.0) -> list[int]:
+        """Post every queued notification to ``url`` as Adyen does; keep those not answered
+        ``[accepted]`` (Adyen retries them). Returns the HTTP statuses."""
+        statuses = []
+        with self.lock:
+            owed, self.queued = self.queued, []
+        for body in owed:
+            response = requests.post(url, json=body, timeout=timeout, verify=verify)
+            statuses.append(response.status_code)
+            if response.status_code != 200 or response.content != b"[accepted]":
+                with self.lock:
+                    self.queued.append(body)
+        return statuses
 
     def _answer(
         self, spec_path: str, status: int, body: dict[str, Any]

@@ -123,11 +123,12 @@ def test_authorize_then_partial_capture_and_refund_are_received_with_derived_key
         amount=3000,
         currency="EUR",
     )
-    assert captured.succeeded and captured.amount == 3000
+    # "received": accepted, confirmed later by Adyen's notification
+    assert captured.succeeded and captured.pending and captured.amount == 3000
     refunded = adyen.refund(
         idempotency_key="re_a", processor_charge_id=held.processor_id, amount=1000, currency="EUR"
     )
-    assert refunded.succeeded
+    assert refunded.succeeded and refunded.pending
     assert [r["key"] for r in fake.requests] == ["ch_a", "ch_a:capture", "re_a"]
     assert fake.effects == {"payment": 1, "capture": 1, "refund": 1}
 
@@ -136,7 +137,7 @@ def test_cancel_releases_an_authorization(fake: FakeAdyen) -> None:
     adyen = _processor(fake)
     held = adyen.authorize(idempotency_key="ch_v", card=CARD, amount=5000, currency="EUR")
     voided = adyen.void(idempotency_key=void_key("ch_v"), processor_charge_id=held.processor_id)
-    assert voided.succeeded
+    assert voided.succeeded and voided.pending
     assert fake.effects["cancel"] == 1
     # a capture after the cancel is refused by Adyen (422): a failure, not a success
     late = adyen.capture(
