@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from checkout.sessions.models import CheckoutSession
-from checkout.sessions.services import checkout_session_create
+from checkout.sessions.services import SESSION_ID_PLACEHOLDER, checkout_session_create
 from vault.management.commands.bootstrap_demo import DEMO_MERCHANT
 from vault.models import Merchant
 
@@ -52,7 +52,8 @@ def demo_checkout(request: HttpRequest) -> HttpResponse:
         amount=DEMO_AMOUNT,
         currency=DEMO_CURRENCY,
         description="Tessera demo checkout (test mode)",
-        success_url=back,
+        # The root page reports the session it is sent back from.
+        success_url=f"{back}?session_id={SESSION_ID_PLACEHOLDER}",
         cancel_url=back,
     )
     return HttpResponseRedirect(reverse("checkout-page", args=[session.pk]), status=303)

@@ -131,7 +131,10 @@ class CheckoutSessionListCreateApi(APIView):
         interval_count = serializers.IntegerField(min_value=1, required=False)
         success_url = serializers.CharField(
             max_length=MAX_URL_LENGTH,
-            help_text="https URL; the shopper lands on it with `?session_id=cs_…` when done.",
+            help_text=(
+                "https URL the shopper lands on when done; `{CHECKOUT_SESSION_ID}` in it "
+                "becomes the session's id, nothing else is added."
+            ),
         )
         cancel_url = serializers.CharField(max_length=MAX_URL_LENGTH)
         description = serializers.CharField(max_length=500, required=False, allow_blank=True)

@@ -46,7 +46,7 @@ def test_demo_checkout_opens_a_test_mode_payment_page() -> None:
     session = CheckoutSession.objects.get(merchant=merchant)
     assert response["Location"] == f"/checkout/{session.pk}/"
     assert (session.mode, session.amount, session.currency) == ("payment", 4900, "EUR")
-    assert session.success_url == "https://localhost:9444/"
+    assert session.success_url == "https://localhost:9444/?session_id={CHECKOUT_SESSION_ID}"
     assert client.get(response["Location"]).status_code == 200
 
 

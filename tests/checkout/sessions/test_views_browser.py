@@ -140,7 +140,7 @@ def new_session(merchant: Merchant, shop: Shop, **fields: Any) -> CheckoutSessio
         fields.setdefault("currency", "EUR")
     return checkout_session_create(
         merchant=merchant,
-        success_url=f"{shop.url}/success?order=42",
+        success_url=f"{shop.url}/success?order=42&session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{shop.url}/cancel",
         description="Two books",
         **fields,
