@@ -48,13 +48,16 @@ def list_page(
     request: Request,
     filters: type[PageParamsSerializer],
     query: Callable[..., QuerySet[Any]],
+    *,
+    by: str = "created_at",
 ) -> Page:
-    """One page of ``query(**filters)``: every list endpoint validates its query string the same
-    way (an unknown value is a 400 naming the parameter) and pages the same way."""
+    """One page of ``query(**filters)``, newest ``by`` first: every list endpoint validates its
+    query string the same way (an unknown value is a 400 naming the parameter) and pages the
+    same way."""
     params = filters(data=request.query_params)
     params.is_valid(raise_exception=True)
     values, paging = page_params(params.validated_data)
-    return keyset_page(query(**values), **paging)
+    return keyset_page(query(**values), **paging, by=by)
 
 
 class FieldErrorSerializer(serializers.Serializer[Any]):

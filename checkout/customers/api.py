@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -239,17 +240,29 @@ class CustomerCardListAttachApi(APIView):
             help_text="Make it the default card (a customer without one gets it anyway).",
         )
 
+    @extend_schema_serializer(component_name="CustomerCardFilter")
+    class FilterSerializer(PageParamsSerializer):
+        """Paging only: a customer's cards take no filter."""
+
     @extend_schema(
         operation_id="customers_cards_list",
         summary="List a customer's saved cards",
-        description="Attached cards, newest first: one per card, however often it was saved.",
-        responses={200: CustomerCardPageSerializer, **problem_responses(401, 404, 429)},
+        description=(
+            "Attached cards, most recently saved first: one per card, however often it was "
+            "saved. Cursors are the cards' token ids."
+        ),
+        parameters=[FilterSerializer],
+        responses={200: CustomerCardPageSerializer, **problem_responses(400, 401, 404, 429)},
     )
     def get(self, request: Request, customer_id: str) -> Response:
-        customer = customer_get(merchant=request_merchant(request), customer_id=customer_id)
-        cards: Any = customer_cards(customer=customer)
-        data = CustomerCardOutputSerializer(cards, many=True).data
-        return Response({"object": "list", "data": data, "has_more": False})
+        merchant = request_merchant(request)
+
+        def cards() -> QuerySet[CustomerCard]:
+            # Read once the query string is valid: a bad parameter is a 400 for any customer.
+            return customer_cards(customer=customer_get(merchant=merchant, customer_id=customer_id))
+
+        page = list_page(request, self.FilterSerializer, cards, by="attached_at")
+        return Response(page_response(page, CustomerCardOutputSerializer))
 
     @extend_schema(
         operation_id="customers_cards_attach",

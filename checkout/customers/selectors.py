@@ -10,8 +10,6 @@ from checkout.customers.models import Customer, CustomerCard
 from payments_site.kernel.queries import filter_given
 from vault.models import Merchant
 
-MAX_CARDS_LISTED = 100
-
 
 def _with_default_token(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Each customer with ``default_token_id`` (its default card's token, or None) in the same
@@ -49,11 +47,10 @@ def customer_default_token_id(customer: Customer) -> str | None:
     )
 
 
-def customer_cards(*, customer: Customer) -> list[CustomerCard]:
-    """The customer's attached cards, newest first, with their tokens."""
-    return list(
+def customer_cards(*, customer: Customer) -> QuerySet[CustomerCard]:
+    """The customer's attached cards with their tokens, ready to page by ``attached_at``."""
+    return (
         CustomerCard.objects.owned_by(customer.owner)
         .filter(customer=customer, detached_at__isnull=True)
         .select_related("token")
-        .order_by("-attached_at", "-token")[:MAX_CARDS_LISTED]
     )

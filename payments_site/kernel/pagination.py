@@ -45,8 +45,10 @@ def keyset_page(
     limit: int = DEFAULT_PAGE,
     starting_after: str | None = None,
     ending_before: str | None = None,
+    by: str = "created_at",
 ) -> Page:
-    """One page of ``queryset`` ordered by ``(created_at, id)`` descending.
+    """One page of ``queryset`` ordered by ``(by, id)`` descending; ``by`` is the instant the
+    row joined the list (``created_at``, or ``attached_at`` for a customer's saved card).
 
     A cursor must be a row of ``queryset`` itself (so of the same merchant, mode and filters):
     anything else is a 400 naming the parameter, exactly like an id that does not exist.
@@ -59,19 +61,19 @@ def keyset_page(
         ("ending_before", ending_before) if ending_before else ("starting_after", starting_after)
     )
     if not cursor_id:
-        rows = list(queryset.order_by("-created_at", "-pk")[: limit + 1])
+        rows = list(queryset.order_by(f"-{by}", "-pk")[: limit + 1])
         return Page(items=rows[:limit], has_more=len(rows) > limit)
-    cursor = queryset.filter(pk=cursor_id).values("created_at", "pk").first()
+    cursor = queryset.filter(pk=cursor_id).values(by, "pk").first()
     if cursor is None:
         raise _unknown_cursor(name)
-    at, pk = cursor["created_at"], cursor["pk"]
+    at, pk = cursor[by], cursor["pk"]
     if name == "starting_after":
-        older = queryset.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
-        rows = list(older.order_by("-created_at", "-pk")[: limit + 1])
+        older = queryset.filter(Q(**{f"{by}__lt": at}) | Q(**{by: at, "pk__lt": pk}))
+        rows = list(older.order_by(f"-{by}", "-pk")[: limit + 1])
         return Page(items=rows[:limit], has_more=len(rows) > limit)
     # The rows just newer than the cursor: read oldest first from it, then turn them round.
-    newer = queryset.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk))
-    rows = list(newer.order_by("created_at", "pk")[: limit + 1])
+    newer = queryset.filter(Q(**{f"{by}__gt": at}) | Q(**{by: at, "pk__gt": pk}))
+    rows = list(newer.order_by(by, "pk")[: limit + 1])
     return Page(items=list(reversed(rows[:limit])), has_more=len(rows) > limit)
 
 

@@ -14,6 +14,7 @@ from checkout.customers.models import Customer, CustomerCard
 from checkout.webhooks.models import Event
 from monitoring.audit.models import AuditEvent
 from monitoring.observability.redaction import MASK, redact
+from tests.cards import load_cards
 from tests.factories import TokenFactory
 from vault.merchants import api_key_create
 from vault.models import EncryptedCard, Merchant, Token
@@ -399,3 +400,59 @@ def test_the_email_never_reaches_a_log_line(
         "email": MASK,
         "customer_email": MASK,
     }
+
+
+def test_the_card_list_pages_with_cursors_both_ways(
+    api_client: APIClient, customer: dict[str, Any], token_factory: Callable[..., Token]
+) -> None:
+    numbers = [c["number"] for c in load_cards()["approve"][:5]]
+    saved = [token_factory(number=n).id for n in numbers]
+    for token_id in saved:
+        assert _attach(api_client, customer["id"], token_id).status_code == 201
+    newest_first = saved[::-1]
+    path = f"/api/v1/customers/{customer['id']}/cards"
+
+    first = api_client.get(path, {"limit": 2}).json()
+    second = api_client.get(path, {"limit": 2, "starting_after": first["data"][-1]["id"]}).json()
+    last = api_client.get(path, {"limit": 2, "starting_after": second["data"][-1]["id"]}).json()
+    back = api_client.get(path, {"limit": 2, "ending_before": last["data"][0]["id"]}).json()
+    whole = api_client.get(path).json()
+
+    assert [c["id"] for c in first["data"]] == newest_first[:2] and first["has_more"] is True
+    assert [c["id"] for c in second["data"]] == newest_first[2:4] and second["has_more"] is True
+    assert [c["id"] for c in last["data"]] == newest_first[4:] and last["has_more"] is False
+    assert [c["id"] for c in back["data"]] == newest_first[2:4] and back["has_more"] is True
+    assert [c["id"] for c in whole["data"]] == newest_first and whole["has_more"] is False
+    assert whole["object"] == "list"
+
+
+def test_the_card_list_refuses_cursors_that_are_not_its_cards(
+    api_client: APIClient, customer: dict[str, Any], token_factory: Callable[..., Token]
+) -> None:
+    mine, detached, elsewhere = (
+        token_factory(),
+        token_factory(number="5555555555554444"),
+        token_factory(number="6011111111111117"),
+    )
+    other = api_client.post("/api/v1/customers", {"name": "Other"}, format="json").json()
+    _attach(api_client, customer["id"], mine.id)
+    _attach(api_client, customer["id"], detached.id)
+    api_client.delete(f"/api/v1/customers/{customer['id']}/cards/{detached.id}")
+    _attach(api_client, other["id"], elsewhere.id)
+    path = f"/api/v1/customers/{customer['id']}/cards"
+
+    answers = {
+        cursor: api_client.get(path, {"starting_after": cursor})
+        for cursor in (detached.id, elsewhere.id, "tok_" + "0" * 24)
+    }
+    both = api_client.get(path, {"starting_after": mine.id, "ending_before": mine.id})
+    unknown = api_client.get(path, {"after": mine.id})
+    too_many = api_client.get(path, {"limit": 101})
+
+    for cursor, answer in answers.items():
+        assert answer.status_code == 400, cursor
+        assert answer.json()["errors"][0]["field"] == "starting_after"
+    assert both.status_code == 400 and both.json()["errors"][0]["field"] == "ending_before"
+    assert unknown.status_code == 400 and unknown.json()["code"] == "parameter_unknown"
+    assert too_many.status_code == 400 and too_many.json()["errors"][0]["field"] == "limit"
+    assert [c["id"] for c in api_client.get(path).json()["data"]] == [mine.id]
