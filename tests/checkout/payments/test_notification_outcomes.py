@@ -330,6 +330,30 @@ def test_a_notification_contradicting_our_record_raises_an_operator_alert(
     assert AdyenNotification.objects.get(event_code="CAPTURE").outcome == "conflict"
 
 
+def test_a_notification_from_adyens_other_environment_is_never_applied(
+    fake: FakeAdyen, merchant: Merchant, token: Token
+) -> None:
+    charge = authorize(merchant, token)  # a test-mode charge
+    charge_capture(merchant=merchant, charge_id=charge.id)
+    (capture,) = fake.queued
+    fake.queued.clear()
+    item = capture["notificationItems"][0]["NotificationRequestItem"]
+    post(
+        notification_body(
+            "CAPTURE",
+            psp=item["pspReference"],
+            original=item["originalReference"],
+            reference=item["merchantReference"],
+            amount=item["amount"],
+            live=True,
+        )
+    )
+    assert reload(charge).status == "capturing"
+    assert AdyenNotification.objects.get().outcome == "conflict"
+    assert SecurityAlert.objects.filter(rule="processor_notification_conflict").count() == 1
+    assert events("charge.captured") == 0
+
+
 # --- notifications that never come ---
 
 
