@@ -20,8 +20,9 @@ id), else from Adyen's references (the payment's, a refund's). Applying it:
 The transitions only move forward (a failure absorbs a later confirmation, a confirmation never
 undoes a failure), so items converge to one state in whatever order they arrive, before or
 after our own answer is recorded. A notification for nothing we know is recorded and changes
-nothing; one that contradicts our record (a release confirmed on a captured charge) raises an
-operator alert. Every item is audited with what it did.
+nothing; one that contradicts our record (a release confirmed on a captured charge, Adyen's
+test environment naming a live charge) raises an operator alert. Every item is audited with
+what it did.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class NotificationRefused(DomainError):
     code = "notification_refused"
 
 
-def _items(body: bytes) -> list[Mapping[str, Any]]:
+def _items(body: bytes) -> tuple[bool, list[Mapping[str, Any]]]:
+    """The batch's ``live`` flag (Adyen's environment) and its items."""
     try:
         document = json_parse(body, max_bytes=MAX_BODY_BYTES)
     except JsonRefused as exc:
@@ -72,7 +74,7 @@ def _items(body: bytes) -> list[Mapping[str, Any]]:
     items = [w.get("NotificationRequestItem") for w in wrapped if isinstance(w, dict)]
     if len(items) != len(wrapped) or not all(isinstance(i, dict) for i in items):
         raise NotificationRefused("Every notification item must be a NotificationRequestItem.")
-    return items  # type: ignore[return-value]
+    return str(document.get("live", "false")).lower() == "true", items  # type: ignore[return-value]
 
 
 def _charge_of(reference: str, original: str) -> str:
@@ -128,6 +130,10 @@ def _authorisation(notification: AdyenNotification, *, now: datetime) -> str:
 def _apply(notification: AdyenNotification, *, now: datetime) -> str:
     """Apply one recorded item (see the module's docstring); returns its outcome."""
     event, success = notification.event_code, notification.success
+    if notification.charge_id:
+        livemode = Charge.objects.values_list("livemode", flat=True).get(pk=notification.charge_id)
+        if livemode != notification.live:
+            return CONFLICT  # Adyen's other environment names our charge: never applied
     if event in ("REFUND", "REFUND_FAILED"):
         if not notification.refund_id:
             return AdyenNotification.Outcome.UNKNOWN
@@ -177,7 +183,7 @@ def _alert(notification: AdyenNotification) -> None:
 def adyen_notifications_receive(*, body: bytes, now: datetime | None = None) -> int:
     """Verify every item, then record and apply each new one (audited). Returns how many were
     new."""
-    items = _items(body)
+    live, items = _items(body)
     key = str(settings.ADYEN_HMAC_KEY)
     if not all(item_verify(item, key) for item in items):
         audit_record(
@@ -204,7 +210,7 @@ def adyen_notifications_receive(*, body: bytes, now: datetime | None = None) -> 
             "merchant_reference": reference,
             "merchant_account": str(item.get("merchantAccountCode") or "")[:100],
             "success": str(item.get("success")).lower() == "true",
-            "live": str(item.get("live", "false")).lower() == "true",
+            "live": live,
             "amount_value": amount.get("value") if isinstance(amount.get("value"), int) else None,
             "amount_currency": str(amount.get("currency") or "")[:3],
             "reason": str(item.get("reason") or "")[:200],

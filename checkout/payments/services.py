@@ -16,7 +16,7 @@ Everything else hears of a settled charge or refund through the events published
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from checkout.clock import clock_now
+from checkout.payments.authorizations import IN_FLIGHT as IN_FLIGHT_STEPS
 from checkout.payments.authorizations import authorization_steps_reconcile
 from checkout.payments.errors import (
     ChargeIdempotencyConflict,
@@ -59,7 +60,7 @@ from checkout.payments.processors.base import modes_with_processor, processor_na
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.cooloff import cooloff_enforce
-from monitoring.security.engine import signal_record
+from monitoring.security.engine import alert_raise, signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
@@ -379,7 +380,9 @@ def reconcile_cutoff(now: datetime) -> datetime:
 def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     """Reconcile pending charges (those of no subscription: billing reconciles its own), the
     in-flight steps of authorizations (capturing, releasing, expiring) and pending refunds
-    older than ``CHARGE_RECONCILE_AFTER_SECONDS``. Returns how many."""
+    older than ``CHARGE_RECONCILE_AFTER_SECONDS`` whose answer was lost, and alert an operator
+    of the steps the processor accepted whose notification is overdue
+    (``processor_answers_overdue``). Returns how many."""
     now = clock_now(now)
     cutoff = reconcile_cutoff(now)
     modes = modes_with_processor()
@@ -408,7 +411,68 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
     )
     for refund_id in refund_ids:
         refund_execute(refund=Refund.objects.select_related("charge").get(pk=refund_id), now=now)
-    return len(charge_ids) + steps + len(refund_ids)
+    overdue = processor_answers_overdue(now=now, modes=modes, limit=limit)
+    return len(charge_ids) + steps + len(refund_ids) + overdue
+
+
+OVERDUE_RULE = "processor_answer_overdue"
+
+
+def processor_answers_overdue(*, now: datetime, modes: Sequence[bool], limit: int = 500) -> int:
+    """Raise one operator alert for each capture, release or refund the processor accepted
+    for a later answer (``step_processor_id`` / a pending refund's ``processor_id``) that has
+    had none for ``PROCESSOR_ANSWER_OVERDUE_SECONDS``. Nothing is re-sent: Adyen has no way
+    to ask a modification's outcome, and a re-send after its idempotency keys lapse could
+    capture or refund a second time. The operator finds the reference in the processor's
+    console and has the notification sent again, which applies it. Returns the new alerts."""
+    cutoff = now - timedelta(seconds=settings.PROCESSOR_ANSWER_OVERDUE_SECONDS)
+    steps = Charge.objects.filter(
+        status__in=IN_FLIGHT_STEPS,
+        step_started_at__lte=cutoff,
+        livemode__in=list(modes),
+    ).exclude(step_processor_id="")
+    refunds = Refund.objects.filter(
+        status=Refund.Status.PENDING, created_at__lte=cutoff, livemode__in=list(modes)
+    ).exclude(processor_id="")
+    raised = 0
+    for charge in steps.order_by("step_started_at")[:limit]:
+        raised += _overdue_alert(
+            object_id=charge.pk,
+            step=charge.status,
+            since=charge.step_started_at or now,
+            reference=charge.step_processor_id,
+            payment=charge.processor_id,
+            now=now,
+        )
+    for refund in refunds.select_related("charge").order_by("created_at")[:limit]:
+        raised += _overdue_alert(
+            object_id=refund.pk,
+            step="refund",
+            since=refund.created_at,
+            reference=refund.processor_id,
+            payment=refund.charge.processor_id,
+            now=now,
+        )
+    return raised
+
+
+def _overdue_alert(
+    *, object_id: str, step: str, since: datetime, reference: str, payment: str, now: datetime
+) -> int:
+    alert = alert_raise(
+        rule=OVERDUE_RULE,
+        source=object_id,
+        since=since,
+        observed=(now - since).total_seconds(),
+        threshold=float(settings.PROCESSOR_ANSWER_OVERDUE_SECONDS),
+        detail={"step": step, "processor_reference": reference, "payment_reference": payment},
+    )
+    if alert is None:
+        return 0
+    logger.error(
+        "processor_answer_overdue", extra={"object": object_id, "step": step, "ref": reference}
+    )
+    return 1
 
 
 # --- refunds -----------------------------------------------------------------------------------

@@ -49,6 +49,10 @@ SANDBOX_TEST_CARDS = BASE_DIR / "tests" / "data" / "cards.json"
 # Pending charges older than this are settled by the reconcile job (must exceed the processor
 # request timeout, so no original request can still be in flight).
 CHARGE_RECONCILE_AFTER_SECONDS: int = env.int("CHARGE_RECONCILE_AFTER_SECONDS", default=300)
+# A capture, release or refund the processor accepted for a later answer (Adyen's "received")
+# with no notification after this long raises an operator alert (reconcile job): Adyen retries
+# a notification for days, so one this late means our endpoint refused it (key, URL, outage).
+PROCESSOR_ANSWER_OVERDUE_SECONDS: int = env.int("PROCESSOR_ANSWER_OVERDUE_SECONDS", default=21600)
 CHARGE_MAX_AMOUNT: int = 99_999_999
 # An authorization (`capture: false`) not captured within this many hours is released (7 days,
 # what card networks commonly honour for a hold).

@@ -160,6 +160,7 @@ VARIABLES: dict[str, Variable] = {
         r"(charge|authorize|capture|void|refund)(,(charge|authorize|capture|void|refund))*",
     ),
     "CHARGE_RECONCILE_AFTER_SECONDS": _whole("0 or more seconds", 0),
+    "PROCESSOR_ANSWER_OVERDUE_SECONDS": _whole("0 or more seconds", 0),
     "AUTHORIZATION_TTL_HOURS": _whole("1 to 720 hours", 1, 720),
     "IDEMPOTENCY_KEY_TTL_HOURS": _whole("24 or more hours", 24),
     "IDEMPOTENCY_LOCK_SECONDS": _whole("1 or more seconds (more than gunicorn's timeout)", 1),

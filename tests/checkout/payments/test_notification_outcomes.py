@@ -328,3 +328,84 @@ def test_a_notification_contradicting_our_record_raises_an_operator_alert(
     (alert,) = SecurityAlert.objects.filter(rule="processor_notification_conflict")
     assert alert.detail["charge"] == charge.id
     assert AdyenNotification.objects.get(event_code="CAPTURE").outcome == "conflict"
+
+
+def test_a_notification_from_adyens_other_environment_is_never_applied(
+    fake: FakeAdyen, merchant: Merchant, token: Token
+) -> None:
+    charge = authorize(merchant, token)  # a test-mode charge
+    charge_capture(merchant=merchant, charge_id=charge.id)
+    (capture,) = fake.queued
+    fake.queued.clear()
+    item = capture["notificationItems"][0]["NotificationRequestItem"]
+    post(
+        notification_body(
+            "CAPTURE",
+            psp=item["pspReference"],
+            original=item["originalReference"],
+            reference=item["merchantReference"],
+            amount=item["amount"],
+            live=True,
+        )
+    )
+    assert reload(charge).status == "capturing"
+    assert AdyenNotification.objects.get().outcome == "conflict"
+    assert SecurityAlert.objects.filter(rule="processor_notification_conflict").count() == 1
+    assert events("charge.captured") == 0
+
+
+# --- notifications that never come ---
+
+
+def later(seconds: float) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def test_an_accepted_step_is_not_resent_and_alerts_once_when_its_notification_is_overdue(
+    fake: FakeAdyen, merchant: Merchant, token: Token, settings: Any
+) -> None:
+    settings.CHARGE_RECONCILE_AFTER_SECONDS = 0
+    settings.PROCESSOR_ANSWER_OVERDUE_SECONDS = 3600
+    charge = authorize(merchant, token)
+    charge_capture(merchant=merchant, charge_id=charge.id)
+    fake.queued.clear()  # Adyen's notification never reaches us
+    sent = len(fake.requests)
+
+    # within the window: the lost-answer reconcile leaves the accepted capture alone
+    charges_reconcile(now=later(60))
+    assert len(fake.requests) == sent
+    assert not SecurityAlert.objects.filter(rule="processor_answer_overdue").exists()
+
+    # past it: one critical alert naming Adyen's references, however often the job runs
+    assert charges_reconcile(now=later(3601)) == 1
+    charges_reconcile(now=later(7200))
+    (alert,) = SecurityAlert.objects.filter(rule="processor_answer_overdue")
+    held = reload(charge)
+    assert (alert.source, alert.severity) == (charge.id, "critical")
+    assert alert.detail == {
+        "step": "capturing",
+        "processor_reference": held.step_processor_id,
+        "payment_reference": held.processor_id,
+    }
+    assert len(fake.requests) == sent  # nothing re-sent: no second capture possible
+    assert AuditEvent.objects.filter(action="security_alert.raise", reason=alert.rule).count() == 1
+    assert held.status == "capturing"
+
+
+def test_an_overdue_refund_alerts_and_its_resent_notification_still_applies(
+    fake: FakeAdyen, merchant: Merchant, paid: Charge, settings: Any
+) -> None:
+    settings.PROCESSOR_ANSWER_OVERDUE_SECONDS = 3600
+    refund = refund_create(merchant=merchant, charge_id=paid.id)
+    owed, fake.queued = fake.queued, []
+    charges_reconcile(now=later(3601))
+    (alert,) = SecurityAlert.objects.filter(rule="processor_answer_overdue")
+    assert (alert.source, alert.detail["step"]) == (refund.id, "refund")
+    # the operator has Adyen send it again (Customer Area → webhook event logs)
+    post(*owed)
+    assert reload(refund).status == "succeeded"
+    assert events("refund.succeeded") == 1

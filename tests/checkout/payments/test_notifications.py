@@ -1,5 +1,7 @@
 """``POST /processors/adyen/notifications``: Adyen's HMAC (checked against Adyen's documented
-example values), forged and unsigned items refused, each item recorded once in any order."""
+example values), forged and unsigned items refused, each item recorded once in any order. The
+items are built from Adyen's webhooks spec (``Webhooks-v1.json``, validated by the same
+OpenAPI validator library as the Checkout fake) and signed as Adyen signs them."""
 
 from __future__ import annotations
 
@@ -12,6 +14,11 @@ from django.test import Client
 from checkout.payments.processors.adyen_hmac import item_signature, item_verify, signing_string
 from checkout.payments.processors.models import AdyenNotification
 from monitoring.audit.models import AuditEvent
+from tests.checkout.payments.processors.adyen_fake import (
+    HMAC_KEY,
+    notification_body,
+    notification_errors,
+)
 from vault.models import Token
 
 URL = "/processors/adyen/notifications"
@@ -42,17 +49,17 @@ def test_the_signature_matches_adyens_documented_example() -> None:
 def _item(
     psp: str, event: str, reference: str, *, original: str = "", key: str = EXAMPLE_KEY
 ) -> dict:
-    item: dict[str, Any] = {
-        "pspReference": psp,
-        "originalReference": original,
-        "merchantAccountCode": "TesseraECOM",
-        "merchantReference": reference,
-        "amount": {"value": 1000, "currency": "EUR"},
-        "eventCode": event,
-        "success": "true",
-        "eventDate": "2030-01-31T10:00:00+01:00",
-    }
-    item["additionalData"] = {"hmacSignature": item_signature(item, key)}
+    """One item as Adyen posts it: built and validated against Adyen's webhooks spec, signed
+    with ``key`` as Adyen signs."""
+    body = notification_body(
+        event,
+        psp=psp,
+        original=original,
+        reference=reference,
+        amount={"value": 1000, "currency": "EUR"},
+        key=key,
+    )
+    item: dict = body["notificationItems"][0]["NotificationRequestItem"]
     return item
 
 
@@ -141,3 +148,48 @@ def test_without_a_key_every_notification_is_refused(settings: Any) -> None:
     settings.ADYEN_HMAC_KEY = ""
     assert _post(Client(), _item("PSP0000000000040", "CAPTURE", "x")).status_code == 401
     assert AdyenNotification.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "event",
+    ["AUTHORISATION", "CAPTURE", "CAPTURE_FAILED", "CANCELLATION", "REFUND", "REFUND_FAILED"],
+)
+def test_every_event_we_apply_is_built_valid_for_adyens_webhooks_spec(event: str) -> None:
+    body = notification_body(
+        event,
+        psp="PSP0000000000050",
+        original="" if event == "AUTHORISATION" else "PSP0000000000049",
+        reference="ch_x:capture",
+        amount={"value": 1000, "currency": "EUR"},
+        success=event != "CAPTURE_FAILED",
+        reason="" if event != "CAPTURE_FAILED" else "rejected by the scheme",
+        key=HMAC_KEY,
+    )
+    assert notification_errors(body) == []
+    (wrapper,) = body["notificationItems"]
+    assert item_verify(wrapper["NotificationRequestItem"], HMAC_KEY)
+    assert not item_verify(wrapper["NotificationRequestItem"], EXAMPLE_KEY)
+
+
+def test_the_webhooks_spec_validator_has_teeth() -> None:
+    body = notification_body(
+        "CAPTURE",
+        psp="PSP0000000000060",
+        reference="ch_x:capture",
+        amount={"value": 1000, "currency": "EUR"},
+    )
+    item = body["notificationItems"][0]["NotificationRequestItem"]
+    del item["merchantAccountCode"]  # required by the spec
+    item["cardNumber"] = "4111111111111111"  # no such field in a capture item
+    item["amount"]["value"] = "1000"  # an integer in the spec
+    errors = " ".join(notification_errors(body))
+    assert "merchantAccountCode" in errors
+    assert "cardNumber" in errors
+    assert "'1000' is not of type 'integer'" in errors
+    with pytest.raises(ValueError, match="not a notification Adyen sends"):
+        notification_body(
+            "NOT_AN_EVENT_CODE",
+            psp="P",
+            reference="r",
+            amount={"value": 1, "currency": "EUR"},
+        )

@@ -121,6 +121,9 @@ def _webhooks_validator(event_code: str) -> OAS31Validator:
 def notification_errors(body: dict[str, Any]) -> list[str]:
     """What in a notification body Adyen's webhooks spec refuses, for the event of its items."""
     events = {w["NotificationRequestItem"]["eventCode"] for w in body["notificationItems"]}
+    unknown = sorted(e for e in events if f"/{e}" not in webhooks_spec()["webhooks"])
+    if unknown:
+        return [f"{event}: no such webhook in the spec" for event in unknown]
     return [
         f"{event}: {'/'.join(map(str, e.absolute_path))}: {e.message}"[:300]
         for event in sorted(events)
