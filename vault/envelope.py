@@ -33,6 +33,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from payments_site.kernel.rows import row_insert
+
 from .cards import Card
 from .keys import KeyDecryptionFailed, KeyService, get_key_service
 from .models import DataKey, EncryptedCard, VaultKeyVersion
@@ -213,7 +215,9 @@ def card_seal(
     ciphertext = AESGCM(key).encrypt(
         nonce, _serialize(card), card_aad(token_id=token_id, merchant_id=merchant_id)
     )
-    return EncryptedCard.objects.create(data_key_id=data_key_id, nonce=nonce, ciphertext=ciphertext)
+    encrypted = EncryptedCard(data_key_id=data_key_id, nonce=nonce, ciphertext=ciphertext)
+    row_insert(encrypted)  # one per card: the statement is compiled once
+    return encrypted
 
 
 def card_open(

@@ -34,6 +34,7 @@ from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind
 from payments_site.kernel.ids import new_id
+from payments_site.kernel.rows import row_insert
 
 from . import events
 from .cards import Card, card_expiry_end
@@ -165,7 +166,7 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
             encrypted = card_seal(
                 card=card, token_id=token_id, merchant_id=merchant.id, sealing_key=sealing_key
             )
-            return Token.objects.create(
+            token = Token(
                 id=token_id,
                 merchant=merchant,
                 livemode=merchant.acting_livemode(),
@@ -178,6 +179,8 @@ def token_create(*, merchant: Merchant, card: Card, deduplicate: bool = False, a
                 card_data=encrypted,
                 expires_at=card_expiry_end(exp_month=card.exp_month, exp_year=card.exp_year),
             )
+            row_insert(token)  # one per card: the statement is compiled once
+            return token
 
 
 def _token_duplicate(*, merchant: Merchant, card: Card, fingerprint: str) -> Token | None:

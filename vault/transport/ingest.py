@@ -34,6 +34,7 @@ from monitoring.security.cooloff import SourceCoolingOff, cooloff_check, cooloff
 from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
+from payments_site.kernel.rows import row_insert
 from vault.cards import CardValidationError, card_validate
 from vault.keys import CertificateRefused, KeyPurpose, KeyService, UnknownKey, get_key_service
 from vault.models import Merchant, Token, UsedJti
@@ -394,8 +395,8 @@ def _record_jti(claims: Mapping[str, Any]) -> None:
     card's transaction, which a replay then rolls back whole: no savepoint needed."""
     try:
         with transaction.atomic(savepoint=False):
-            UsedJti.objects.create(
-                jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC)
+            row_insert(
+                UsedJti(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC))
             )
     except IntegrityError as exc:
         raise CardTokenReplayed("token_replayed", "This card token has been used already.") from exc
