@@ -84,7 +84,10 @@ def json_parse(
         text = data
         if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
             raise JsonRefused("too_large", f"The JSON is larger than {max_bytes} bytes.")
-    if json_depth(text) > max_depth:
+    # Every level opens a bracket, so a text with few brackets cannot be deep: the scan runs
+    # only on texts that could be (small JOSE headers and claims never need it).
+    brackets = text.count("[") + text.count("{")
+    if brackets > max_depth and json_depth(text) > max_depth:
         raise JsonRefused("too_deep", f"The JSON nests deeper than {max_depth} levels.")
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)

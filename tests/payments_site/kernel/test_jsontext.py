@@ -74,3 +74,24 @@ def test_an_object_is_required_where_asked() -> None:
     assert json_object_parse(b'{"a": [1]}') == {"a": [1]}
     with pytest.raises(JsonRefused):
         json_object_parse(b"[1]")
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("[[[[]]]]", None),  # as many brackets as levels: at the bound
+        ('{"a": {"b": [1]}}', None),
+        ('["[[[[[[", "{{{{"]', None),  # brackets inside strings: scanned, shallow
+        ("[[], [], [], [], [[]]]", None),  # many brackets, little depth
+        ("[[[[", "malformed"),  # unbalanced, within the bound
+        ("[[[[[", "too_deep"),
+        ("[[[[[]]]]]", "too_deep"),  # one level too deep
+    ],
+)
+def test_the_depth_bound_holds_whether_or_not_the_scan_runs(text: str, outcome: str | None) -> None:
+    if outcome is None:
+        assert json_parse(text, max_depth=4) is not None
+        return
+    with pytest.raises(JsonRefused) as refused:
+        json_parse(text, max_depth=4)
+    assert refused.value.reason == outcome
