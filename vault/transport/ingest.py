@@ -35,8 +35,9 @@ from monitoring.security.engine import signal_record
 from monitoring.security.rules import Signal
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.rows import row_insert
-from vault.cards import CardValidationError, card_validate
+from vault.cards import Card, CardValidationError, card_validate
 from vault.keys import CertificateRefused, KeyPurpose, KeyService, UnknownKey, get_key_service
+from vault.mode_cards import card_mode_check
 from vault.models import Merchant, Token, UsedJti
 from vault.services import token_create, token_revoke
 
@@ -190,16 +191,20 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
         ip=attempt.shopper_ip, session_id=attempt.session_id, merchant_id=attempt.merchant_id
     )
 
-    # One commit per card: the jti, the ciphertext and the token. A card that fails after the
-    # jti is recorded rolls back to the savepoint, so the jti is spent all the same.
+    # One commit per card: the jti, the ciphertext and the token. Nothing is written after
+    # the jti until the card has passed every check, so a card refused there commits its jti
+    # alone: spent all the same, with no savepoint to set and release.
     refusal: DomainError | None = None
     with transaction.atomic():
         _record_jti(claims)
         try:
-            with transaction.atomic():
-                card, created = _open_and_store(claims, merchant, keys)
+            card, validated = _open(claims, merchant, keys)
         except (IngestRefused, CardValidationError) as exc:
             refusal = exc
+        else:
+            created = token_create(
+                merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}"
+            )
     if refusal is not None:
         raise refusal
     signal_record(
@@ -215,9 +220,11 @@ def _ingest(raw: bytes | str, keys: KeyService, attempt: _Attempt) -> IngestResu
     )
 
 
-def _open_and_store(
+def _open(
     claims: Mapping[str, Any], merchant: Merchant, keys: KeyService
-) -> tuple[dict[str, Any], Token]:
+) -> tuple[dict[str, Any], Card]:
+    """The card the JWE holds, once it has passed every check (the merchant's mode too):
+    raises each refusal before anything but the jti is written."""
     try:
         parts = jwe_parse(claims["card"], allowed_kids=_kids(keys, KeyPurpose.JWE))
     except JoseError as exc:
@@ -237,8 +244,9 @@ def _open_and_store(
         cvc=card.get("cvc"),
         name=card.get("name"),
     )
-    created = token_create(merchant=merchant, card=validated, actor=f"checkout:{claims['sub']}")
-    return card, created
+    # token_create checks it again, after its first write would be too late for the jti.
+    card_mode_check(number=validated.number, livemode=merchant.acting_livemode())
+    return card, validated
 
 
 def _header(segment: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 
 from checkout.sessions.transport import card_encrypt, card_seal
 from tests.support.commits import count_commits
+from tests.vault.test_mode_cards import real_number
 from vault.cards import CardValidationError
 from vault.models import EncryptedCard, Merchant, Token, UsedJti
 from vault.transport.ingest import CardTokenReplayed, IngestRefused, card_ingest
@@ -51,6 +52,22 @@ def test_a_refused_card_spends_its_jti_in_one_commit(
     assert EncryptedCard.objects.count() == 0
     with pytest.raises(CardTokenReplayed):
         card_ingest(bad, keys=keys)
+
+
+def test_a_card_refused_for_the_merchants_mode_spends_its_jti_and_stores_nothing(
+    keys: Any, merchant: Merchant, card: dict[str, Any]
+) -> None:
+    real = _sealed(keys, merchant, {**card, "number": real_number()}, "cs_real")
+
+    with count_commits() as commits, pytest.raises(CardValidationError) as refused:
+        card_ingest(real, keys=keys)  # a real card in test mode
+
+    assert refused.value.errors[0].code == "test_mode_live_card"
+    assert commits.total == 2  # the jti, then the refusal's audit event
+    assert UsedJti.objects.count() == 1 and Token.objects.count() == 0
+    assert EncryptedCard.objects.count() == 0
+    with pytest.raises(CardTokenReplayed):
+        card_ingest(real, keys=keys)
 
 
 def test_a_foreign_jwe_spends_its_jti_and_stores_nothing(
