@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from functools import cache
 
 ALPHABET = string.digits + string.ascii_letters
 
@@ -15,8 +16,13 @@ ALPHABET = string.digits + string.ascii_letters
 def base62(nbytes: int) -> str:
     """``nbytes`` of CSPRNG output as a fixed-width base62 string."""
     value = int.from_bytes(secrets.token_bytes(nbytes), "big")
-    width = len(_encode((1 << (8 * nbytes)) - 1))
-    return _encode(value).rjust(width, "0")
+    return _encode(value).rjust(_width(nbytes), "0")
+
+
+@cache
+def _width(nbytes: int) -> int:
+    """Characters of the largest ``nbytes`` value: computed once per size, not per id."""
+    return len(_encode((1 << (8 * nbytes)) - 1))
 
 
 def _encode(value: int) -> str:
