@@ -209,16 +209,28 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
 
     Refuses revoked and expired tokens (``TokenRevoked``, ``TokenExpired``); a ciphertext that
     does not authenticate raises ``KeyDecryptionFailed``. Only the processor adapter calls this.
+    A ``token`` loaded with its card row and data key (``token_card_loaded``) is not read again:
+    the conditional UPDATE that marks its use is the check that it still holds that card, so a
+    revocation committed since it was read refuses the reveal all the same.
     """
     purpose = _clean_reason(purpose)
-    current = Token.objects.select_related("card_data__data_key").filter(pk=token.pk).first()
+    current = token if token_card_loaded(token) else _token_with_card(token.pk)
     if current is None:
         raise TokenNotFound()
-    refusal: DomainError | None = None
-    if current.status == Token.Status.REVOKED or current.card_data is None:
-        refusal = TokenRevoked()
-    elif current.expires_at <= timezone.now():
-        refusal = TokenExpired()
+    refusal = _reveal_refusal(current)
+    if refusal is None:
+        assert current.card_data is not None  # noqa: S101 - narrowed by _reveal_refusal
+        with key_failures_audited(operation="token_reveal", actor=actor, object_id=current.id):
+            secret = card_open(
+                encrypted=current.card_data, token_id=current.id, merchant_id=current.merchant_id
+            )
+        now = timezone.now()
+        used = Token.objects.filter(
+            pk=current.pk, status=Token.Status.ACTIVE, card_data_id=current.card_data_id
+        ).update(last_used_at=now)
+        if not used:  # revoked since it was read: refused, for the reason the row gives now
+            fresh = _token_with_card(current.pk)
+            refusal = (_reveal_refusal(fresh) if fresh else None) or TokenRevoked()
     if refusal is not None:
         audit_record(
             action="token.reveal",
@@ -230,13 +242,6 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
             data={"purpose": purpose},
         )
         raise refusal
-    assert current.card_data is not None  # noqa: S101 - narrowed above
-    with key_failures_audited(operation="token_reveal", actor=actor, object_id=current.id):
-        secret = card_open(
-            encrypted=current.card_data, token_id=current.id, merchant_id=current.merchant_id
-        )
-    now = timezone.now()
-    Token.objects.filter(pk=current.pk).update(last_used_at=now)
     token.last_used_at = now
     audit_record(
         action="token.reveal",
@@ -255,6 +260,27 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
         exp_year=secret.exp_year,
         name=secret.name,
     )
+
+
+def token_card_loaded(token: Token) -> bool:
+    """Whether ``token`` was loaded with its card row and that row's data key (a reveal
+    needs no query to read them)."""
+    if "card_data" not in token._state.fields_cache:
+        return False
+    card = token.card_data
+    return card is None or "data_key" in card._state.fields_cache
+
+
+def _token_with_card(token_id: str) -> Token | None:
+    return Token.objects.select_related("card_data__data_key").filter(pk=token_id).first()
+
+
+def _reveal_refusal(token: Token) -> DomainError | None:
+    if token.status == Token.Status.REVOKED or token.card_data is None:
+        return TokenRevoked()
+    if token.expires_at <= timezone.now():
+        return TokenExpired()
+    return None
 
 
 def token_revoke(*, token: Token, actor: str, reason: str) -> Token:

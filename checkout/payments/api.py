@@ -98,9 +98,14 @@ REFUND_EXAMPLE = {
 RefundPageSerializer = page_serializer("RefundPage", RefundOutputSerializer)
 
 
+# One instance, its fields built once: binding a serializer's fields anew for every answer
+# cost more than rendering it.
+_CHARGE = ChargeOutputSerializer()
+
+
 def _charge_answer(charge: Charge) -> Response:
     code = status.HTTP_202_ACCEPTED if charge.status == Charge.Status.PENDING else 201
-    return Response(ChargeOutputSerializer(charge).data, status=code)
+    return Response(_CHARGE.to_representation(charge), status=code)
 
 
 def _charge_effect(request: Request, charge_id: str) -> Response:
@@ -113,7 +118,7 @@ STEP_IN_FLIGHT = (Charge.Status.CAPTURING, Charge.Status.RELEASING, Charge.Statu
 
 def _step_answer(charge: Charge) -> Response:
     code = status.HTTP_202_ACCEPTED if charge.status in STEP_IN_FLIGHT else status.HTTP_200_OK
-    return Response(ChargeOutputSerializer(charge).data, status=code)
+    return Response(_CHARGE.to_representation(charge), status=code)
 
 
 def _step_effect(request: Request, charge_id: str) -> Response:

@@ -329,8 +329,11 @@ def charge_settle(
             return charge  # settled already (a reconcile raced the original request)
         for name, value in fields.items():
             setattr(charge, name, value)
-        settled_event = ChargeAuthorized if held else ChargeSucceeded if approved else ChargeFailed
-        publish(settled_event(charge_id=charge.pk, merchant_id=charge.merchant_id))
+        if held:
+            publish(ChargeAuthorized(charge_id=charge.pk, merchant_id=charge.merchant_id))
+        else:
+            outcome = ChargeSucceeded if approved else ChargeFailed
+            publish(outcome(charge_id=charge.pk, merchant_id=charge.merchant_id, charge=charge))
         if on_settled is not None:
             on_settled(charge=charge, now=now)
         effect_settled(charge)  # the request's answer commits with the outcome

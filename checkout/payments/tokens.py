@@ -26,7 +26,12 @@ def token_for_charge(*, merchant: Merchant, token_id: str, now: datetime) -> Tok
     """The merchant's token ``token_id`` if it can be charged, else a 422 with a clear code.
     Another merchant's token, or one of the other mode, is reported exactly like a missing one
     (no existence oracle)."""
-    token = Token.objects.owned_by(merchant).filter(pk=token_id).first()
+    token = (
+        Token.objects.owned_by(merchant)
+        .filter(pk=token_id)
+        .select_related("card_data__data_key")  # the reveal reads no row of its own
+        .first()
+    )
     if token is None:
         raise token_unusable("token_not_found")
     refusal = token_refusal(token=token, now=now)

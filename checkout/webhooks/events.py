@@ -145,6 +145,9 @@ ChargeEvent = (
 
 
 def _charge(event: ChargeEvent) -> Model:
+    settled = getattr(event, "charge", None)
+    if settled is not None and {"merchant", "token"} <= settled._state.fields_cache.keys():
+        return settled  # as its transaction (this one) wrote it: no need to read it back
     return Charge.objects.select_related("merchant", "token").get(pk=event.charge_id)
 
 

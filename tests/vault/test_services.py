@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
@@ -262,6 +263,42 @@ def test_revoked_token_is_shredded_and_never_revealed(
         _reveal(token)
     actions = list(AuditEvent.objects.order_by("id").values_list("action", "outcome"))
     assert actions[-2:] == [("token.revoke", "success"), ("token.reveal", "denied")]
+
+
+def _loaded_with_card(token: Token) -> Token:
+    return Token.objects.select_related("card_data__data_key").get(pk=token.pk)
+
+
+def test_a_token_loaded_with_its_card_is_revealed_without_reading_it_again(
+    key_service: KeyService, merchant: Merchant
+) -> None:
+    token = _loaded_with_card(token_create(merchant=merchant, card=_card(), actor=ACTOR))
+
+    with CaptureQueriesContext(connection) as captured:
+        revealed = _reveal(token)
+
+    assert revealed.number == "4242424242424242"
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert not any(s.startswith("SELECT") and '"vault_token"' in s for s in sql), sql
+    assert Token.objects.get(pk=token.pk).last_used_at == token.last_used_at is not None
+
+
+def test_a_revocation_committed_after_the_token_was_loaded_refuses_the_reveal(
+    key_service: KeyService, merchant: Merchant
+) -> None:
+    # given a token loaded with its card, then revoked through another instance
+    created = token_create(merchant=merchant, card=_card(), actor=ACTOR)
+    loaded = _loaded_with_card(created)
+    token_revoke(token=created, actor="admin:ops", reason="customer asked")
+
+    # when the stale instance is revealed, then it is refused as revoked, audited, unused
+    with pytest.raises(TokenRevoked):
+        _reveal(loaded)
+    last = AuditEvent.objects.order_by("-id").first()
+    assert last is not None
+    assert (last.action, last.outcome, last.reason) == ("token.reveal", "denied", "token_revoked")
+    assert Token.objects.get(pk=created.pk).last_used_at is None
+    assert loaded.last_used_at is None
 
 
 def test_revoke_is_idempotent(key_service: KeyService, merchant: Merchant) -> None:

@@ -61,6 +61,28 @@ def test_a_charge_writes_charge_succeeded_with_the_charge_as_the_api_shows_it(
     assert document["livemode"] is False
 
 
+@pytest.mark.parametrize("number", ["4242424242424242", DECLINES["insufficient_funds"]])
+def test_a_charge_over_the_api_shows_in_its_event_as_it_answered_and_as_it_reads_back(
+    merchant: Merchant, api_client: APIClient, number: str
+) -> None:
+    token = TokenFactory.create(merchant=merchant, number=number)
+    body = {
+        "token": token.id,
+        "amount": 1999,
+        "currency": "eur",
+        "description": "Order #1042",
+        "metadata": {"order_id": "1042", "a": "b"},
+    }
+
+    answer = api_client.post("/api/v1/charges", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert answer.status_code == 201, answer.content
+    event = Event.objects.get(object_id=answer.json()["id"])
+    shown = _document(event)["data"]["object"]
+    assert shown == answer.json() == api_client.get(f"/api/v1/charges/{shown['id']}").json()
+    assert event.type == f"charge.{answer.json()['status']}"
+
+
 def test_a_declined_charge_writes_charge_failed(merchant: Merchant) -> None:
     token = TokenFactory.create(merchant=merchant, number=DECLINES["insufficient_funds"])
 
