@@ -90,8 +90,9 @@ def subscription_create(
     """Put a token on a schedule. Period 0 starts at ``start`` (default: now) and is billed
     then; later periods keep the anchor's day of month, clamped at month end.
 
-    ``first_period_paid_by``: a succeeded charge of this token and amount, made just now (a
-    subscription checkout's first payment). It becomes period 0's payment, so it is listed
+    ``first_period_paid_by``: a succeeded charge of this card and amount, made just now (a
+    subscription checkout's first payment; made under another token of the same card when the
+    customer had that card saved already). It becomes period 0's payment, so it is listed
     with the subscription's charges and the current period is the one it paid for; billing
     starts at period 1.
 
@@ -183,11 +184,12 @@ def subscription_create(
 
 
 def _first_period_paid(subscription: Subscription, charge: Charge) -> None:
+    # The same card: this token, or another of this merchant's and mode's with its fingerprint.
     linked = (
         Charge.objects.owned_by(subscription.owner)
         .filter(
             pk=charge.pk,
-            token=subscription.token,
+            token__fingerprint=subscription.token.fingerprint,
             amount=subscription.amount,
             currency=subscription.currency,
             status=Charge.Status.SUCCEEDED,

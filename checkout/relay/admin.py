@@ -116,6 +116,7 @@ class ForwardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Forward]):
         "method",
         "path",
         "purpose",
+        "metadata",
         "status",
         "failure_code",
         "response_status",

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout.api.common import problem_responses
+from checkout.api.common import MetadataField, problem_responses
 from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from vault.authentication import request_merchant
@@ -28,6 +28,7 @@ FORWARD_EXAMPLE = {
     "method": "POST",
     "path": "/v1/cards",
     "purpose": "card on file at Partner",
+    "metadata": {"order": "1042"},
     "status": "completed",
     "failure_code": None,
     "response": {
@@ -82,6 +83,7 @@ class ForwardCreateApi(APIView):
         purpose = serializers.CharField(
             max_length=120, help_text="Why the card is revealed; kept in the audit trail."
         )
+        metadata = MetadataField(required=False)
 
     @extend_schema(
         operation_id="forward_create",
@@ -108,6 +110,7 @@ class ForwardCreateApi(APIView):
                     "body": '{"pan": "{{card.number}}", "exp": "{{card.exp_month}}/'
                     '{{card.exp_year}}"}',
                     "purpose": "card on file at Partner",
+                    "metadata": {"order": "1042"},
                 },
                 request_only=True,
             ),
@@ -128,6 +131,7 @@ class ForwardCreateApi(APIView):
             headers=data.validated_data.get("headers"),
             body=data.validated_data["body"],
             purpose=data.validated_data["purpose"],
+            metadata=data.validated_data.get("metadata"),
         )
         return _forward_answer(forward)
 

@@ -99,6 +99,7 @@ class Forward(ModeOwned):
     method = models.CharField(max_length=6, choices=ForwardMethod.choices)
     path = models.CharField(max_length=2000)
     purpose = models.CharField(max_length=200)
+    metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     failure_code = models.CharField(max_length=40, blank=True)
     response_status = models.PositiveIntegerField(null=True, blank=True)

@@ -30,6 +30,7 @@ class ForwardOutputSerializer(serializers.Serializer[Forward]):
     method = serializers.CharField()
     path = serializers.CharField()
     purpose = serializers.CharField(allow_blank=True)
+    metadata = serializers.DictField(child=serializers.CharField())
     status = serializers.ChoiceField(choices=Forward.Status.choices)
     failure_code = serializers.CharField(
         allow_null=True,

@@ -41,6 +41,7 @@ from monitoring.audit.services import audit_record
 from payments_site.kernel.cards import card_data_mask
 from payments_site.kernel.errors import DomainError, FieldError
 from payments_site.kernel.idempotency import effect_bind
+from payments_site.kernel.metadata import metadata_validate
 from vault.models import Merchant, Token
 from vault.services import TokenExpired, TokenNotFound, TokenRevoked, token_reveal
 
@@ -289,12 +290,14 @@ def forward_create(
     purpose: str,
     method: str | None = None,
     headers: Mapping[str, str] | None = None,
+    metadata: object = None,
 ) -> Forward:
     """Send ``token_id``'s card, filled into ``body``, to ``url`` — which must fall inside a
     destination an operator registered for this merchant and mode. Returns the forward:
     ``completed`` (the destination answered; its answer masked) or ``failed`` (timeout,
     TLS, connection, redirect: ``failure_code``). Refusals are raised before anything is
-    written or revealed."""
+    written or revealed; ``metadata`` is the merchant's, kept with the forward."""
+    kept = metadata_validate(metadata)
     target = forward_target(merchant=merchant, url=url, method=method)
     destination = target.destination
     template = template_parse(body)
@@ -316,6 +319,7 @@ def forward_create(
             method=destination.method,
             path=target.path,
             purpose=purpose,
+            metadata=kept,
             created_at=now,
         )
         effect_bind(forward.id)

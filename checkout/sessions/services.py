@@ -530,10 +530,10 @@ def _after_charge(
         # The charge just made pays period 0, from now; billing starts at the next period.
         subscription = subscription_create(
             merchant=session.owner,
-            token_id=token.pk,
-            # The customer's, when its card is the one just paid with (a card the customer
-            # had saved already stays that one: this charge's token is not among its cards).
-            customer_id=session.customer_id if saved == token.pk else None,
+            # The customer's saved card: this token, or the customer's own earlier token when
+            # it had this card already (one card, however often it is entered).
+            token_id=saved or token.pk,
+            customer_id=session.customer_id if saved else None,
             amount=charge.amount,
             currency=charge.currency,
             interval=session.interval,

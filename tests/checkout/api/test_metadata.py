@@ -2,8 +2,7 @@
 the card detector), generated over the OpenAPI schema: every operation that answers ``201``
 with an object takes ``metadata``, shows it back, and refuses each bad set with a 400 naming
 ``metadata`` while creating nothing. The vault's card ingest is the shopper's, not the
-merchant's, and is left out; so, for now, is the card relay's forward (a request sent on,
-not an object the merchant keeps and annotates), and attaching a card to a customer.
+merchant's, and is left out; so is attaching a card to a customer (the token exists already).
 """
 
 from __future__ import annotations
@@ -16,15 +15,17 @@ from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from checkout.relay.services import destination_register
 from tests.factories import TokenFactory
 from vault.models import Merchant
 
 pytestmark = pytest.mark.django_db
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
-# Not objects the merchant creates: the shopper's card ingest, the relay's forwarded request,
-# and attaching a token that exists already to a customer.
-NOT_THE_MERCHANTS = {"vault_cards_create", "forward_create", "customers_cards_attach"}
+CLOSED_PORT = 9
+# Not objects the merchant creates: the shopper's card ingest, and attaching a token that
+# exists already to a customer.
+NOT_THE_MERCHANTS = {"vault_cards_create", "customers_cards_attach"}
 CREATES = sorted(
     (op["operationId"], path)
     for path, item in SCHEMA["paths"].items()
@@ -51,6 +52,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "webhook_endpoints_create": {
         "url": "http://127.0.0.1:9/hook",
         "enabled_events": ["token.revoked"],
+    },
+    # To a destination registered on a closed port: the forward is made, and fails, either way.
+    "forward_create": {
+        "token": "{token}",
+        "url": f"https://127.0.0.1:{CLOSED_PORT}/v1/cards",
+        "body": '{"pan": "{{card.number}}"}',
+        "purpose": "metadata test",
     },
 }
 BAD = {
@@ -82,6 +90,17 @@ def _fill(template: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
 def _request(client: APIClient, merchant: Merchant, op: str, path: str) -> Callable[[Any], Any]:
     """What to POST for ``op``, its prerequisites (a token, a charge) made first."""
     ids = {"token": TokenFactory.create(merchant=merchant).id}
+    if op == "forward_create":
+        destination_register(
+            merchant=merchant,
+            livemode=False,
+            name="Partner",
+            host="127.0.0.1",
+            port=CLOSED_PORT,
+            path_prefix="/v1/cards",
+            allowed_fields=["number"],
+            actor="test:operator",
+        )
     if "{charge_id}" in path:
         charge = client.post("/api/v1/charges", _fill(BODIES["charges_create"], ids), format="json")
         path = path.replace("{charge_id}", charge.json()["id"])

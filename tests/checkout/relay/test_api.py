@@ -304,3 +304,22 @@ def test_a_forward_is_read_back_by_its_merchant_only(
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {IssuedKeyFactory.create().secret}")
     assert other.get(f"/api/v1/forwards/{forward_id}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_metadata_is_kept_with_the_forward_and_bad_metadata_sends_nothing(
+    api_client: APIClient, token: Token, partner: Destination, registered: ForwardDestination
+) -> None:
+    kept = _forward(api_client, token, partner, metadata={"order": "1042"})
+    refused = _forward(api_client, token, partner, metadata={"note": "4242 4242 4242 4242"})
+
+    assert kept.status_code == 201 and kept.json()["metadata"] == {"order": "1042"}
+    read = api_client.get(f"/api/v1/forwards/{kept.json()['id']}").json()
+    assert read["metadata"] == {"order": "1042"}
+    assert Forward.objects.get(pk=read["id"]).metadata == {"order": "1042"}
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "metadata"
+    assert "4242" not in refused.content.decode()
+    # only the first forward reached the partner or revealed the card
+    assert len(partner.requests) == 1 and len(_reveals(token)) == 1
+    assert Forward.objects.count() == 1

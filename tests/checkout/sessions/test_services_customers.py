@@ -4,15 +4,19 @@ subscription, and a customer that cannot be used is refused when the session is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from checkout.billing.models import Subscription
+from checkout.billing.services import subscription_create
 from checkout.customers.errors import CustomerUnusable
 from checkout.customers.models import Customer, CustomerCard
 from checkout.customers.services import customer_create, customer_delete
+from checkout.payments.models import Charge
+from checkout.payments.services import charge_create
 from checkout.sessions.models import CheckoutSession
 from checkout.sessions.services import checkout_session_complete, checkout_session_create
 from tests.checkout.sessions.conftest import DECLINED, VISA, jwe_for
@@ -89,6 +93,46 @@ def test_a_subscription_session_makes_the_customers_subscription(
     assert (subscription.customer_id, subscription.token_id) == (customer.pk, session.token_id)
     assert subscription.status == "active" and subscription.period == 1
     assert CustomerCard.objects.get(customer=customer).token_id == session.token_id
+
+
+def test_a_subscription_session_with_a_card_the_customer_saved_bills_that_saved_card(
+    keys: KeyService, merchant: Merchant, customer: Customer
+) -> None:
+    saved = _complete(_session(merchant, customer, "setup"))
+
+    session = _complete(_session(merchant, customer, "subscription", interval="month"))
+
+    assert session.status == "complete"
+    assert session.token_id != saved.token_id  # the card entered again: a second token of it
+    subscription = Subscription.objects.get(pk=session.subscription_id)
+    assert (subscription.customer_id, subscription.token_id) == (customer.pk, saved.token_id)
+    assert subscription.status == "active" and subscription.period == 1
+    # the checkout's charge pays period 0 of it, one card saved, not two
+    first = Charge.objects.get(pk=session.charge_id)
+    assert (first.subscription_id, first.period, first.status) == (subscription.pk, 0, "succeeded")
+    cards = CustomerCard.objects.filter(customer=customer, detached_at__isnull=True)
+    assert list(cards.values_list("token_id", flat=True)) == [saved.token_id]
+
+
+def test_a_subscription_period_is_not_paid_by_a_charge_of_another_card(
+    merchant: Merchant, token_factory: Callable[..., Token]
+) -> None:
+    card, other = token_factory(), token_factory(number="5555555555554444")
+    paid = charge_create(merchant=merchant, token_id=other.id, amount=900, currency="EUR")
+
+    with pytest.raises(ValueError, match="matching"):
+        subscription_create(
+            merchant=merchant,
+            token_id=card.id,
+            amount=900,
+            currency="EUR",
+            interval="month",
+            first_period_paid_by=paid,
+        )
+
+    assert not Subscription.objects.exists()
+    paid.refresh_from_db()
+    assert paid.subscription_id is None
 
 
 def test_a_customer_deleted_before_completion_does_not_undo_the_payment(
