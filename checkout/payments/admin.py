@@ -10,6 +10,7 @@ from django.contrib import admin
 
 from checkout.currencies import amount_format
 from checkout.payments.models import Charge, Refund
+from checkout.payments.processors.models import AdyenNotification
 from payments_site.kernel.admin import ReadOnlyAdminMixin, seconds
 
 
@@ -49,6 +50,7 @@ class ChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
         "failure_message",
         "processor",
         "processor_id",
+        "step_processor_id",
         "subscription",
         "period",
         "attempt",
@@ -108,3 +110,40 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     @admin.display(description="Settled", ordering="settled_at")
     def settled(self, refund: Refund) -> str:
         return seconds(refund.settled_at)
+
+
+@admin.register(AdyenNotification)
+class AdyenNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
+    """What Adyen told us and what it did here (``outcome``): where an operator follows an
+    overdue or conflicting notification alert."""
+
+    list_display = (
+        "event_code",
+        "success",
+        "psp_reference",
+        "charge_id",
+        "refund_id",
+        "outcome",
+        "live",
+        "received_at",
+    )
+    list_filter = ("event_code", "success", "outcome", "live")
+    search_fields = ("psp_reference", "original_reference", "merchant_reference", "charge_id")
+    fields = (
+        "event_code",
+        "success",
+        "reason",
+        "psp_reference",
+        "original_reference",
+        "merchant_reference",
+        "merchant_account",
+        "amount_value",
+        "amount_currency",
+        "event_date",
+        "charge_id",
+        "refund_id",
+        "outcome",
+        "live",
+        "received_at",
+    )
+    readonly_fields = fields

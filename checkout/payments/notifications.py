@@ -47,7 +47,12 @@ from checkout.payments.models import Charge, Refund
 from checkout.payments.processors import ProcessorCharge
 from checkout.payments.processors.adyen_hmac import item_verify
 from checkout.payments.processors.models import AdyenNotification
-from checkout.payments.services import charge_settle, refund_confirm, refund_refuse
+from checkout.payments.services import (
+    charge_report,
+    charge_settle,
+    refund_confirm,
+    refund_refuse,
+)
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
 from monitoring.security.engine import alert_raise
@@ -107,9 +112,9 @@ def _refund_of(reference: str, psp: str) -> str:
 
 
 def _authorisation(notification: AdyenNotification, *, now: datetime) -> str:
-    charge = Charge.objects.get(pk=notification.charge_id)
+    charge = Charge.objects.select_related("token").get(pk=notification.charge_id)
     if charge.status == Charge.Status.PENDING and charge.subscription_id is None:
-        charge_settle(
+        settled = charge_settle(
             charge=charge,
             result=ProcessorCharge(
                 processor_id=notification.psp_reference,
@@ -119,6 +124,9 @@ def _authorisation(notification: AdyenNotification, *, now: datetime) -> str:
             ),
             now=now,
         )
+        fingerprint = charge.token.fingerprint
+        # The card-testing rules hear of it once committed, as of a reconciled charge.
+        transaction.on_commit(lambda: charge_report(charge=settled, fingerprint=fingerprint))
         return APPLIED
     if charge.status == Charge.Status.PENDING:
         return UNCHANGED  # a subscription's charge: billing's reconcile settles it

@@ -37,3 +37,33 @@ def test_charge_list_and_page_show_money(
     assert "<h1>View charge</h1>" in page
     assert "€49.00" in page
     assert 'name="_save"' not in page
+
+
+def test_adyen_notifications_show_what_they_did_and_cannot_be_edited(admin_client: Client) -> None:
+    from checkout.payments.processors.models import AdyenNotification
+
+    row = AdyenNotification.objects.create(
+        psp_reference="PSPADMIN00000001",
+        event_code="CAPTURE",
+        success=True,
+        live=False,
+        charge_id="ch_admin",
+        outcome=AdyenNotification.Outcome.CONFLICT,
+    )
+    listing = admin_client.get(
+        reverse("admin:checkout_adyennotification_changelist")
+    ).content.decode()
+    page = admin_client.get(
+        reverse("admin:checkout_adyennotification_change", args=[quote(row.pk)])
+    ).content.decode()
+
+    assert "PSPADMIN00000001" in listing
+    assert "Conflicts with our record" in listing
+    assert 'name="_save"' not in page
+    assert (
+        admin_client.post(
+            reverse("admin:checkout_adyennotification_delete", args=[quote(row.pk)]),
+            {"post": "yes"},
+        ).status_code
+        == 403
+    )

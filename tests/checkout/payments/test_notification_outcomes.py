@@ -201,6 +201,20 @@ def test_a_release_is_confirmed_by_its_cancellation(
     assert events("charge.released") == 1
 
 
+def test_an_expiry_waits_for_its_cancellation_then_is_expired(
+    fake: FakeAdyen, merchant: Merchant, token: Token
+) -> None:
+    from checkout.payments.authorizations import charges_expire
+
+    charge = authorize(merchant, token)
+    assert charges_expire(now=later(8 * 24 * 3600)) == 1
+    assert reload(charge).status == "expiring"
+    deliver(fake)
+    assert reload(charge).status == "expired"
+    assert events("charge.expired") == 1
+    assert fake.effects["cancel"] == 1
+
+
 # --- refunds ---
 
 
