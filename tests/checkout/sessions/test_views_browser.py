@@ -35,7 +35,7 @@ from tests.checkout.sessions.browser import (
 )
 from tests.checkout.sessions.conftest import AMEX, DECLINED, LUHN_WRONG, NEXT_YEAR, VISA
 from tests.support.servers import RunningServer, gunicorn
-from vault.models import Merchant, Token
+from vault.models import Merchant, Token, WorkingKey
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -414,3 +414,60 @@ def test_encryption_in_the_browser_is_measured(
     print(f"\ncheckout page encryption: {report}")  # noqa: T201
     assert len(browser_ms) == runs and all(t >= 0 for t in browser_ms)
     assert os.path.getsize(artifacts / "encryption-timing.json") > 0
+
+
+# --- working keys: the page encrypts to the working JWE key, the vault trusts its certificate ----
+
+
+@pytest.fixture
+def working_server(tls_cert: tuple[Path, Path], artifacts: Path) -> Iterator[RunningServer]:
+    """A server of its own: its workers keep working keys in memory, and each test flushes the
+    rows they were loaded from."""
+    env = {"DATA_KEY_MAX_USES": "1", "WEB_CONCURRENCY": "2", "KEYS_MODE": "working"}
+    log_path = artifacts / "gunicorn-working.log"
+    with gunicorn(cert=tls_cert, env=env, log_path=log_path) as running:
+        yield running
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no-script"])
+def test_working_keys_take_a_card_from_the_page(
+    browser: Browser,
+    working_server: RunningServer,
+    shop: Shop,
+    merchant: Merchant,
+    javascript: bool,
+) -> None:
+    session = new_session(merchant, shop)
+    with shopper_in(browser, working_server, shop, java_script_enabled=javascript) as shopper:
+        shopper.open(session)
+        page = shopper.page
+        if javascript:
+            shopper.fill_card(VISA, f"12{YY}", VISA_CVC)
+        else:
+            page.locator("#cc-name").fill("Ada Lovelace")
+            page.locator("#cc-number").fill(VISA)
+            page.locator("#cc-exp").fill(f"12 / {YY}")
+            page.locator("#cc-csc").fill(VISA_CVC)
+        page.locator("#pay-button").click()
+        expect_success(shopper, session)
+        _, _, jwks = working_server.get("/.well-known/jwks.json")
+
+    session.refresh_from_db()
+    assert session.status == "complete"
+    assert Charge.objects.get(pk=session.charge_id).status == Charge.Status.SUCCEEDED
+    working = set(
+        WorkingKey.objects.filter(use=WorkingKey.Use.CARD_JWE).values_list("kid", flat=True)
+    )
+    enc_kids = {key["kid"] for key in json.loads(jwks)["keys"] if key["use"] == "enc"}
+    assert working and working <= enc_kids
+    # The card JWT was signed by a certified working key, not by KMS.
+    assert WorkingKey.objects.filter(use=WorkingKey.Use.CARD_SIGN).exclude(certificate=None)
+    (post,) = shopper.posts()
+    if javascript:
+        header = jwe_header(post.form()["card_jwe"][0])
+        assert header["alg"] == "ECDH-ES" and header["kid"] in working
+        assert_card_never_sent(shopper.sent, number=VISA, cvc=VISA_CVC)
+    else:
+        assert_card_never_sent(
+            [s for s in shopper.sent if s is not post], number=VISA, cvc=VISA_CVC
+        )

@@ -17,10 +17,11 @@ from payments_site.kernel.encoding import b64url_encode
 from tests.cards import load_cards
 from tests.support.node import ensure_node_packages, run_node
 from tests.support.servers import gunicorn
+from tests.vault.transport.conftest import BOTH_MODES
 from vault.cards import CardValidationError, brand_rules_export, card_validate
 from vault.keys import KeyPurpose, KeyService
 from vault.keys.local import LocalKeyService
-from vault.models import Merchant
+from vault.models import Merchant, WorkingKey
 from vault.transport.ingest import card_ingest
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -36,11 +37,29 @@ def published_enc_jwk() -> dict[str, Any]:
     return next(k for k in keys if k["use"] == "enc")
 
 
+def current_enc_jwk(keys_mode: str) -> dict[str, Any]:
+    """The published encryption key the page uses: in working mode, a working key of the
+    vault's store (the KMS key stays listed before it)."""
+    published = Client().get("/.well-known/jwks.json").json()["keys"]
+    working = set(
+        WorkingKey.objects.filter(use=WorkingKey.Use.CARD_JWE).values_list("kid", flat=True)
+    )
+    enc = [
+        k
+        for k in published
+        if k["use"] == "enc" and (k["kid"] in working) == (keys_mode == "working")
+    ]
+    assert enc, "no such encryption key published"
+    return enc[-1]
+
+
+@BOTH_MODES
 def test_card_encrypted_by_panva_jose_is_accepted(
-    keys: KeyService, merchant: Merchant, card: dict[str, Any]
+    keys: KeyService, keys_mode: str, merchant: Merchant, card: dict[str, Any]
 ) -> None:
     payload = {**card, "sid": "cs_interop", "nonce": "n-1"}
-    card_jwe = run_node("encrypt_card.mjs", {"jwk": published_enc_jwk(), "card": payload}).stdout
+    jwk = current_enc_jwk(keys_mode)
+    card_jwe = run_node("encrypt_card.mjs", {"jwk": jwk, "card": payload}).stdout
     sealed = card_seal(
         card_jwe, session_id="cs_interop", nonce="n-1", merchant_id=merchant.id, keys=keys
     )
@@ -51,13 +70,13 @@ def test_card_encrypted_by_panva_jose_is_accepted(
     assert result.token.brand == "visa"
 
 
+@BOTH_MODES
 def test_card_encrypted_by_the_page_module_is_accepted(
-    keys: KeyService, merchant: Merchant, card: dict[str, Any]
+    keys: KeyService, keys_mode: str, merchant: Merchant, card: dict[str, Any]
 ) -> None:
     payload = {**card, "sid": "cs_page", "nonce": "n-2"}
-    card_jwe = run_node(
-        "page_module.mjs", {"op": "encrypt", "jwk": published_enc_jwk(), "payload": payload}
-    ).stdout
+    jwk = current_enc_jwk(keys_mode)
+    card_jwe = run_node("page_module.mjs", {"op": "encrypt", "jwk": jwk, "payload": payload}).stdout
     sealed = card_seal(
         card_jwe, session_id="cs_page", nonce="n-2", merchant_id=merchant.id, keys=keys
     )
