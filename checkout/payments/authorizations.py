@@ -266,8 +266,9 @@ def capture_confirm(*, charge_id: str, amount: int | None, now: datetime) -> str
             if charge.status in (Status.SUCCEEDED, Status.FAILED):
                 return UNCHANGED
             return CONFLICT  # released or expired here, captured there
-        asked = charge.capture_amount or charge.amount
-        captured = amount if amount is not None and 1 <= amount <= charge.amount else asked
+        if amount is not None and not 1 <= amount <= charge.amount:
+            return CONFLICT  # more than was authorised: not a capture of this charge
+        captured = amount if amount is not None else charge.capture_amount or charge.amount
         fields: dict[str, object] = {
             "status": Status.SUCCEEDED,
             "amount_captured": captured,

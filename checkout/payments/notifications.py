@@ -111,8 +111,19 @@ def _refund_of(reference: str, psp: str) -> str:
     return str(found or "")
 
 
+def _same_money(notification: AdyenNotification, *, amount: int, currency: str) -> bool:
+    """The item's amount is ``amount`` in ``currency`` (an item without one agrees)."""
+    if notification.amount_value is None:
+        return True
+    return notification.amount_value == amount and (
+        notification.amount_currency.upper() == currency.upper()
+    )
+
+
 def _authorisation(notification: AdyenNotification, *, now: datetime) -> str:
     charge = Charge.objects.select_related("token").get(pk=notification.charge_id)
+    if not _same_money(notification, amount=charge.amount, currency=charge.currency):
+        return CONFLICT  # not the payment we asked for
     if charge.status == Charge.Status.PENDING and charge.subscription_id is None:
         settled = charge_settle(
             charge=charge,

@@ -368,6 +368,28 @@ def test_a_notification_from_adyens_other_environment_is_never_applied(
     assert events("charge.captured") == 0
 
 
+def test_an_amount_that_is_not_ours_is_a_conflict_never_applied(
+    fake: FakeAdyen, merchant: Merchant, token: Token
+) -> None:
+    charge = authorize(merchant, token, amount=1000)
+    charge_capture(merchant=merchant, charge_id=charge.id)
+    (capture,) = fake.queued
+    fake.queued.clear()
+    item = capture["notificationItems"][0]["NotificationRequestItem"]
+    post(
+        notification_body(
+            "CAPTURE",
+            psp=item["pspReference"],
+            original=item["originalReference"],
+            reference=item["merchantReference"],
+            amount={"currency": "EUR", "value": 5000},  # more than was authorised
+        )
+    )
+    assert reload(charge).status == "capturing"
+    assert AdyenNotification.objects.get().outcome == "conflict"
+    assert events("charge.captured") == 0
+
+
 # --- notifications that never come ---
 
 
