@@ -21,6 +21,7 @@ class CheckoutConfig(AppConfig):
         )
         from checkout.billing.tasks import bill_first_period
         from checkout.customers.events import CustomerDeleted
+        from checkout.customers.services import customer_cards_on_fingerprint_rekeyed
         from checkout.payments.idempotency.api import idempotent_call
         from checkout.payments.processors.base import processors_reset
         from checkout.payments.selectors import charges_settled_hourly
@@ -32,7 +33,7 @@ class CheckoutConfig(AppConfig):
         )
         from checkout.webhooks.tasks import deliveries_hand_off
         from monitoring.security.overview import Source, overview_source_register
-        from vault.events import MerchantReactivated, TokenRevoked
+        from vault.events import MerchantReactivated, TokenFingerprintRekeyed, TokenRevoked
 
         # Order matters within one event type: a revoked token's subscriptions go past due
         # before webhooks record the revocation, so endpoints hear of them in that order;
@@ -49,6 +50,10 @@ class CheckoutConfig(AppConfig):
             )
         subscribe(SubscriptionCreated, bill_first_period)
         subscribe(MerchantReactivated, subscriptions_on_merchant_reactivated)
+        # A saved card's copy of its token's fingerprint is re-keyed with the token.
+        subscribe(
+            TokenFingerprintRekeyed, customer_cards_on_fingerprint_rekeyed, in_transaction=True
+        )
         subscribe(DeliveriesDue, deliveries_hand_off)
         idempotency_install(idempotent_call)  # every app's @idempotent runs on our records
         # The admin overview's charges series (monitoring imports no checkout).

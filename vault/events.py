@@ -21,3 +21,12 @@ class TokenRevoked(DomainEvent):
     token_id: str
     merchant_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class TokenFingerprintRekeyed(DomainEvent):
+    """A token's fingerprint moved to the current version (``rekey_fingerprints``); heard
+    inside the re-keying transaction, so a copy of the fingerprint elsewhere moves with it."""
+
+    token_id: str
+    merchant_id: str

@@ -461,7 +461,9 @@ def fingerprints_rekey(*, actor: str, batch_size: int = 200) -> int:
     """Move version 1 fingerprints to the current version: each card is opened in memory
     (data keys cached, no reveal to anyone) and fingerprinted under its merchant's subkey.
     Tokens without ciphertext (revoked, purged) keep version 1: nothing de-duplicates against
-    them. Resumable and safe to run while traffic flows; returns how many were re-keyed."""
+    them. Each token announces ``TokenFingerprintRekeyed`` in its batch's transaction (a saved
+    card's copy of the fingerprint follows). Resumable and safe to run while traffic flows;
+    returns how many were re-keyed."""
     done = 0
     pending = Token.objects.filter(fingerprint_version=1, card_data__isnull=False)
     while True:
@@ -485,6 +487,9 @@ def fingerprints_rekey(*, actor: str, batch_size: int = 200) -> int:
                 )
                 token.fingerprint_version = FINGERPRINT_VERSION
                 token.save(update_fields=["fingerprint", "fingerprint_version"])
+                publish(
+                    events.TokenFingerprintRekeyed(token_id=token.id, merchant_id=token.merchant_id)
+                )
             done += len(batch)
     if done:
         audit_record(

@@ -12,6 +12,7 @@ subscriptions; the row stays, so what pointed at it still does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,8 +44,11 @@ from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import FieldError, InvalidInput
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind
+from vault.events import TokenFingerprintRekeyed
 from vault.models import Merchant, Token
 from vault.services import token_revoke
+
+logger = logging.getLogger(__name__)
 
 REFUSALS = {
     "token_not_found": "No such token for this merchant.",
@@ -318,6 +322,39 @@ def customer_card_attach(
         if became_default:
             publish(CustomerUpdated(customer_id=customer.pk, merchant_id=merchant.pk))
     return Attached(card=card, created=created)
+
+
+def customer_cards_on_fingerprint_rekeyed(event: TokenFingerprintRekeyed) -> int:
+    """Subscribed in the re-keying transaction to the vault's ``TokenFingerprintRekeyed``: the
+    saved card's copy of the fingerprint becomes the token's new one, so the same card saved
+    again (under a token made since, in the new version) is still found. A customer that got
+    the card twice before the re-key (one copy per version, which could not match) keeps both:
+    the copy stays as it is, and the duplicate is logged (ids only) for an operator to detach
+    one. Returns how many copies moved."""
+    card = (
+        CustomerCard.objects.select_related("token")
+        .filter(token_id=event.token_id, token__merchant_id=event.merchant_id)
+        .first()
+    )
+    if card is None or card.fingerprint == card.token.fingerprint:
+        return 0
+    twin = (
+        CustomerCard.objects.filter(
+            customer_id=card.customer_id,
+            fingerprint=card.token.fingerprint,
+            detached_at__isnull=True,
+        )
+        .exclude(pk=card.pk)
+        .values_list("token_id", flat=True)
+        .first()
+    )
+    if twin is not None and card.detached_at is None:
+        logger.warning(
+            "customer_card_saved_twice",
+            extra={"customer": card.customer_id, "token": card.token_id, "twin": twin},
+        )
+        return 0
+    return CustomerCard.objects.filter(pk=card.pk).update(fingerprint=card.token.fingerprint)
 
 
 def customer_card_detach(
