@@ -31,6 +31,7 @@ from checkout.customers.events import (
     CustomerDeleted,
     CustomerUpdated,
 )
+from checkout.customers.services import customer_cards_on_fingerprint_rekeyed
 from checkout.payments.events import (
     ChargeAuthorized,
     ChargeCaptured,
@@ -46,7 +47,7 @@ from checkout.webhooks.delivery import DeliveriesDue
 from checkout.webhooks.events import events_on_domain_event
 from checkout.webhooks.tasks import deliveries_hand_off
 from payments_site.kernel.events import DomainEvent, subscriptions
-from vault.events import MerchantReactivated, TokenRevoked
+from vault.events import MerchantReactivated, TokenFingerprintRekeyed, TokenRevoked
 
 PACKAGES = ("payments_site", "checkout", "vault", "monitoring")
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +136,7 @@ def test_every_domain_event_and_who_hears_it() -> None:
     webhooks = events_on_domain_event
     expected = {
         TokenRevoked: (subscriptions_on_token_revoked, webhooks),
+        TokenFingerprintRekeyed: (customer_cards_on_fingerprint_rekeyed,),
         MerchantReactivated: (subscriptions_on_merchant_reactivated,),
         ChargeSucceeded: (webhooks,),
         ChargeFailed: (webhooks,),
