@@ -205,6 +205,11 @@ def _void_record(*, charge: Charge, result: ProcessorVoid, now: datetime) -> Cha
         return charge
     if result.succeeded and result.pending:
         return _step_accepted(charge=charge, step=charge.status, reference=result.processor_id)
+    return _released(charge=charge, now=now)
+
+
+def _released(*, charge: Charge, now: datetime) -> Charge:
+    """End a void: an ``expiring`` charge is expired, any other released."""
     expiring = charge.status == Status.EXPIRING
     return _step_end(
         charge=charge,
@@ -314,17 +319,7 @@ def void_confirm(*, charge_id: str, now: datetime) -> str:
             return UNCHANGED
         if charge.status not in (Status.RELEASING, Status.EXPIRING, Status.REQUIRES_CAPTURE):
             return CONFLICT
-        expiring = charge.status == Status.EXPIRING
-        _step_end(
-            charge=charge,
-            step=charge.status,
-            fields={
-                "status": Status.EXPIRED if expiring else Status.RELEASED,
-                "released_at": now,
-                "step_started_at": None,
-            },
-            event=ChargeExpired if expiring else ChargeReleased,
-        )
+        _released(charge=charge, now=now)
     return APPLIED
 
 
