@@ -18,6 +18,7 @@ from monitoring.audit.models import AuditEvent
 from tests.checkout.webhooks.conftest import SimClock
 from tests.checkout.webhooks.receiver import Receiver
 from tests.factories import MerchantFactory
+from tests.support.leaks import assert_no_card_number
 from vault.keys import KeyDecryptionFailed
 from vault.merchants import api_key_create
 from vault.models import Merchant, Token
@@ -158,7 +159,7 @@ def test_invalid_input_is_a_specific_problem_that_changes_nothing(
     assert response["Content-Type"] == "application/problem+json"
     problem = response.json()
     assert {"field": field, "code": code} == {k: problem["errors"][0][k] for k in ("field", "code")}
-    assert "4242" not in response.content.decode()
+    assert_no_card_number(response.content.decode())
     assert not WebhookEndpoint.objects.exists()
 
 
