@@ -244,11 +244,16 @@ def test_concurrent_writers_committing_in_any_order_are_all_sealed_once() -> Non
     errors: list[BaseException] = []
     committed: list[int] = []
     lock = threading.Lock()
+    sealed_midway = threading.Event()
 
     def writer(n: int) -> None:
         rng = random.Random(n)
         try:
             for i in range(10):
+                if i == 5:
+                    # halfway, let the sealer in: on SQLite its write can otherwise lose every
+                    # race for the lock to the writers' transactions
+                    sealed_midway.wait(timeout=30)
                 try:
                     with transaction.atomic():
                         event = audit_record(action="concurrent", object_id=f"{n}-{i}")
@@ -267,7 +272,8 @@ def test_concurrent_writers_committing_in_any_order_are_all_sealed_once() -> Non
     def sealing() -> None:
         try:
             while not stop.is_set():
-                seal_pending(settle_timeout=0.01)
+                if seal_pending(settle_timeout=0.01).sealed:
+                    sealed_midway.set()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
