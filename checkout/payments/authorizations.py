@@ -33,6 +33,7 @@ from checkout.payments.processors import (
     void_key,
 )
 from checkout.payments.processors.base import modes_with_processor
+from checkout.payments.resend import resend_blocked, resend_stop
 from monitoring.audit.services import audit_record
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
@@ -366,10 +367,24 @@ def authorization_steps_reconcile(
         ).order_by("step_started_at")[:limit]
     )
     for charge in charges:
-        if charge.status == Status.CAPTURING:
-            capture_send(charge=charge, now=now)
+        if charge.status != Status.CAPTURING:
+            void_send(charge=charge, now=now)  # a second void releases nothing more
+            continue
+        first_sent_at = charge.step_started_at or charge.created_at
+        processor = get_processor(livemode=charge.livemode)
+        blocked = resend_blocked(processor=processor, first_sent_at=first_sent_at, now=now)
+        if blocked:
+            resend_stop(
+                object_type="charge",
+                object_id=charge.pk,
+                step="capture",
+                reason=blocked,
+                idempotency_key=capture_key(charge.id),
+                first_sent_at=first_sent_at,
+                now=now,
+            )
         else:
-            void_send(charge=charge, now=now)
+            capture_send(charge=charge, now=now)
     return len(charges)
 
 

@@ -57,6 +57,7 @@ from checkout.payments.processors.adapter import (
     processor_charge_token,
 )
 from checkout.payments.processors.base import modes_with_processor, processor_name
+from checkout.payments.resend import CARD_UNAVAILABLE, resend_blocked, resend_stop
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.cooloff import cooloff_enforce
@@ -361,14 +362,34 @@ def charge_reconcile(
     *, charge_id: str, now: datetime | None = None, on_settled: SettledHook | None = None
 ) -> Charge:
     """Settle a pending charge through the processor: its record of our idempotency key if it
-    got the request, else the same request sent again (deduplicated if the first arrives)."""
+    got the request, else the same request sent again (deduplicated if the first arrives) —
+    unless a re-send could be a second charge (``checkout.payments.resend``): then it stays
+    pending and an operator is alerted."""
+    now = clock_now(now)
     charge = Charge.objects.select_related("token").get(pk=charge_id)
     if charge.status != Charge.Status.PENDING:
         return charge
-    known = get_processor(livemode=charge.livemode).charge_lookup(idempotency_key=charge.id)
+    processor = get_processor(livemode=charge.livemode)
+    known = processor.charge_lookup(idempotency_key=charge.id)
     if known is not None:
         charge = charge_settle(charge=charge, result=known, now=now, on_settled=on_settled)
+    elif processor.charge_lookup_complete:  # it never arrived: sending now is the first send
+        charge = charge_execute(charge=charge, token=charge.token, now=now, on_settled=on_settled)
     else:
+        blocked = resend_blocked(processor=processor, first_sent_at=charge.created_at, now=now)
+        if not blocked and token_refusal(token=charge.token, now=now):
+            blocked = CARD_UNAVAILABLE  # the vault will not reveal it to send it again
+        if blocked:
+            resend_stop(
+                object_type="charge",
+                object_id=charge.pk,
+                step="charge",
+                reason=blocked,
+                idempotency_key=charge.id,
+                first_sent_at=charge.created_at,
+                now=now,
+            )
+            return charge
         charge = charge_execute(charge=charge, token=charge.token, now=now, on_settled=on_settled)
     charge_report(charge=charge, fingerprint=charge.token.fingerprint)
     return charge
@@ -413,7 +434,7 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     for refund_id in refund_ids:
-        refund_execute(refund=Refund.objects.select_related("charge").get(pk=refund_id), now=now)
+        refund_resend(refund=Refund.objects.select_related("charge").get(pk=refund_id), now=now)
     overdue = processor_answers_overdue(now=now, modes=modes, limit=limit)
     return len(charge_ids) + steps + len(refund_ids) + overdue
 
@@ -526,6 +547,25 @@ def refund_create(
         )
         effect_bind(refund.pk)
         Charge.objects.filter(pk=charge.pk).update(amount_refunded=F("amount_refunded") + amount)
+    return refund_execute(refund=refund, now=now)
+
+
+def refund_resend(*, refund: Refund, now: datetime) -> Refund:
+    """Send again a pending refund whose answer was lost, while the processor still keeps its
+    idempotency key; past that, leave it pending and alert (``checkout.payments.resend``)."""
+    processor = get_processor(livemode=refund.livemode)
+    blocked = resend_blocked(processor=processor, first_sent_at=refund.created_at, now=now)
+    if blocked:
+        resend_stop(
+            object_type="refund",
+            object_id=refund.pk,
+            step="refund",
+            reason=blocked,
+            idempotency_key=refund.id,
+            first_sent_at=refund.created_at,
+            now=now,
+        )
+        return refund
     return refund_execute(refund=refund, now=now)
 
 

@@ -10,7 +10,8 @@ test suite instead.
 Every call carries ``Idempotency-Key`` derived from our object's id (the charge id, its
 ``capture_key`` / ``void_key``, the refund id), so a retry after a lost answer is answered by
 Adyen with the first result and never moves money twice. ``charge_lookup`` therefore answers
-None: the reconcile job re-sends the same request and Adyen replays its first answer.
+None: the reconcile job re-sends the same request and Adyen replays its first answer — while
+Adyen still keeps the key (``idempotency_key_lifetime``); after that the job stops and alerts.
 
 What Adyen's answers become:
 
@@ -27,6 +28,7 @@ What Adyen's answers become:
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,6 +120,10 @@ class AdyenProcessor(Processor):
     name = "adyen"
     settings_name = "ADYEN_TEST"
     live = False
+    # Adyen's API idempotency guide keeps a key for "a minimum period" after first submission:
+    # 31 days today, 7 in its earlier text; a re-send later than that may be a second payment,
+    # so we count on the shorter.
+    idempotency_key_lifetime = timedelta(days=7)
 
     def __init__(self, **options: Any) -> None:
         configured = dict(getattr(settings, self.settings_name))

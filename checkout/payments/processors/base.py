@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -103,6 +104,12 @@ class Processor(ABC):
     name: str
     # A sandbox approves made-up cards and moves no money: it may serve test mode only.
     sandbox: bool = False
+    # How long the processor is known to keep an idempotency key's first answer (None: for
+    # as long as we need it). Past it, a re-sent request is a new request.
+    idempotency_key_lifetime: timedelta | None = None
+    # Whether ``charge_lookup`` answering None proves the processor never got the charge
+    # (else it only means "ask again by re-sending").
+    charge_lookup_complete: bool = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -169,6 +176,19 @@ def void_key(charge_id: str) -> str:
     """The processor idempotency key of a charge's void, whether a merchant released the
     authorization or it expired: one void per charge."""
     return f"{charge_id}:void"
+
+
+# Re-sends stop this long before the processor may forget a key: clocks differ, and the
+# reconcile job may be delayed by a deploy or an outage.
+RESEND_MARGIN = timedelta(days=1)
+
+
+def resend_safe(*, processor: Processor, first_sent_at: datetime, now: datetime) -> bool:
+    """Whether a request first sent at ``first_sent_at`` may be sent again now and be answered
+    with its first result. Past the processor's idempotency-key lifetime (less the margin) a
+    re-send could charge, capture or refund a second time, so it is not made."""
+    lifetime = processor.idempotency_key_lifetime
+    return lifetime is None or now < first_sent_at + lifetime - RESEND_MARGIN
 
 
 class LiveModeUnavailable(DomainError):

@@ -83,6 +83,7 @@ class SandboxProcessor(Processor):
 
     name = "sandbox"
     sandbox = True
+    charge_lookup_complete = True  # its ledger holds every request that arrived
 
     def __init__(
         self, *, latency_ms: int = 0, fault: str = "", fault_on: str = "", **options: Any
