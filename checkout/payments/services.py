@@ -66,6 +66,7 @@ from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind, effect_settled
+from payments_site.kernel.rows import row_insert
 from vault.models import Merchant, Token
 from vault.services import key_failures_audited
 
@@ -158,7 +159,7 @@ def charge_create(
         ):
             effect_bind(charge.pk)
             inserting = True
-            charge.save(force_insert=True)
+            row_insert(charge)
             inserting = False
             try:
                 card = processor_card_reveal(charge_id=charge.pk, token=token, cvc=cvc)

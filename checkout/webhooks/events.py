@@ -69,6 +69,7 @@ from checkout.webhooks.models import Event, EventType, WebhookDelivery, WebhookE
 from checkout.webhooks.payloads import API_VERSION, event_document, object_snapshot, object_type
 from payments_site.kernel.events import DomainEvent, publish
 from payments_site.kernel.ids import new_id
+from payments_site.kernel.rows import row_insert
 from vault.events import TokenRevoked
 from vault.models import Token
 
@@ -96,7 +97,7 @@ def event_record(*, event_type: str, obj: Model, now: datetime | None = None) ->
     )
     if "merchant" in obj._state.fields_cache:  # loaded with the object: no query for it again
         event.merchant = obj.merchant  # type: ignore[attr-defined]
-    event.save(force_insert=True)
+    row_insert(event)
     _deliveries_create(event=event, now=now)
     return event
 

@@ -24,6 +24,7 @@ from monitoring.audit.canonical import (
 )
 from monitoring.audit.models import AuditEvent
 from payments_site.kernel.jsontext import json_parse
+from payments_site.kernel.rows import row_insert
 
 
 def row_digest(event: AuditEvent) -> str:
@@ -84,4 +85,6 @@ def event_append(
         fields[name] = str(fields[name])[:limit]
     fields["source_ip"] = canonical_ip(source_ip)
     fields["data"] = _as_stored(data)
-    return AuditEvent.objects.create(**fields, digest=event_digest(**fields))
+    event = AuditEvent(**fields, digest=event_digest(**fields))
+    row_insert(event)  # one per audited action: the statement compiled once
+    return event

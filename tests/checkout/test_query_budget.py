@@ -79,10 +79,10 @@ def _subscription_create(merchant: Merchant, token: Token) -> Any:
 
 
 BUDGETS: dict[str, tuple[Request, Budget]] = {
-    "charges_create": (_charge_create, Budget(queries=11, reads=4)),
+    "charges_create": (_charge_create, Budget(queries=10, reads=3)),
     "charges_retrieve": (_charge_get, Budget(queries=2, reads=2)),
     "charges_list": (_charge_list, Budget(queries=2, reads=2)),
-    "charges_refunds_create": (_refund_create, Budget(queries=15, reads=8)),
+    "charges_refunds_create": (_refund_create, Budget(queries=14, reads=7)),
     "tokens_retrieve": (_token_get, Budget(queries=2, reads=2)),
     "subscriptions_create": (_subscription_create, Budget(queries=25, reads=12)),
 }

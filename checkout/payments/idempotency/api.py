@@ -114,9 +114,10 @@ def idempotent_call(
         path=django_request.path,
         defer=options.claim_with_effect,
     )
-    for _ in range(3):
+    for attempt in range(3):
         try:
-            return _run(handler, options, view, request, begin(), *args, **kwargs)
+            outcome = begin(read=attempt > 0)  # a first try claims without a read
+            return _run(handler, options, view, request, outcome, *args, **kwargs)
         except IdempotencyClaimLost:
             continue  # a request with the same key claimed it first: see what it holds now
     raise IdempotencyKeyInUse()

@@ -39,6 +39,7 @@ from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.idempotency import EffectAlreadyBound
 from payments_site.kernel.jsontext import json_parse
+from payments_site.kernel.rows import row_insert
 from vault.models import Merchant
 
 
@@ -87,14 +88,20 @@ def idempotency_begin(
     path: str,
     now: datetime | None = None,
     defer: bool = False,
+    read: bool = True,
 ) -> IdempotencyKey | StoredResponse:
     """Claim ``key`` for this request (→ the row to complete later) or return what the first
     request with it answered. Raises ``IdempotencyKeyReused`` / ``IdempotencyKeyInUse``.
 
     ``defer``: a key nobody holds is not inserted now but returned unsaved, for
     ``idempotency_effect_bind`` (or ``idempotency_complete``) to insert in the transaction that
-    needs it; a concurrent request then loses at that insert (``IdempotencyClaimLost``)."""
+    needs it; a concurrent request then loses at that insert (``IdempotencyClaimLost``).
+    ``read=False`` (with ``defer``) claims without looking first: almost every key is new, and
+    a key used before loses at that insert just the same, so the caller asks again with
+    ``read`` and gets the first answer."""
     now = clock_now(now)
+    if defer and not read:
+        return _unsaved(merchant, key, fingerprint, method, path, now)
     for _ in range(5):
         if defer:
             existing = IdempotencyKey.objects.owned_by(merchant).filter(key=key).first()
@@ -180,7 +187,7 @@ def idempotency_effect_bind(*, record: IdempotencyKey, object_id: str) -> None:
     if record._state.adding:  # a deferred claim: the record is inserted with its effect
         record.effect = object_id
         try:
-            record.save(force_insert=True)
+            row_insert(record)  # on every charge: the statement compiled once
         except IntegrityError as exc:
             record.effect = ""
             raise IdempotencyClaimLost() from exc
@@ -209,6 +216,8 @@ def idempotency_complete(
     ``IdempotencyClaimLost`` when a deferred claim finds the key taken meanwhile."""
     if record._state.adding:  # a deferred claim that bound no effect
         if status >= 500 or status == 429:
+            if _claimed_meanwhile(record):  # a first answer exists: it is the answer
+                raise IdempotencyClaimLost()
             return
         _completed(record, status=status, body=body, headers=headers, now=now)
         try:
@@ -231,6 +240,12 @@ def idempotency_complete(
         completed_at=record.completed_at,
         locked_at=None,
     )
+
+
+def _claimed_meanwhile(record: IdempotencyKey) -> bool:
+    return IdempotencyKey.objects.filter(
+        merchant_id=record.merchant_id, livemode=record.livemode, key=record.key
+    ).exists()
 
 
 def _completed(

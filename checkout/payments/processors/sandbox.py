@@ -33,6 +33,7 @@ from checkout.payments.processors.base import (
 from checkout.payments.processors.models import SandboxLedgerEntry
 from payments_site.kernel.cards import luhn_valid
 from payments_site.kernel.ids import new_id
+from payments_site.kernel.rows import row_insert
 
 # (BIN, last4) → failure code, as in the public test cards.
 DECLINES: dict[tuple[str, str], str] = {
@@ -332,13 +333,15 @@ class SandboxProcessor(Processor):
         prefix = ID_PREFIXES.get(kind, "pys")
         try:
             with transaction.atomic():
-                return SandboxLedgerEntry.objects.create(
+                entry = SandboxLedgerEntry(
                     idempotency_key=idempotency_key,
                     kind=kind,
                     processor_id=new_id(prefix),
                     request_digest=digest,
                     **fields,
                 )
+                row_insert(entry)
+                return entry
         except IntegrityError:
             # Replayed key: the processor answers with what it did the first time.
             entry = SandboxLedgerEntry.objects.get(idempotency_key=idempotency_key)

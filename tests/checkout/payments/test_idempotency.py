@@ -155,6 +155,35 @@ def test_a_server_error_is_not_stored_so_the_retry_runs(
     assert Charge.objects.count() == 1
 
 
+@pytest.mark.parametrize("status", [429, 500])
+def test_a_retry_that_fails_without_storing_still_replays_the_first_answer(
+    api_client: APIClient, token: Token, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    """A first try claims its key without reading it: a retry of a finished request whose
+    handler now fails before the claim (the card cooling off, an outage) must still get the
+    first answer, not the failure."""
+    import checkout.payments.api as charges_api
+    from monitoring.security.cooloff import Cooloff, SourceCoolingOff
+    from monitoring.security.models import SecurityAlert
+
+    body = {"token": token.id, "amount": 100, "currency": "EUR"}
+    first = post(api_client, body, "done-once")
+
+    def refuse(**_: object) -> None:
+        if status == 429:
+            raise SourceCoolingOff(Cooloff(SecurityAlert.Scope.FINGERPRINT, "fp", retry_after=60))
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(charges_api, "charge_create", refuse)
+    again = post(api_client, body, "done-once")
+
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again["Idempotent-Replayed"] == "true"
+    assert Charge.objects.count() == 1
+    monkeypatch.undo()  # and a new key is not answered from the old one
+    assert post(api_client, body, "a-new-one").json()["id"] != first.json()["id"]
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
 def test_invalid_keys_are_400(api_client: APIClient, token: Token, key: str) -> None:
     response = api_client.post(
