@@ -14,6 +14,7 @@ from monitoring.audit.services import audit_record
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import publish
 from payments_site.kernel.ids import base62
+from payments_site.kernel.rows import PreparedQuery, row_update
 
 from .events import MerchantReactivated
 from .models import ApiKey, Merchant
@@ -119,6 +120,15 @@ def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
     return api_key
 
 
+# On every API request: compiled once (the secret hash is unique).
+_KEY_BY_HASH = PreparedQuery(
+    ApiKey,
+    lambda *, digest: ApiKey.objects.select_related("merchant").filter(
+        secret_hash=digest, revoked_at__isnull=True
+    ),
+)
+
+
 def api_key_lookup(*, secret: str) -> ApiKey | None:
     """The unrevoked key for ``secret``, or None. Marks it used at most once a minute. A
     suspended merchant's keys still authenticate: its reads work, its writes are refused
@@ -126,16 +136,12 @@ def api_key_lookup(*, secret: str) -> ApiKey | None:
     if not secret.startswith(("sk_test_", "sk_live_")) or len(secret) > 100:
         return None
     digest = hash_secret(secret)
-    api_key = (
-        ApiKey.objects.select_related("merchant")
-        .filter(secret_hash=digest, revoked_at__isnull=True)
-        .first()
-    )
+    api_key: ApiKey | None = _KEY_BY_HASH.one(digest=digest)
     # The lookup is by hash; this comparison only guards against a non-constant-time index.
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, digest):
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        row_update(ApiKey, where={"pk": api_key.pk}, values={"last_used_at": now})
         api_key.last_used_at = now
     return api_key

@@ -34,7 +34,7 @@ from payments_site.kernel.errors import DomainError
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind
 from payments_site.kernel.ids import new_id
-from payments_site.kernel.rows import row_insert
+from payments_site.kernel.rows import row_insert, row_update
 
 from . import events
 from .cards import Card, card_expiry_end
@@ -225,9 +225,15 @@ def token_reveal(*, token: Token, purpose: str, actor: str) -> RevealedCard:
                 encrypted=current.card_data, token_id=current.id, merchant_id=current.merchant_id
             )
         now = timezone.now()
-        used = Token.objects.filter(
-            pk=current.pk, status=Token.Status.ACTIVE, card_data_id=current.card_data_id
-        ).update(last_used_at=now)
+        used = row_update(
+            Token,
+            where={
+                "pk": current.pk,
+                "status": Token.Status.ACTIVE,
+                "card_data_id": current.card_data_id,
+            },
+            values={"last_used_at": now},
+        )
         if not used:  # revoked since it was read: refused, for the reason the row gives now
             fresh = _token_with_card(current.pk)
             refusal = (_reveal_refusal(fresh) if fresh else None) or TokenRevoked()

@@ -66,7 +66,7 @@ from monitoring.security.rules import Signal
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
 from payments_site.kernel.idempotency import effect_bind, effect_settled
-from payments_site.kernel.rows import row_insert
+from payments_site.kernel.rows import row_insert, row_update
 from vault.models import Merchant, Token
 from vault.services import key_failures_audited
 
@@ -325,7 +325,9 @@ def charge_settle(
         fields["amount_captured"] = charge.amount
         fields["captured_at"] = now
     with transaction.atomic():
-        settled = Charge.objects.filter(pk=charge.pk, status=Charge.Status.PENDING).update(**fields)
+        settled = row_update(
+            Charge, where={"pk": charge.pk, "status": Charge.Status.PENDING}, values=fields
+        )
         if not settled:
             charge.refresh_from_db()
             return charge  # settled already (a reconcile raced the original request)

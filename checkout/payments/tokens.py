@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from checkout.payments.errors import token_unusable
+from payments_site.kernel.rows import PreparedQuery
 from vault.models import Merchant, Token
 
 
@@ -22,15 +23,21 @@ def token_refusal(*, token: Token, now: datetime) -> str:
     return ""
 
 
+# On every charge: compiled once per mode.
+_CHARGEABLE = PreparedQuery(
+    Token,
+    lambda livemode, *, merchant_id, token_id: Token.objects.filter(
+        merchant_id=merchant_id, livemode=livemode, pk=token_id
+    ).select_related("card_data__data_key"),  # the reveal reads no row of its own
+)
+
+
 def token_for_charge(*, merchant: Merchant, token_id: str, now: datetime) -> Token:
     """The merchant's token ``token_id`` if it can be charged, else a 422 with a clear code.
     Another merchant's token, or one of the other mode, is reported exactly like a missing one
     (no existence oracle)."""
-    token = (
-        Token.objects.owned_by(merchant)
-        .filter(pk=token_id)
-        .select_related("card_data__data_key")  # the reveal reads no row of its own
-        .first()
+    token: Token | None = _CHARGEABLE.one(
+        merchant.acting_livemode(), merchant_id=merchant.pk, token_id=token_id
     )
     if token is None:
         raise token_unusable("token_not_found")

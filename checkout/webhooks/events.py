@@ -69,7 +69,7 @@ from checkout.webhooks.models import Event, EventType, WebhookDelivery, WebhookE
 from checkout.webhooks.payloads import API_VERSION, event_document, object_snapshot, object_type
 from payments_site.kernel.events import DomainEvent, publish
 from payments_site.kernel.ids import new_id
-from payments_site.kernel.rows import row_insert
+from payments_site.kernel.rows import PreparedQuery, row_insert
 from vault.events import TokenRevoked
 from vault.models import Token
 
@@ -102,16 +102,24 @@ def event_record(*, event_type: str, obj: Model, now: datetime | None = None) ->
     return event
 
 
-def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
-    endpoints = (
-        WebhookEndpoint.objects.owned_by(event.owner)
-        .filter(
+# On every event: compiled once per mode.
+_LISTENING = PreparedQuery(
+    WebhookEndpoint,
+    lambda livemode, *, merchant_id: (
+        WebhookEndpoint.objects.filter(
+            merchant_id=merchant_id,
+            livemode=livemode,
             status=WebhookEndpoint.Status.ENABLED,
             deleted_at__isnull=True,
         )
         .order_by()
         .values_list("pk", "enabled_events")
-    )
+    ),
+)
+
+
+def _deliveries_create(*, event: Event, now: datetime) -> list[int]:
+    endpoints = _LISTENING.all(event.livemode, merchant_id=event.merchant_id)
     wanted = [pk for pk, types in endpoints if "*" in types or event.type in types]
     if not wanted:
         return []

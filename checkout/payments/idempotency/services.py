@@ -39,7 +39,7 @@ from payments_site.kernel.cards import has_card_data
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.idempotency import EffectAlreadyBound
 from payments_site.kernel.jsontext import json_parse
-from payments_site.kernel.rows import row_insert
+from payments_site.kernel.rows import row_insert, row_update
 from vault.models import Merchant
 
 
@@ -232,13 +232,17 @@ def idempotency_complete(
         pending.exclude(effect="").update(locked_at=None)
         return
     _completed(record, status=status, body=body, headers=headers, now=now)
-    IdempotencyKey.objects.filter(pk=record.pk).update(
-        status=record.status,
-        response_status=record.response_status,
-        response_body=record.response_body,
-        response_headers=record.response_headers,
-        completed_at=record.completed_at,
-        locked_at=None,
+    row_update(
+        IdempotencyKey,
+        where={"pk": record.pk},
+        values={
+            "status": record.status,
+            "response_status": record.response_status,
+            "response_body": record.response_body,
+            "response_headers": record.response_headers,
+            "completed_at": record.completed_at,
+            "locked_at": None,
+        },
     )
 
 

@@ -1,20 +1,24 @@
 """``row_insert`` writes exactly the row ``save(force_insert=True)`` would: every column, the
 database's auto primary key, ``auto_now_add`` times, binary values; the same errors; and a
-model with save-signal receivers is saved by ``save()`` so that they run."""
+model with save-signal receivers is saved by ``save()`` so that they run. ``row_update`` writes
+what ``filter().update()`` writes, and ``PreparedQuery`` reads what the ORM reads, in one
+query, leaving to the ORM what it cannot say exactly."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.db.models.functions import Now
 from django.db.models.signals import post_save, pre_save
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 
-from payments_site.kernel.rows import row_insert
+from payments_site.kernel.rows import PreparedQuery, row_insert, row_update
 from vault.merchants import merchant_create
 from vault.models import DataKey, EncryptedCard, Token, UsedJti
 
@@ -121,3 +125,173 @@ def test_an_expression_value_is_saved_by_save() -> None:
     row_insert(row)
 
     assert UsedJti.objects.get(jti="jti-now").expires_at <= datetime.now(UTC)
+
+
+# --- row_update ---------------------------------------------------------------------------------
+
+
+def _idempotency_record(key: str) -> Any:
+    from checkout.payments.idempotency.models import IdempotencyKey
+
+    merchant = merchant_create(name=f"Rows {key}")
+    now = datetime.now(UTC)
+    return IdempotencyKey.objects.create(
+        merchant=merchant,
+        livemode=False,
+        key=key,
+        request_fingerprint="f",
+        method="POST",
+        path="/x",
+        locked_at=now,
+        created_at=now,
+    )
+
+
+def test_row_update_writes_what_the_orm_update_writes() -> None:
+    from checkout.payments.idempotency.models import IdempotencyKey
+
+    fast, slow = _idempotency_record("fast"), _idempotency_record("slow")
+    done = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    values = {
+        "status": IdempotencyKey.Status.COMPLETED,
+        "response_status": 201,
+        "response_body": {"id": "ch_1", "nested": [1, "two", None], "ü": "ß"},
+        "response_headers": {},
+        "completed_at": done,
+        "locked_at": None,
+    }
+
+    changed = row_update(IdempotencyKey, where={"pk": fast.pk}, values=values)
+    IdempotencyKey.objects.filter(pk=slow.pk).update(**values)
+
+    assert changed == 1
+    differ = {"id", "merchant_id", "key", "created_at"}  # set by the two creates
+    assert {k: v for k, v in _stored(fast).items() if k not in differ} == {
+        k: v for k, v in _stored(slow).items() if k not in differ
+    }
+    assert _stored(fast)["completed_at"] == done
+
+
+def test_row_update_matches_every_condition_and_counts_the_rows() -> None:
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    row_insert(UsedJti(jti="a", expires_at=expires))
+    later = expires + timedelta(hours=1)
+
+    assert (
+        row_update(UsedJti, where={"jti": "a", "expires_at": later}, values={"expires_at": later})
+        == 0
+    )
+    assert (
+        row_update(UsedJti, where={"jti": "a", "expires_at": expires}, values={"expires_at": later})
+        == 1
+    )
+    assert UsedJti.objects.get(jti="a").expires_at == later
+
+
+def test_row_update_leaves_what_it_cannot_say_exactly_to_the_orm() -> None:
+    merchant = merchant_create(name="Rows fallback").in_mode(False)
+    kept = _token_row(merchant, last_used_at=None)
+    used = _token_row(merchant, last_used_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+
+    # None matches IS NULL, as filter() does; a lookup and an expression go through the ORM.
+    assert row_update(Token, where={"last_used_at": None}, values={"exp_month": 1}) == 1
+    assert row_update(Token, where={"pk__in": [kept.pk, used.pk]}, values={"exp_month": 2}) == 2
+    assert row_update(Token, where={"pk": used.pk}, values={"last_used_at": Now()}) == 1
+
+    assert Token.objects.get(pk=kept.pk).exp_month == 2
+    touched = Token.objects.get(pk=used.pk).last_used_at
+    assert touched is not None and touched >= now
+
+
+def _token_row(merchant: Any, **fields: Any) -> Token:
+    card = EncryptedCard(data_key=_data_key(), nonce=b"n" * 12, ciphertext=b"c")
+    row_insert(card)
+    token = Token(
+        merchant=merchant,
+        livemode=False,
+        brand="visa",
+        last4="4242",
+        exp_month=12,
+        exp_year=2030,
+        fingerprint=secrets.token_hex(32),
+        fingerprint_version=2,
+        card_data=card,
+        expires_at=datetime(2031, 1, 1, tzinfo=UTC),
+        **fields,
+    )
+    row_insert(token)
+    return token
+
+
+# --- PreparedQuery ------------------------------------------------------------------------------
+
+
+TOKENS = PreparedQuery(
+    Token,
+    lambda livemode, *, merchant_id, token_id: Token.objects.filter(
+        merchant_id=merchant_id, livemode=livemode, pk=token_id
+    ).select_related("card_data__data_key"),
+)
+
+
+def test_a_prepared_read_answers_what_the_orm_answers_with_its_related_rows() -> None:
+    merchant = merchant_create(name="Prepared").in_mode(False)
+    token = _token_row(merchant, last_used_at=datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC))
+    TOKENS.one(False, merchant_id=merchant.pk, token_id=token.pk)  # compiled here
+
+    with CaptureQueriesContext(connection) as queries:
+        found = TOKENS.one(False, merchant_id=merchant.pk, token_id=token.pk)
+        assert found is not None
+        card = found.card_data
+        assert card is not None
+        key = card.data_key  # loaded with it: no query
+
+    expected = Token.objects.select_related("card_data__data_key").get(pk=token.pk)
+    assert len(queries) == 1
+    assert _fields(found) == _fields(expected)
+    assert expected.card_data is not None
+    assert _fields(card) == _fields(expected.card_data)
+    assert _fields(key) == _fields(expected.card_data.data_key)
+    assert found._state.db == "default" and not found._state.adding
+
+
+def test_a_prepared_read_is_scoped_by_every_value_and_variant() -> None:
+    merchant = merchant_create(name="Prepared scope").in_mode(False)
+    other = merchant_create(name="Prepared other")
+    token = _token_row(merchant)
+
+    assert TOKENS.one(False, merchant_id=merchant.pk, token_id=token.pk) is not None
+    assert TOKENS.one(True, merchant_id=merchant.pk, token_id=token.pk) is None  # other mode
+    assert TOKENS.one(False, merchant_id=other.pk, token_id=token.pk) is None
+    assert TOKENS.one(False, merchant_id=merchant.pk, token_id="tok_missing") is None
+    # a value the SQL would otherwise read as syntax is only ever a bound parameter
+    assert TOKENS.one(False, merchant_id="' OR 1=1 --", token_id=token.pk) is None
+
+
+def test_a_prepared_values_list_and_a_transformed_parameter() -> None:
+    merchant = merchant_create(name="Prepared values").in_mode(False)
+    a, b = _token_row(merchant), _token_row(merchant)
+    fingerprints = PreparedQuery(
+        Token,
+        lambda *, merchant_id: (
+            Token.objects.filter(merchant_id=merchant_id, livemode=False)
+            .order_by("pk")
+            .values_list("pk", "fingerprint")
+        ),
+    )
+    # iexact rewrites its value (UPPER / LIKE): not exact, so the ORM answers every time
+    by_brand = PreparedQuery(
+        Token,
+        lambda *, brand: Token.objects.filter(brand__iexact=brand, livemode=False).order_by("pk"),
+    )
+
+    expected = sorted([(a.pk, a.fingerprint), (b.pk, b.fingerprint)])
+    assert fingerprints.all(merchant_id=merchant.pk) == expected
+    assert fingerprints.all(merchant_id=merchant.pk) == expected
+    assert [t.pk for t in by_brand.all(brand="VISA")] == sorted([a.pk, b.pk])
+    assert [t.pk for t in by_brand.all(brand="amex")] == []
+
+
+def _fields(obj: Model) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
