@@ -1,8 +1,9 @@
 """Adyen's notifications (``POST /processors/adyen/notifications``): verified, applied once.
 
 A batch is refused whole (``NotificationRefused``, nothing recorded) unless every item carries a
-valid HMAC signature made with ``ADYEN_HMAC_KEY``: Adyen then retries, which is right both for
-a forged batch and for a key an operator has yet to set.
+valid HMAC signature made with ``ADYEN_HMAC_KEY`` (or, while a new key is rolled out, one of
+``ADYEN_HMAC_PREVIOUS_KEYS``): Adyen then retries, which is right both for a forged batch and
+for a key an operator has yet to set.
 
 Each item is recorded once, unique on its PSP reference, event code and success, and applied
 in the same transaction as its record, so a re-sent or replayed item changes nothing and a
@@ -203,8 +204,8 @@ def adyen_notifications_receive(*, body: bytes, now: datetime | None = None) -> 
     """Verify every item, then record and apply each new one (audited). Returns how many were
     new."""
     live, items = _items(body)
-    key = str(settings.ADYEN_HMAC_KEY)
-    if not all(item_verify(item, key) for item in items):
+    keys = [k for k in (settings.ADYEN_HMAC_KEY, *settings.ADYEN_HMAC_PREVIOUS_KEYS) if k]
+    if not all(any(item_verify(item, str(key)) for key in keys) for item in items):
         audit_record(
             action="processor.notification",
             outcome=AuditEvent.Outcome.DENIED,

@@ -40,6 +40,9 @@ ADYEN_LIVE: dict[str, object] = {
 }
 # Hex HMAC key of the standard notification webhook (Customer Area); empty: all refused.
 ADYEN_HMAC_KEY: str = env.str("ADYEN_HMAC_KEY", default="")
+# Keys that still verify while a new one is rolled out (Adyen signs with one key at a time,
+# and notifications signed before the switch may be retried for days after it).
+ADYEN_HMAC_PREVIOUS_KEYS: list[str] = env.list("ADYEN_HMAC_PREVIOUS_KEYS", default=[])
 # One request to Adyen, end to end; below CHARGE_RECONCILE_AFTER_SECONDS.
 ADYEN_TIMEOUT_SECONDS: float = env.float("ADYEN_TIMEOUT_SECONDS", default=30.0)
 # PEM bundle replacing the system trust store for Adyen's certificate (tests' own fake).

@@ -147,6 +147,12 @@ VARIABLES: dict[str, Variable] = {
     "ADYEN_LIVE_API_KEY": _text("an Adyen API key", r"\S+", secret=True),
     "ADYEN_LIVE_MERCHANT_ACCOUNT": _text("an Adyen merchant account name", r"\S+"),
     "ADYEN_HMAC_KEY": _text("a hex HMAC key", r"[0-9A-Fa-f]{64}", secret=True),
+    "ADYEN_HMAC_PREVIOUS_KEYS": Variable(
+        "list",
+        "comma-separated previous hex HMAC keys, 64 characters each",
+        pattern=r"[0-9A-Fa-f]{64}",
+        secret=True,
+    ),
     "ADYEN_TIMEOUT_SECONDS": _number(f"{_SECONDS}, 1 to 60", 1, 60),
     "ADYEN_CA_BUNDLE": _text("a path to a PEM file (empty: the system store)"),
     "PROCESSOR_SANDBOX_LATENCY_MS": _whole("0 to 60000 milliseconds", 0, 60_000),

@@ -150,6 +150,32 @@ def test_without_a_key_every_notification_is_refused(settings: Any) -> None:
     assert AdyenNotification.objects.count() == 0
 
 
+@pytest.mark.django_db
+def test_while_the_key_rotates_items_signed_with_either_key_verify(
+    charge_id: str, settings: Any
+) -> None:
+    """Adyen signs with one key at a time and retries older notifications for days: during a
+    rotation a batch may mix items signed with the new key and with the previous one."""
+    new_key, old_key, retired = "AB" * 32, EXAMPLE_KEY, "CD" * 32
+    settings.ADYEN_HMAC_KEY = new_key
+    settings.ADYEN_HMAC_PREVIOUS_KEYS = [old_key]
+    fresh = _item("PSP0000000000061", "CAPTURE", charge_id, key=new_key)
+    retried = _item("PSP0000000000062", "REFUND", charge_id, key=old_key)
+    stale = _item("PSP0000000000063", "REFUND", charge_id, key=retired)
+
+    assert _post(Client(), fresh, retried).content == b"[accepted]"
+    assert _post(Client(), fresh, stale).status_code == 401  # a key no longer listed
+    settings.ADYEN_HMAC_PREVIOUS_KEYS = []  # rotation over: the old key is refused
+    assert (
+        _post(Client(), _item("PSP0000000000064", "REFUND", charge_id, key=old_key)).status_code
+        == 401
+    )
+    assert sorted(AdyenNotification.objects.values_list("psp_reference", flat=True)) == [
+        "PSP0000000000061",
+        "PSP0000000000062",
+    ]
+
+
 @pytest.mark.parametrize(
     "event",
     ["AUTHORISATION", "CAPTURE", "CAPTURE_FAILED", "CANCELLATION", "REFUND", "REFUND_FAILED"],
