@@ -33,7 +33,7 @@ from checkout.payments.processors import (
     void_key,
 )
 from checkout.payments.processors.base import modes_with_processor
-from checkout.payments.resend import resend_blocked, resend_stop
+from checkout.payments.resend import resend_stopped
 from monitoring.audit.services import audit_record
 from payments_site.kernel.errors import FieldError
 from payments_site.kernel.events import publish
@@ -370,20 +370,15 @@ def authorization_steps_reconcile(
         if charge.status != Status.CAPTURING:
             void_send(charge=charge, now=now)  # a second void releases nothing more
             continue
-        first_sent_at = charge.step_started_at or charge.created_at
-        processor = get_processor(livemode=charge.livemode)
-        blocked = resend_blocked(processor=processor, first_sent_at=first_sent_at, now=now)
-        if blocked:
-            resend_stop(
-                object_type="charge",
-                object_id=charge.pk,
-                step="capture",
-                reason=blocked,
-                idempotency_key=capture_key(charge.id),
-                first_sent_at=first_sent_at,
-                now=now,
-            )
-        else:
+        if not resend_stopped(
+            processor=get_processor(livemode=charge.livemode),
+            object_type="charge",
+            object_id=charge.pk,
+            step="capture",
+            idempotency_key=capture_key(charge.id),
+            first_sent_at=charge.step_started_at or charge.created_at,
+            now=now,
+        ):
             capture_send(charge=charge, now=now)
     return len(charges)
 

@@ -27,26 +27,27 @@ KEY_LIFETIME_PASSED = "idempotency_key_lifetime_passed"
 CARD_UNAVAILABLE = "card_unavailable"
 
 
-def resend_blocked(*, processor: Processor, first_sent_at: datetime, now: datetime) -> str:
-    """The reason a re-send first made at ``first_sent_at`` may not be made now, or ""."""
-    if resend_safe(processor=processor, first_sent_at=first_sent_at, now=now):
-        return ""
-    return KEY_LIFETIME_PASSED
-
-
-def resend_stop(
+def resend_stopped(
     *,
+    processor: Processor,
     object_type: str,
     object_id: str,
     step: str,
-    reason: str,
     idempotency_key: str,
     first_sent_at: datetime,
     now: datetime,
+    card_unavailable: bool = False,
 ) -> bool:
-    """Leave ``object_id`` unsent and raise one critical ``processor_resend_stopped`` alert
-    for it, audited as ``<object_type>.resend_stopped`` in the same commit. True the first
-    time; the reconcile job calls it again on every pass."""
+    """Whether the request first sent at ``first_sent_at`` must not be sent again: past the
+    processor's key lifetime, or (``card_unavailable``) without a card to send. When so, one
+    critical ``processor_resend_stopped`` alert is raised for ``object_id`` (once, however often
+    the reconcile job asks), audited as ``<object_type>.resend_stopped`` in the same commit."""
+    if not resend_safe(processor=processor, first_sent_at=first_sent_at, now=now):
+        reason = KEY_LIFETIME_PASSED
+    elif card_unavailable:
+        reason = CARD_UNAVAILABLE
+    else:
+        return False
     with transaction.atomic():
         alert = alert_raise(
             rule=RESEND_STOPPED_RULE,
@@ -61,7 +62,7 @@ def resend_stop(
             },
         )
         if alert is None:
-            return False
+            return True
         audit_record(
             action=f"{object_type}.resend_stopped",
             outcome="failure",

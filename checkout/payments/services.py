@@ -57,7 +57,7 @@ from checkout.payments.processors.adapter import (
     processor_charge_token,
 )
 from checkout.payments.processors.base import modes_with_processor, processor_name
-from checkout.payments.resend import CARD_UNAVAILABLE, resend_blocked, resend_stop
+from checkout.payments.resend import resend_stopped
 from checkout.payments.tokens import token_for_charge, token_refusal
 from checkout.payments.validation import amount_validate, text_validate
 from monitoring.security.cooloff import cooloff_enforce
@@ -378,21 +378,19 @@ def charge_reconcile(
         charge = charge_settle(charge=charge, result=known, now=now, on_settled=on_settled)
     elif processor.charge_lookup_complete:  # it never arrived: sending now is the first send
         charge = charge_execute(charge=charge, token=charge.token, now=now, on_settled=on_settled)
+    elif resend_stopped(
+        processor=processor,
+        object_type="charge",
+        object_id=charge.pk,
+        step="charge",
+        idempotency_key=charge.id,
+        first_sent_at=charge.created_at,
+        now=now,
+        # the vault will not reveal a revoked or expired card to send it again
+        card_unavailable=bool(token_refusal(token=charge.token, now=now)),
+    ):
+        return charge
     else:
-        blocked = resend_blocked(processor=processor, first_sent_at=charge.created_at, now=now)
-        if not blocked and token_refusal(token=charge.token, now=now):
-            blocked = CARD_UNAVAILABLE  # the vault will not reveal it to send it again
-        if blocked:
-            resend_stop(
-                object_type="charge",
-                object_id=charge.pk,
-                step="charge",
-                reason=blocked,
-                idempotency_key=charge.id,
-                first_sent_at=charge.created_at,
-                now=now,
-            )
-            return charge
         charge = charge_execute(charge=charge, token=charge.token, now=now, on_settled=on_settled)
     charge_report(charge=charge, fingerprint=charge.token.fingerprint)
     return charge
@@ -556,18 +554,15 @@ def refund_create(
 def refund_resend(*, refund: Refund, now: datetime) -> Refund:
     """Send again a pending refund whose answer was lost, while the processor still keeps its
     idempotency key; past that, leave it pending and alert (``checkout.payments.resend``)."""
-    processor = get_processor(livemode=refund.livemode)
-    blocked = resend_blocked(processor=processor, first_sent_at=refund.created_at, now=now)
-    if blocked:
-        resend_stop(
-            object_type="refund",
-            object_id=refund.pk,
-            step="refund",
-            reason=blocked,
-            idempotency_key=refund.id,
-            first_sent_at=refund.created_at,
-            now=now,
-        )
+    if resend_stopped(
+        processor=get_processor(livemode=refund.livemode),
+        object_type="refund",
+        object_id=refund.pk,
+        step="refund",
+        idempotency_key=refund.id,
+        first_sent_at=refund.created_at,
+        now=now,
+    ):
         return refund
     return refund_execute(refund=refund, now=now)
 

@@ -67,6 +67,21 @@ def deliver(fake: FakeAdyen) -> list[dict[str, Any]]:
     return owed
 
 
+def post_authorisation(fake: FakeAdyen) -> str:
+    """Post Adyen's AUTHORISATION for the one payment the fake made; its PSP reference."""
+    (request,) = fake.requests
+    psp = next(iter(fake.payments))
+    post(
+        notification_body(
+            "AUTHORISATION",
+            psp=psp,
+            reference=request["body"]["reference"],
+            amount=request["body"]["amount"],
+        )
+    )
+    return psp
+
+
 def events(event_type: str) -> int:
     return Event.objects.filter(type=event_type).count()
 
@@ -290,16 +305,7 @@ def test_an_authorisation_settles_a_charge_whose_answer_was_lost(
     fake.script.append("lost")
     charge = charge_create(merchant=merchant, token_id=token.id, amount=1000, currency="EUR")
     assert charge.status == "pending"
-    (request,) = fake.requests
-    psp, _ = next(iter(fake.payments.items()))
-    post(
-        notification_body(
-            "AUTHORISATION",
-            psp=psp,
-            reference=request["body"]["reference"],
-            amount=request["body"]["amount"],
-        )
-    )
+    psp = post_authorisation(fake)
     settled = reload(charge)
     assert (settled.status, settled.processor_id) == ("succeeded", psp)
     assert events("charge.succeeded") == 1

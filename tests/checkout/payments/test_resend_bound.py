@@ -25,11 +25,11 @@ from checkout.payments.resend import CARD_UNAVAILABLE, KEY_LIFETIME_PASSED, RESE
 from checkout.payments.services import charge_create, charges_reconcile, refund_create
 from monitoring.audit.models import AuditEvent
 from monitoring.security.models import SecurityAlert
-from tests.checkout.payments.processors.adyen_fake import FakeAdyen, notification_body
+from tests.checkout.payments.processors.adyen_fake import FakeAdyen
 from tests.checkout.payments.test_notification_outcomes import (
     authorize,
     later,
-    post,
+    post_authorisation,
     reload,
 )
 from tests.checkout.payments.test_notification_outcomes import fake as fake  # the fixture
@@ -153,16 +153,7 @@ def test_a_lost_charge_whose_token_was_revoked_is_not_failed_blindly(
     (alert,) = _stopped()
     assert (alert.source, alert.detail["reason"]) == (charge.id, CARD_UNAVAILABLE)
 
-    (request,) = fake.requests
-    psp = next(iter(fake.payments))
-    post(
-        notification_body(
-            "AUTHORISATION",
-            psp=psp,
-            reference=request["body"]["reference"],
-            amount=request["body"]["amount"],
-        )
-    )
+    psp = post_authorisation(fake)  # the operator has Adyen send it again
     settled = reload(charge)
     assert (settled.status, settled.processor_id) == ("succeeded", psp)
     assert fake.effects["payment"] == 1

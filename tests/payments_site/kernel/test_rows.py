@@ -62,18 +62,7 @@ def test_every_column_of_a_wide_row_and_its_auto_now_add_time() -> None:
     for insert in (row_insert, lambda t: t.save(force_insert=True)):
         card = EncryptedCard(data_key=key, nonce=b"n" * 12, ciphertext=b"c")
         insert(card)
-        token = Token(
-            merchant=merchant,
-            livemode=False,
-            brand="visa",
-            last4="4242",
-            exp_month=12,
-            exp_year=2030,
-            fingerprint="f" * 64,
-            fingerprint_version=2,
-            card_data=card,
-            expires_at=datetime(2031, 1, 1, tzinfo=UTC),
-        )
+        token = _unsaved_token(merchant, card, fingerprint="f" * 64)
         insert(token)
         tokens.append(token)
     fast, slow = tokens
@@ -204,22 +193,26 @@ def test_row_update_leaves_what_it_cannot_say_exactly_to_the_orm() -> None:
     assert touched is not None and touched >= now
 
 
-def _token_row(merchant: Any, **fields: Any) -> Token:
-    card = EncryptedCard(data_key=_data_key(), nonce=b"n" * 12, ciphertext=b"c")
-    row_insert(card)
-    token = Token(
+def _unsaved_token(merchant: Any, card: EncryptedCard, **fields: Any) -> Token:
+    fields.setdefault("fingerprint", secrets.token_hex(32))
+    return Token(
         merchant=merchant,
         livemode=False,
         brand="visa",
         last4="4242",
         exp_month=12,
         exp_year=2030,
-        fingerprint=secrets.token_hex(32),
         fingerprint_version=2,
         card_data=card,
         expires_at=datetime(2031, 1, 1, tzinfo=UTC),
         **fields,
     )
+
+
+def _token_row(merchant: Any, **fields: Any) -> Token:
+    card = EncryptedCard(data_key=_data_key(), nonce=b"n" * 12, ciphertext=b"c")
+    row_insert(card)
+    token = _unsaved_token(merchant, card, **fields)
     row_insert(token)
     return token
 
