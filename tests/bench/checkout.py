@@ -85,6 +85,12 @@ def charges_api_bench(ctx: BenchContext) -> None:
                 content_type="application/json",
                 headers=headers,
             )
+            statements = run_load(
+                f"{server.url}/bench/charge-statements-floor",
+                [b"{}"] * CHARGES,
+                connections=connections,
+                content_type="application/json",
+            )
             charges = run_load(
                 f"{server.url}/api/v1/charges",
                 [body] * CHARGES,
@@ -96,6 +102,7 @@ def charges_api_bench(ctx: BenchContext) -> None:
             for label, result, baseline in (
                 (f"bare DRF insert, {connections} conn", bare, bare.rate),
                 (f"floor: key + 3 commits, {connections} conn", floor, bare.rate),
+                (f"floor: a charge's 13 statements, {connections} conn", statements, bare.rate),
                 (f"POST /api/v1/charges, {connections} conn", charges, bare.rate),
             ):
                 ok = sum(n for status, n in result.statuses.items() if status == 201)

@@ -81,11 +81,15 @@ def _http_runs(ctx: BenchContext, env: dict[str, str], label: str, count: int) -
         for connections in (1, 16):
             sealed = _sealed(merchant.id, count)
             # Interleave the three in rounds so a noisy neighbour slows them alike.
-            runs: dict[str, list[LoadResult]] = {"bare": [], "floor": [], "ingest": []}
+            runs: dict[str, list[LoadResult]] = {"bare": [], "floor": [], "work": [], "ingest": []}
             step = max(1, count // ROUNDS)
             for start in range(0, count, step):
                 chunk = sealed[start : start + step]
-                for name, path in (("bare", "bare-insert"), ("floor", "bare-insert-ecdh")):
+                for name, path in (
+                    ("bare", "bare-insert"),
+                    ("floor", "bare-insert-ecdh"),
+                    ("work", "ingest-work-floor"),
+                ):
                     runs[name].append(
                         run_load(
                             f"{server.url}/bench/{path}",
@@ -102,11 +106,27 @@ def _http_runs(ctx: BenchContext, env: dict[str, str], label: str, count: int) -
                         content_type="application/jwt",
                     )
                 )
-            bare, floor, ingest = (LoadResult.combine(runs[n]) for n in ("bare", "floor", "ingest"))
+            bare, floor, work, ingest = (
+                LoadResult.combine(runs[n]) for n in ("bare", "floor", "work", "ingest")
+            )
             _row(ctx, f"bare DRF insert, {connections} conn", bare, None)
             _row(ctx, f"floor: bare + {label} ECDH derive, {connections} conn", floor, bare.rate)
+            _row(
+                ctx,
+                f"work floor: + ES256, A256GCM, 3 rows 1 commit, {connections} conn",
+                work,
+                bare.rate,
+            )
             _row(ctx, f"ingest {label}, {connections} conn", ingest, bare.rate)
             ctx.row(f"  ingest ÷ floor, {connections} conn", "", f"{ingest.rate / floor.rate:.2f}")
+            ctx.row(
+                f"  work floor ÷ floor (the most ingest ÷ floor can be), {connections} conn",
+                "",
+                f"{work.rate / floor.rate:.2f}",
+            )
+            ctx.row(
+                f"  ingest ÷ work floor, {connections} conn", "", f"{ingest.rate / work.rate:.2f}"
+            )
             ctx.row(
                 f"  ingest p99 ÷ bare p99, {connections} conn",
                 "",

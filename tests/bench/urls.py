@@ -6,7 +6,9 @@ import secrets
 from datetime import timedelta
 from functools import cache
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.urls import include, path
 from django.utils import timezone
 from rest_framework.permissions import AllowAny
@@ -87,8 +89,87 @@ class ChargeFloor(BareInsert):
         return Response({"id": rows[0].jti}, status=201)
 
 
+@cache
+def _signed_card() -> tuple[ec.EllipticCurvePublicKey, bytes, bytes, bytes, bytes]:
+    """A signing key's public half, a message and its ES256 signature, and an A256GCM
+    ciphertext of a card-sized payload with its nonce: what every sealed card carries."""
+    signer = ec.generate_private_key(ec.SECP256R1())
+    message = secrets.token_bytes(700)
+    signature = signer.sign(message, ec.ECDSA(hashes.SHA256()))
+    nonce = secrets.token_bytes(12)
+    ciphertext = AESGCM(bytes(32)).encrypt(nonce, secrets.token_bytes(120), message[:64])
+    return signer.public_key(), message, signature, nonce, ciphertext
+
+
+class IngestWorkFloor(BareInsertEcdh):
+    """The floor under a card ingest by what the card path itself must do, whatever its code:
+    the derive above, one ES256 verify, one A256GCM decrypt, and three rows (the ``jti``, the
+    ciphertext, the token) in one commit, inserted the cheapest way we have."""
+
+    def post(self, request: Request) -> Response:
+        from django.db import transaction
+
+        from payments_site.kernel.rows import row_insert
+
+        public, message, signature, nonce, ciphertext = _signed_card()
+        kid, peer = _ephemeral_point()
+        numbers = peer.public_numbers()
+        epk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+        }
+        public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        get_key_service().ecdh_derive(kid=kid, peer=epk_public_key(epk))
+        AESGCM(bytes(32)).decrypt(nonce, ciphertext, message[:64])
+        expires = timezone.now() + timedelta(minutes=5)
+        rows = [UsedJti(jti=secrets.token_urlsafe(16), expires_at=expires) for _ in range(3)]
+        with transaction.atomic():
+            for row in rows:
+                row_insert(row)
+        return Response({"id": rows[2].jti}, status=201)
+
+
+class ChargeStatementsFloor(BareInsert):
+    """The floor under a charge by its statements, with no Python of its own: the same reads,
+    transactions and statements a charge runs (two reads; the intent's four writes; the
+    processor's ledger row; the outcome, its event with the listening endpoints read in a
+    savepoint, and the stored answer), as plain SQL on one small table."""
+
+    def post(self, request: Request) -> Response:
+        from django.db import connection, transaction
+
+        insert = 'INSERT INTO "vault_usedjti" (jti, expires_at, seen_at) VALUES (%s, %s, %s)'
+        update = 'UPDATE "vault_usedjti" SET expires_at = %s WHERE jti = %s'
+        select = 'SELECT jti, expires_at FROM "vault_usedjti" WHERE jti = %s'
+        now = timezone.now()
+        ids = [secrets.token_urlsafe(16) for _ in range(5)]
+        with connection.cursor() as cursor:
+            cursor.execute(select, [ids[0]])  # the API key
+            cursor.fetchall()
+            cursor.execute(select, [ids[0]])  # the token
+            cursor.fetchall()
+            with transaction.atomic():  # the intent
+                for jti in ids[:3]:  # idempotency record, charge, audit event
+                    cursor.execute(insert, [jti, now, now])
+                cursor.execute(update, [now, ids[1]])  # the token's use
+            with transaction.atomic():  # the processor's record
+                cursor.execute(insert, [ids[3], now, now])
+            with transaction.atomic():  # the outcome
+                cursor.execute(update, [now, ids[1]])
+                with transaction.atomic():
+                    cursor.execute(insert, [ids[4], now, now])  # the event
+                    cursor.execute(select, [ids[4]])  # the listening endpoints
+                    cursor.fetchall()
+                cursor.execute(update, [now, ids[0]])  # the stored answer
+        return Response({"id": ids[1]}, status=201)
+
+
 urlpatterns = [
     path("bench/charge-floor", ChargeFloor.as_view()),
+    path("bench/charge-statements-floor", ChargeStatementsFloor.as_view()),
+    path("bench/ingest-work-floor", IngestWorkFloor.as_view()),
     path("bench/bare-insert", BareInsert.as_view()),
     path("bench/bare-insert-ecdh", BareInsertEcdh.as_view()),
     path("", include("payments_site.urls")),
