@@ -1,8 +1,9 @@
 """Per-API-key rate limit on the shared cache.
 
-A fixed window counted with the cache's atomic ``incr`` (Redis INCR when ``REDIS_URL`` is set),
-so every app server shares one counter per key. DRF's ``SimpleRateThrottle`` keeps a list of
-timestamps read and written back without a lock, which under-counts under concurrency.
+A fixed window counted in the monitoring counter store (Redis INCR and EXPIRE in one round
+trip when ``REDIS_URL`` is set), so every app server shares one counter per key. DRF's
+``SimpleRateThrottle`` keeps a list of timestamps read and written back without a lock, which
+under-counts under concurrency.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from monitoring.security.counters import counter_store
 from vault.models import ApiKey
 
 if TYPE_CHECKING:  # DRF imports this module while defining APIView: no runtime import back
@@ -44,13 +45,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         limit, period = parse_rate(settings.API_THROTTLE_RATE)
         now = time.time()
         window = int(now // period)
-        cache_key = f"throttle:{api_key.pk}:{period}:{window}"
-        cache.add(cache_key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=period + 1)
-            count = 1
+        count = counter_store().incr(f"throttle:{api_key.pk}:{period}:{window}", ttl=period + 1)
         if count > limit:
             self._wait = period - (now % period)
             return False
