@@ -32,7 +32,7 @@ class ChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
         "failure_code",
         "created",
     )
-    list_filter = ("livemode", "status", "currency", "failure_code")
+    list_filter = ("livemode", "status", "currency", "failure_code", "resend_stopped")
     search_fields = ("id", "token__id", "processor_id", "subscription__id")
     date_hierarchy = "created_at"
     list_select_related = ("merchant",)
@@ -51,6 +51,7 @@ class ChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
         "processor",
         "processor_id",
         "step_processor_id",
+        "resend_stopped",
         "subscription",
         "period",
         "attempt",
@@ -79,10 +80,7 @@ class ChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
     list_display = ("id", "livemode", "charge", "amount_shown", "status", "created")
-    list_filter = (
-        "livemode",
-        "status",
-    )
+    list_filter = ("livemode", "status", "resend_stopped")
     search_fields = ("id", "charge__id")
     fields = (
         "id",
@@ -94,6 +92,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Any]):
         "status",
         "failure_code",
         "processor_id",
+        "resend_stopped",
         "created",
         "settled",
     )

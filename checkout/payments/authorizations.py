@@ -364,7 +364,10 @@ def authorization_steps_reconcile(
             step_started_at__lte=cutoff,
             livemode__in=list(modes),
             step_processor_id="",  # accepted ones await the processor's notification
-        ).order_by("step_started_at")[:limit]
+        )
+        # as do captures that may not be re-sent any more (a release after them still may)
+        .exclude(status=Status.CAPTURING, resend_stopped="capture")
+        .order_by("step_started_at")[:limit]
     )
     for charge in charges:
         if charge.status != Status.CAPTURING:

@@ -64,6 +64,9 @@ class Charge(ModeOwned):
     # The processor's reference for the in-flight step once it accepted it for a later answer
     # (Adyen's ``received``): the step then ends by notification, not by re-sending it.
     step_processor_id = models.CharField(max_length=100, blank=True)
+    # The step ("charge", "capture") whose lost answer may not be re-sent any more
+    # (``checkout.payments.resend``): reconciliation passes it by; its notification settles it.
+    resend_stopped = models.CharField(max_length=10, blank=True)
     captured_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     amount_refunded = models.PositiveBigIntegerField(default=0)
@@ -190,6 +193,8 @@ class Refund(ModeOwned):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     failure_code = models.CharField(max_length=50, blank=True)
     processor_id = models.CharField(max_length=100, blank=True)
+    # "refund" once its lost answer may not be re-sent any more (``checkout.payments.resend``).
+    resend_stopped = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(db_index=True)
     settled_at = models.DateTimeField(null=True, blank=True)
 

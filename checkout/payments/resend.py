@@ -7,6 +7,8 @@ money a second time; and a charge whose card the vault no longer reveals (revoke
 since) cannot be re-sent at all, though its first send may have reached the processor. Either
 way the object stays as it is, and an operator is told once, with what they need to find it in
 the processor's console; the processor's notification for it (resent from there) settles it.
+The object is marked (``resend_stopped``, the step) so that reconciliation passes it by from
+then on: however many pile up, they never hold back the newer ones behind them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from checkout.payments.models import Charge, Refund
 from checkout.payments.processors.base import Processor, resend_safe
 from monitoring.audit.services import audit_record
 from monitoring.security.engine import alert_raise
@@ -41,14 +44,17 @@ def resend_stopped(
     """Whether the request first sent at ``first_sent_at`` must not be sent again: past the
     processor's key lifetime, or (``card_unavailable``) without a card to send. When so, one
     critical ``processor_resend_stopped`` alert is raised for ``object_id`` (once, however often
-    the reconcile job asks), audited as ``<object_type>.resend_stopped`` in the same commit."""
+    the reconcile job asks), audited as ``<object_type>.resend_stopped`` in the same commit,
+    and the object marked with ``step`` so that the job no longer asks."""
     if not resend_safe(processor=processor, first_sent_at=first_sent_at, now=now):
         reason = KEY_LIFETIME_PASSED
     elif card_unavailable:
         reason = CARD_UNAVAILABLE
     else:
         return False
+    model = Refund if object_type == "refund" else Charge
     with transaction.atomic():
+        model.objects.filter(pk=object_id).update(resend_stopped=step)
         alert = alert_raise(
             rule=RESEND_STOPPED_RULE,
             source=object_id,

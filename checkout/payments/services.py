@@ -418,6 +418,7 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
             subscription__isnull=True,
             livemode__in=modes,
         )
+        .exclude(resend_stopped="charge")  # stopped: its notification settles it
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -430,6 +431,7 @@ def charges_reconcile(*, now: datetime | None = None, limit: int = 500) -> int:
             created_at__lte=cutoff,
             livemode__in=modes,
             processor_id="",  # accepted ones await the processor's notification
+            resend_stopped="",  # as do those that may not be re-sent any more
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]

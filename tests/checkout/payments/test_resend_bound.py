@@ -157,3 +157,39 @@ def test_a_lost_charge_whose_token_was_revoked_is_not_failed_blindly(
     settled = reload(charge)
     assert (settled.status, settled.processor_id) == ("succeeded", psp)
     assert fake.effects["payment"] == 1
+
+
+def _first_sent(obj: Charge | Refund, ago: timedelta) -> None:
+    """Make ``obj``'s first send (what the key lifetime counts from) ``ago`` in the past."""
+    at = later(0) - ago
+    if isinstance(obj, Refund):
+        Refund.objects.filter(pk=obj.pk).update(created_at=at)
+    elif obj.status == Charge.Status.CAPTURING:
+        Charge.objects.filter(pk=obj.pk).update(step_started_at=at)
+    else:
+        Charge.objects.filter(pk=obj.pk).update(created_at=at)
+
+
+@pytest.mark.parametrize("lost", LOST, ids=[lost.step for lost in LOST])
+def test_a_stopped_request_leaves_the_queue_to_the_newer_ones_behind_it(
+    lost: Lost, fake: FakeAdyen, merchant: Merchant, token: Token
+) -> None:
+    """The job takes the oldest first, a batch at a time: stopped ones must not fill it."""
+    stopped = lost.make(fake, merchant, token)
+    _first_sent(stopped, STOP_AFTER + timedelta(hours=1))
+    charges_reconcile(now=later(60))
+    assert reload(stopped).resend_stopped == lost.step
+    newer = lost.make(fake, merchant, token)
+    sent = len(fake.requests)
+
+    charges_reconcile(now=later(120), limit=1)  # a batch of one: room for one of the two
+
+    assert len(fake.requests) == sent + 1  # the newer one re-sent, the stopped one passed by
+    assert fake.effects[lost.effect] == 2  # one each, the newer one's replayed by Adyen
+    assert reload(stopped).status == lost.status
+    answered = reload(newer)
+    if lost.step == "charge":
+        assert answered.status == "succeeded"
+    else:
+        assert (answered.status, bool(_reference(answered))) == (lost.status, True)
+    assert [alert.source for alert in _stopped()] == [stopped.id]
