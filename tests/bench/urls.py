@@ -44,21 +44,26 @@ def _ephemeral_point() -> tuple[str, ec.EllipticCurvePublicKey]:
     return public.kid, ec.generate_private_key(ec.SECP256R1()).public_key()
 
 
+def _derive() -> None:
+    """One ECDH derive through the key service, after the ingest's ``epk`` point validation."""
+    kid, peer = _ephemeral_point()
+    numbers = peer.public_numbers()
+    epk = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+    }
+    get_key_service().ecdh_derive(kid=kid, peer=epk_public_key(epk))
+
+
 class BareInsertEcdh(BareInsert):
     """The floor under any card ingest: the bare insert plus the one ECDH derive (through the
     key service, after the same ``epk`` point validation) that every JWE needs, and nothing
     else."""
 
     def post(self, request: Request) -> Response:
-        kid, peer = _ephemeral_point()
-        numbers = peer.public_numbers()
-        epk = {
-            "kty": "EC",
-            "crv": "P-256",
-            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
-            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
-        }
-        get_key_service().ecdh_derive(kid=kid, peer=epk_public_key(epk))
+        _derive()
         return super().post(request)
 
 
@@ -112,16 +117,8 @@ class IngestWorkFloor(BareInsertEcdh):
         from payments_site.kernel.rows import row_insert
 
         public, message, signature, nonce, ciphertext = _signed_card()
-        kid, peer = _ephemeral_point()
-        numbers = peer.public_numbers()
-        epk = {
-            "kty": "EC",
-            "crv": "P-256",
-            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
-            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
-        }
         public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        get_key_service().ecdh_derive(kid=kid, peer=epk_public_key(epk))
+        _derive()
         AESGCM(bytes(32)).decrypt(nonce, ciphertext, message[:64])
         expires = timezone.now() + timedelta(minutes=5)
         rows = [UsedJti(jti=secrets.token_urlsafe(16), expires_at=expires) for _ in range(3)]
