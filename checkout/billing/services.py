@@ -459,6 +459,7 @@ def subscription_charges_reconcile(*, now: datetime | None = None, limit: int = 
             subscription__isnull=False,
             livemode__in=modes_with_processor(),
         )
+        .exclude(resend_stopped="charge")  # stopped: its notification settles it
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -23,6 +24,7 @@ from checkout.billing.models import Subscription
 from checkout.billing.services import (
     subscription_bill,
     subscription_cancel,
+    subscription_charges_reconcile,
     subscription_create,
     subscriptions_due,
 )
@@ -452,3 +454,28 @@ def test_a_failing_listener_cannot_undo_the_change_it_hears_of(
     assert Subscription.objects.get().pk == subscription.pk
     assert [type(e) for e in events] == [SubscriptionCreated]  # the next listener still ran
     assert any(r.message == "event_handler_failed" for r in caplog.records)
+
+
+def test_a_stopped_renewal_leaves_the_reconcile_queue_to_newer_ones(
+    merchant: Merchant, token: Token, settings
+) -> None:
+    """A renewal whose lost answer may not be re-sent (``resend_stopped``, set with its
+    alert) is passed by: it never holds a batch back from the newer ones behind it."""
+    settings.CHARGE_RECONCILE_AFTER_SECONDS = 0
+    first, second = new(merchant, token), new(merchant, token)
+    due = at("2027-01-31")
+    with override_settings(PROCESSOR_OPTIONS={"latency_ms": 0, "fault": "timeout_after"}):
+        stopped = subscription_bill(subscription_id=first.id, now=due)
+        newer = subscription_bill(subscription_id=second.id, now=due + timedelta(seconds=1))
+    assert stopped is not None and newer is not None
+    assert (stopped.status, newer.status) == ("pending", "pending")
+    Charge.objects.filter(pk=stopped.pk).update(resend_stopped="charge")
+
+    assert subscription_charges_reconcile(now=due + timedelta(hours=1), limit=1) == 1
+
+    assert Charge.objects.get(pk=stopped.pk).status == "pending"
+    assert Charge.objects.get(pk=newer.pk).status == "succeeded"
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert second.next_billing_at is not None and second.next_billing_at > due  # renewed
+    assert first.next_billing_at is None  # still claimed, waiting on its notification
