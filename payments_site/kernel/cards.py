@@ -76,6 +76,8 @@ def _pan_spans(text: str) -> list[tuple[int, int]]:
     """Spans of ``text`` (normalised) holding a card number."""
     spans: list[tuple[int, int]] = []
     for candidate in _GROUPS.finditer(text):
+        if candidate.end() - candidate.start() < MIN_DIGITS:
+            continue  # too short to hold a card number's digits, separators aside
         groups = [
             (m.start() + candidate.start(), m.end() + candidate.start())
             for m in _GROUP.finditer(candidate.group())
@@ -124,9 +126,15 @@ def _spans(text: str) -> tuple[_Normalised, list[tuple[int, int, str]]]:
     return normal, sorted(found)
 
 
+def _digit_count(text: str) -> int:
+    if text.isascii():  # the common case, counted in C
+        return sum(text.count(digit) for digit in "0123456789")
+    return sum(c.isdigit() for c in text)
+
+
 def card_data_mask(text: str) -> str:
     """``text`` with every card number and every named security code masked."""
-    if sum(c.isdigit() for c in text) < 3:
+    if _digit_count(text) < 3:
         return text
     normal, spans = _spans(text)
     if not spans:
@@ -144,7 +152,7 @@ def card_data_mask(text: str) -> str:
 
 def has_card_data(text: str) -> bool:
     """Whether ``text`` holds what looks like a card number or a named security code."""
-    if sum(c.isdigit() for c in text) < 3:
+    if _digit_count(text) < 3:
         return False
     return bool(_spans(text)[1])
 
