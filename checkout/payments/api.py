@@ -31,6 +31,7 @@ from checkout.payments.services import charge_create, charge_get, refund_create,
 from monitoring.observability.clientip import client_ip
 from monitoring.security.http import CooloffWriteThrottle
 from monitoring.security.rules import api_client_source
+from payments_site.kernel.idempotency import settled_answer
 from vault.authentication import request_merchant
 
 CHARGE_EXAMPLE = {
@@ -241,7 +242,7 @@ class ChargeListCreateApi(APIView):
             idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
             api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
-        return _charge_answer(charge)
+        return settled_answer(charge, _charge_answer)
 
 
 class ChargeDetailApi(APIView):
@@ -307,7 +308,7 @@ class RefundCreateApi(APIView):
             reason=data.validated_data.get("reason", ""),
             metadata=data.validated_data.get("metadata"),
         )
-        return _refund_answer(refund)
+        return settled_answer(refund, _refund_answer)
 
 
 class RefundListApi(APIView):

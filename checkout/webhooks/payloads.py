@@ -9,7 +9,7 @@ expiry, fingerprint), never a card number or CVC. The envelope is webhooks' own 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,6 @@ from checkout.sessions.models import CheckoutSession
 from checkout.sessions.serializers import CheckoutSessionOutputSerializer
 from checkout.webhooks.serializers import EventDocumentSerializer
 from monitoring.observability.redaction import redact_text
-from payments_site.kernel.jsontext import json_parse
 from vault.models import Token
 from vault.serializers import TokenOutputSerializer
 
@@ -52,20 +51,24 @@ def object_type(obj: Model) -> str:
 def object_snapshot(obj: Model) -> dict[str, Any]:
     """``obj`` as the API shows it, every string passed through the redactor once more."""
     render: Callable[[Model], Any] = _OBJECTS[type(obj)][1].to_representation
-    snapshot: dict[str, Any] = _scrub(json_parse(json.dumps(render(obj), default=str)))
+    snapshot: dict[str, Any] = _scrub(render(obj))
     return snapshot
 
 
 def _scrub(value: Any) -> Any:
-    """Belt and braces: a card number that slipped past input validation (which refuses them)
-    would leave masked."""
+    """The rendered object as plain JSON values (what ``json.dumps(..., default=str)`` would
+    make of it, without the text round trip), every string through the redactor: belt and
+    braces, a card number that slipped past input validation (which refuses them) would leave
+    masked."""
     if isinstance(value, str):
         return redact_text(value)
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else str(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
-    return value
+    return redact_text(str(value))
 
 
 def event_document(

@@ -51,6 +51,10 @@ class EffectBinder:
     def settled(self, obj: Any) -> None:
         """The effect's outcome is being recorded in the current transaction."""
 
+    def answer_for(self, obj: Any) -> Any | None:
+        """The answer ``settled`` stored for ``obj`` itself, if it stored one."""
+        return None
+
 
 _binder: ContextVar[EffectBinder | None] = ContextVar("effect_binder", default=None)
 _implementation: list[Implementation] = []
@@ -88,6 +92,15 @@ def effect_settled(obj: Any) -> None:
     binder = _binder.get()
     if binder is not None:
         binder.settled(obj)
+
+
+def settled_answer(obj: Any, answer: EffectObjectAnswer) -> Any:
+    """The operation's answer for ``obj``: the one ``effect_settled`` stored for this very
+    object when there is one (rendered once, and the first answer is the replays' to the
+    byte), else ``answer(obj)``."""
+    binder = _binder.get()
+    stored = binder.answer_for(obj) if binder is not None else None
+    return stored if stored is not None else answer(obj)
 
 
 @contextmanager

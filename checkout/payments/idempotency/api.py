@@ -150,9 +150,11 @@ def _run(
         except Exception as exc:
             # Errors are answers too: render them now so that the retry sees the same one.
             response = view.handle_exception(exc)
+    if response is binder.response:
+        return response  # stored with the effect's outcome, in its transaction
     status, stored_body, headers = _stored_form(response)
     if binder.stored == (status, _canonical(stored_body), headers):
-        return response  # stored with the effect's outcome, in its transaction
+        return response  # the same answer, stored so already
     idempotency_complete(record=outcome, status=status, body=stored_body, headers=headers)
     return response
 
@@ -182,6 +184,8 @@ class _Binder(EffectBinder):
         self.record = record
         self.answer = answer
         self.stored: tuple[int, str, dict[str, str]] | None = None
+        self.response: Response | None = None  # the stored answer, as built for its object
+        self._settled: Any = None
 
     def bind(self, object_id: str) -> None:
         idempotency_effect_bind(record=self.record, object_id=object_id)
@@ -189,11 +193,16 @@ class _Binder(EffectBinder):
     def settled(self, obj: Any) -> None:
         if self.answer is None or not self.record.effect or str(obj.pk) != self.record.effect:
             return
-        status, body, headers = _stored_form(self.answer(obj))
+        response = self.answer(obj)
+        status, body, headers = _stored_form(response)
         if status >= 500 or status == 429:
             return
         idempotency_complete(record=self.record, status=status, body=body, headers=headers)
         self.stored = (status, _canonical(body), headers)
+        self.response, self._settled = response, obj
+
+    def answer_for(self, obj: Any) -> Response | None:
+        return self.response if obj is self._settled else None
 
 
 def _effect_answer(
