@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.settings import spectacular_settings
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 
 from payments_site.kernel.errors import DomainError, FieldError
@@ -208,3 +210,21 @@ class DeclaredParametersOnly(BasePermission):
         body = request.data if raw else None
         parameters_check(operation=operation, query=request.query_params, body=body)
         return True
+
+
+@functools.cache
+def _input_serializer(serializer_class: type[serializers.Serializer[Any]]) -> Any:
+    return serializer_class()
+
+
+def input_validate(serializer_class: type[serializers.Serializer[Any]], data: Any) -> Any:
+    """``data`` as ``serializer_class`` validates it. One instance per class, its fields bound
+    once: binding a serializer's fields anew for every request cost more than validating with
+    them, so an input serializer keeps no per-request state (no context, no ``validate``
+    reading ``self.initial_data``). Refused data is checked again the usual way, so the
+    ``ValidationError`` is exactly the one ``is_valid(raise_exception=True)`` raises."""
+    try:
+        return _input_serializer(serializer_class).run_validation(data)
+    except ValidationError:
+        serializer_class(data=data).is_valid(raise_exception=True)
+        raise

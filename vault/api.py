@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from payments_site.kernel.idempotency import idempotent
 from payments_site.kernel.pagination import PageParamsSerializer
+from payments_site.parameters import input_validate
 
 from .authentication import request_api_key, request_merchant
 from .models import ApiKey, Merchant, Token
@@ -52,9 +53,8 @@ class TokenListApi(APIView):
         fingerprint = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", required=False)
 
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page = token_list(merchant=request_merchant(request), **params.validated_data)
+        params = input_validate(self.InputSerializer, request.query_params)
+        page = token_list(merchant=request_merchant(request), **params)
         return Response(
             {
                 "object": "list",
@@ -86,12 +86,11 @@ class TokenDetailApi(APIView):
 
     @idempotent(effect=_revoked_effect)
     def delete(self, request: Request, token_id: str) -> Response:
-        params = self.DeleteInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = input_validate(self.DeleteInputSerializer, request.query_params)
         token = token_get(merchant=request_merchant(request), token_id=token_id)
         revoked = token_revoke(
             token=token,
             actor=f"api_key:{request_api_key(request).id}",
-            reason=params.validated_data["reason"],
+            reason=params["reason"],
         )
         return Response(TokenOutputSerializer(revoked).data)

@@ -21,6 +21,7 @@ from payments_site.kernel.pagination import (
     keyset_page,
     page_params,
 )
+from payments_site.parameters import input_validate
 from payments_site.problems import PROBLEM_CONTENT_TYPE
 
 __all__ = ["MAX_PAGE", "Page", "PageParamsSerializer", "keyset_page", "list_page"]
@@ -54,9 +55,8 @@ def list_page(
     """One page of ``query(**filters)``, newest ``by`` first: every list endpoint validates its
     query string the same way (an unknown value is a 400 naming the parameter) and pages the
     same way."""
-    params = filters(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    values, paging = page_params(params.validated_data)
+    params = input_validate(filters, request.query_params)
+    values, paging = page_params(params)
     return keyset_page(query(**values), **paging, by=by)
 
 

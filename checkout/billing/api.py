@@ -39,6 +39,7 @@ from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from monitoring.observability.clientip import client_ip
 from monitoring.security.http import CooloffWriteThrottle
 from monitoring.security.rules import api_client_source
+from payments_site.parameters import input_validate
 from vault.authentication import request_merchant
 
 
@@ -177,20 +178,19 @@ class SubscriptionListCreateApi(APIView):
     )
     @idempotent(effect=_created_effect)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         merchant = request_merchant(request)
         subscription = subscription_create(
             merchant=merchant,
-            token_id=data.validated_data.get("token"),
-            customer_id=data.validated_data.get("customer"),
-            amount=data.validated_data["amount"],
-            currency=data.validated_data["currency"],
-            interval=data.validated_data["interval"],
-            interval_count=data.validated_data["interval_count"],
-            start=data.validated_data.get("start"),
-            description=data.validated_data.get("description", ""),
-            metadata=data.validated_data.get("metadata"),
+            token_id=data.get("token"),
+            customer_id=data.get("customer"),
+            amount=data["amount"],
+            currency=data["currency"],
+            interval=data["interval"],
+            interval_count=data["interval_count"],
+            start=data.get("start"),
+            description=data.get("description", ""),
+            metadata=data.get("metadata"),
             api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
         subscription.refresh_from_db()  # the first charge may have run inline on commit
@@ -225,11 +225,10 @@ class SubscriptionDetailApi(APIView):
     )
     @idempotent(effect=_canceled_effect)
     def delete(self, request: Request, subscription_id: str) -> Response:
-        options = self.CancelSerializer(data=request.query_params)
-        options.is_valid(raise_exception=True)
+        options = input_validate(self.CancelSerializer, request.query_params)
         subscription = subscription_cancel(
             merchant=request_merchant(request),
             subscription_id=subscription_id,
-            at_period_end=options.validated_data["at_period_end"],
+            at_period_end=options["at_period_end"],
         )
         return Response(SubscriptionOutputSerializer(subscription).data)

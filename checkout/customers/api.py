@@ -33,6 +33,7 @@ from checkout.customers.services import (
     customer_update,
 )
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
+from payments_site.parameters import input_validate
 from vault.authentication import request_api_key, request_merchant
 
 CUSTOMER_EXAMPLE: dict[str, Any] = {
@@ -147,15 +148,14 @@ class CustomerListCreateApi(APIView):
     )
     @idempotent(effect=_created_effect)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         customer = customer_create(
             merchant=request_merchant(request),
             actor=_actor(request),
-            name=data.validated_data.get("name", ""),
-            email=data.validated_data.get("email", ""),
-            description=data.validated_data.get("description", ""),
-            metadata=data.validated_data.get("metadata"),
+            name=data.get("name", ""),
+            email=data.get("email", ""),
+            description=data.get("description", ""),
+            metadata=data.get("metadata"),
         )
         return Response(CustomerOutputSerializer(customer).data, status=201)
 
@@ -196,17 +196,16 @@ class CustomerDetailApi(APIView):
     )
     @idempotent(effect=_customer_answer)
     def post(self, request: Request, customer_id: str) -> Response:
-        data = self.UpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.UpdateSerializer, request.data)
         customer = customer_update(
             merchant=request_merchant(request),
             customer_id=customer_id,
             actor=_actor(request),
-            name=data.validated_data.get("name"),
-            email=data.validated_data.get("email"),
-            description=data.validated_data.get("description"),
-            metadata=data.validated_data.get("metadata"),
-            default_token=data.validated_data.get("default_token"),
+            name=data.get("name"),
+            email=data.get("email"),
+            description=data.get("description"),
+            metadata=data.get("metadata"),
+            default_token=data.get("default_token"),
         )
         return Response(CustomerOutputSerializer(customer).data)
 
@@ -287,13 +286,12 @@ class CustomerCardListAttachApi(APIView):
     )
     @idempotent(effect=_card_effect)
     def post(self, request: Request, customer_id: str) -> Response:
-        data = self.AttachSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.AttachSerializer, request.data)
         attached = customer_card_attach(
             merchant=request_merchant(request),
             customer_id=customer_id,
-            token_id=data.validated_data["token"],
-            default=data.validated_data["default"],
+            token_id=data["token"],
+            default=data["default"],
             actor=_actor(request),
         )
         status = 201 if attached.created else 200

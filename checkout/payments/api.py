@@ -32,6 +32,7 @@ from monitoring.observability.clientip import client_ip
 from monitoring.security.http import CooloffWriteThrottle
 from monitoring.security.rules import api_client_source
 from payments_site.kernel.idempotency import settled_answer
+from payments_site.parameters import input_validate
 from vault.authentication import request_merchant
 
 CHARGE_EXAMPLE = {
@@ -228,17 +229,16 @@ class ChargeListCreateApi(APIView):
     )
     @idempotent(effect=_charge_effect, answer=_charge_answer, claim_with_effect=True)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         merchant = request_merchant(request)
         charge = charge_create(
             merchant=merchant,
-            token_id=data.validated_data["token"],
-            amount=data.validated_data["amount"],
-            currency=data.validated_data["currency"],
-            description=data.validated_data.get("description", ""),
-            metadata=data.validated_data.get("metadata"),
-            capture=data.validated_data["capture"],
+            token_id=data["token"],
+            amount=data["amount"],
+            currency=data["currency"],
+            description=data.get("description", ""),
+            metadata=data.get("metadata"),
+            capture=data["capture"],
             idempotency_key=request.headers.get(HEADER),  # validated by @idempotent
             api_client=api_client_source(merchant_id=merchant.pk, ip=client_ip(request._request)),
         )
@@ -299,14 +299,13 @@ class RefundCreateApi(APIView):
     )
     @idempotent(effect=_refund_effect, answer=_refund_answer, claim_with_effect=True)
     def post(self, request: Request, charge_id: str) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         refund = refund_create(
             merchant=request_merchant(request),
             charge_id=charge_id,
-            amount=data.validated_data.get("amount"),
-            reason=data.validated_data.get("reason", ""),
-            metadata=data.validated_data.get("metadata"),
+            amount=data.get("amount"),
+            reason=data.get("reason", ""),
+            metadata=data.get("metadata"),
         )
         return settled_answer(refund, _refund_answer)
 
@@ -386,12 +385,11 @@ class ChargeCaptureApi(APIView):
     )
     @idempotent(effect=_step_effect)
     def post(self, request: Request, charge_id: str) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         charge = charge_capture(
             merchant=request_merchant(request),
             charge_id=charge_id,
-            amount=data.validated_data.get("amount"),
+            amount=data.get("amount"),
         )
         return _step_answer(charge)
 
@@ -433,6 +431,5 @@ class ChargeReleaseApi(APIView):
     )
     @idempotent(effect=_step_effect)
     def post(self, request: Request, charge_id: str) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        input_validate(self.InputSerializer, request.data)
         return _step_answer(charge_release(merchant=request_merchant(request), charge_id=charge_id))

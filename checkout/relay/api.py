@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from checkout.api.common import MetadataField, problem_responses
 from checkout.api.throttling import ApiKeyRateThrottle
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
+from payments_site.parameters import input_validate
 from vault.authentication import request_merchant
 
 from .models import Forward, ForwardMethod
@@ -121,17 +122,16 @@ class ForwardCreateApi(APIView):
     )
     @idempotent(effect=_forward_effect)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         forward = forward_create(
             merchant=request_merchant(request),
-            token_id=data.validated_data["token"],
-            url=data.validated_data["url"],
-            method=data.validated_data.get("method"),
-            headers=data.validated_data.get("headers"),
-            body=data.validated_data["body"],
-            purpose=data.validated_data["purpose"],
-            metadata=data.validated_data.get("metadata"),
+            token_id=data["token"],
+            url=data["url"],
+            method=data.get("method"),
+            headers=data.get("headers"),
+            body=data["body"],
+            purpose=data["purpose"],
+            metadata=data.get("metadata"),
         )
         return _forward_answer(forward)
 

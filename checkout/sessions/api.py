@@ -35,6 +35,7 @@ from checkout.sessions.services import (
     checkout_session_get,
 )
 from monitoring.security.http import CooloffWriteThrottle
+from payments_site.parameters import input_validate
 from vault.authentication import request_api_key, request_merchant
 
 SESSION_EXAMPLE = {
@@ -190,9 +191,8 @@ class CheckoutSessionListCreateApi(APIView):
     )
     @idempotent(effect=_session_effect)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        session = checkout_session_create(merchant=request_merchant(request), **data.validated_data)
+        data = input_validate(self.InputSerializer, request.data)
+        session = checkout_session_create(merchant=request_merchant(request), **data)
         return _session_answer(request, session)
 
 

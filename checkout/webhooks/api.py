@@ -29,6 +29,7 @@ from checkout.api.common import (
 from checkout.payments.api import CHARGE_EXAMPLE
 from checkout.payments.idempotency.api import IDEMPOTENCY_PARAMETER, idempotent
 from checkout.webhooks.models import Event, EventType, WebhookEndpoint
+from payments_site.parameters import input_validate
 from vault.authentication import request_merchant
 
 from .selectors import event_document, event_get, event_list, webhook_endpoint_list
@@ -274,14 +275,13 @@ class WebhookEndpointListCreateApi(APIView):
     )
     @idempotent(effect=_created_effect)
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.InputSerializer, request.data)
         endpoint, secret = webhook_endpoint_create(
             merchant=request_merchant(request),
-            url=data.validated_data["url"],
-            enabled_events=data.validated_data["enabled_events"],
-            description=data.validated_data.get("description", ""),
-            metadata=data.validated_data.get("metadata"),
+            url=data["url"],
+            enabled_events=data["enabled_events"],
+            description=data.get("description", ""),
+            metadata=data.get("metadata"),
         )
         return _with_secret(endpoint, secret, 201)
 
@@ -324,16 +324,15 @@ class WebhookEndpointDetailApi(APIView):
     )
     @idempotent(effect=_updated_effect)
     def post(self, request: Request, endpoint_id: str) -> Response:
-        data = self.UpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = input_validate(self.UpdateSerializer, request.data)
         endpoint = webhook_endpoint_update(
             merchant=request_merchant(request),
             endpoint_id=endpoint_id,
-            url=data.validated_data.get("url"),
-            enabled_events=data.validated_data.get("enabled_events"),
-            description=data.validated_data.get("description"),
-            metadata=data.validated_data.get("metadata"),
-            disabled=data.validated_data.get("disabled"),
+            url=data.get("url"),
+            enabled_events=data.get("enabled_events"),
+            description=data.get("description"),
+            metadata=data.get("metadata"),
+            disabled=data.get("disabled"),
         )
         return Response(WebhookEndpointOutputSerializer(endpoint).data)
 

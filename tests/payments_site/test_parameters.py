@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
+
+from payments_site.parameters import _input_serializer, input_validate
 
 UNKNOWN = "not_a_parameter"
 # A value of another JSON type than the one declared (a numeric string is not an integer).
@@ -227,3 +231,42 @@ def test_an_unauthenticated_request_is_401_before_its_parameters_are_read(db: No
     response = APIClient().get(f"/api/v1/charges?{UNKNOWN}=1")
 
     assert response.status_code == 401
+
+
+class _Sample(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=5)
+    count = serializers.IntegerField(min_value=1, required=False, default=3)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "abc"},
+        {"name": "abc", "count": 2, "tags": ["x"]},
+        {},
+        {"name": "toolong", "count": 0},
+        {"name": None},
+        {"name": "abc", "tags": "x"},
+        ["not", "an", "object"],
+        "text",
+        None,
+    ],
+)
+def test_input_validate_answers_as_is_valid_does(data: Any) -> None:
+    fresh = _Sample(data=data)
+    if fresh.is_valid():
+        assert input_validate(_Sample, data) == fresh.validated_data
+        return
+    with pytest.raises(ValidationError) as shared:
+        input_validate(_Sample, data)
+    assert shared.value.detail == fresh.errors
+    assert shared.value.get_codes() == ValidationError(fresh.errors).get_codes()
+
+
+def test_input_validate_binds_a_serializer_s_fields_once() -> None:
+    input_validate(_Sample, {"name": "a"})
+    fields = _input_serializer(_Sample).fields
+    input_validate(_Sample, {"name": "b"})
+    assert _input_serializer(_Sample).fields is fields
+    assert input_validate(_Sample, {"name": "c", "count": 9}) == {"name": "c", "count": 9}
