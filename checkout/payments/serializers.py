@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from checkout.payments.models import Charge, Refund
@@ -61,6 +63,51 @@ class ChargeOutputSerializer(serializers.Serializer[Charge]):
 
     def get_object(self, charge: Charge) -> str:
         return "charge"
+
+    def to_representation(self, charge: Charge) -> dict[str, Any]:
+        """The declared fields, written out: every charge answer and event renders one, and
+        DRF's generic walk over the fields (and the nested card's) cost five times this. The
+        declarations stay the schema; a test holds this equal to the generic rendering."""
+        fields = self.fields
+        token = charge.token
+        expires = charge.authorization_expires_at
+        subscription = charge.subscription_id
+        return {
+            "id": str(charge.id),
+            "object": "charge",
+            "livemode": bool(charge.livemode),
+            "amount": int(charge.amount),
+            "currency": str(charge.currency),
+            "status": str(charge.status),
+            "failure_code": charge.failure_code or None,
+            "failure_message": charge.failure_message or None,
+            "captured": charge.captured,
+            "capture_method": str(charge.capture_method),
+            "amount_captured": int(charge.amount_captured),
+            "amount_capturable": charge.amount_capturable,
+            "authorization_expires_at": (
+                None
+                if expires is None
+                else fields["authorization_expires_at"].to_representation(expires)
+            ),
+            "amount_refunded": int(charge.amount_refunded),
+            "refunded": charge.refunded,
+            "token": str(charge.token_id),
+            "payment_method_details": {
+                "type": "card",
+                "card": {
+                    "brand": str(token.brand),
+                    "last4": str(token.last4),
+                    "exp_month": int(token.exp_month),
+                    "exp_year": int(token.exp_year),
+                    "fingerprint": str(token.fingerprint),
+                },
+            },
+            "subscription": None if subscription is None else str(subscription),
+            "description": str(charge.description),
+            "metadata": {str(k): None if v is None else str(v) for k, v in charge.metadata.items()},
+            "created": fields["created"].to_representation(charge.created_at),
+        }
 
 
 class RefundOutputSerializer(serializers.Serializer[Refund]):
