@@ -31,9 +31,11 @@ _GROUP = re.compile(r"[0-9]+")
 _DECIMAL_POINT = frozenset({".", ","})
 
 # A card security code named in free text: "cvc 123", "CVV2=1234", '"cvc": "123"'. A bare
-# three-digit number cannot be told from any other, but one right after its name can.
+# three-digit number cannot be told from any other, but one right after its name can. The
+# code ends where a word would: "csc 1234abcd" is the start of a hex id, not a code.
 _CVC_IN_TEXT = re.compile(
-    r"(?i)(?<![a-z0-9])(cvc2?|cvv2?|cvn|csc|security[ _-]?code)([\"' :=]{1,4})([0-9]{3,4})(?![0-9])"
+    r"(?i)(?<![a-z0-9])(cvc2?|cvv2?|cvn|csc|security[ _-]?code)([\"' :=]{1,4})([0-9]{3,4})"
+    r"(?![0-9a-z])"
 )
 
 

@@ -100,6 +100,15 @@ def test_named_security_codes_are_masked_in_any_width() -> None:
     assert card_data_mask("cvc 123") == "cvc [REDACTED]"
     assert card_data_mask("cvc １２３") == "cvc [REDACTED]"
     assert has_card_data('"cvv": "1234"')
+    assert card_data_mask("CVV2=1234, next") == "CVV2=[REDACTED], next"
+
+
+@pytest.mark.parametrize(
+    "text", ["csc 1234abcd", "cvn=1234f00d", "cvc 123x", "security code: 1234567", "cvv 12"]
+)
+def test_digits_that_run_on_into_a_word_are_no_security_code(text: str) -> None:
+    assert not has_card_data(text)
+    assert card_data_mask(text) == text
 
 
 def test_masking_keeps_the_text_around_non_ascii_digits() -> None:
