@@ -36,11 +36,14 @@ STORAGES = {
 }
 
 if CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
-    # A prefix per test run keeps counters of concurrent runs on one Redis apart; servers the
-    # tests start inherit it through the environment.
-    CACHES["default"]["KEY_PREFIX"] = os.environ.setdefault(  # noqa: F405
-        "CACHE_KEY_PREFIX", f"tessera-test-{secrets.token_hex(4)}"
-    )
+    # A prefix per test run keeps counters of concurrent runs on one Redis apart, and one per
+    # xdist worker those of one run's workers (a test resets its counters by prefix); servers
+    # the tests start inherit it through the environment.
+    _prefix = os.environ.setdefault("CACHE_KEY_PREFIX", f"tessera-test-{secrets.token_hex(4)}")
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if _worker and not _prefix.endswith(f"-{_worker}"):
+        _prefix = os.environ["CACHE_KEY_PREFIX"] = f"{_prefix}-{_worker}"
+    CACHES["default"]["KEY_PREFIX"] = _prefix  # noqa: F405
 
 # --- keys (vault) -----------------------------------------------------------------------------
 # One local keyring per checkout, shared with servers the tests start (inherited through the
