@@ -128,15 +128,21 @@ def _spans(text: str) -> tuple[_Normalised, list[tuple[int, int, str]]]:
     return normal, sorted(found)
 
 
-def _digit_count(text: str) -> int:
-    if text.isascii():  # the common case, counted in C
-        return sum(text.count(digit) for digit in "0123456789")
-    return sum(c.isdigit() for c in text)
+# Three ASCII digits anywhere: the least that either a card number or a security code needs.
+_THREE_DIGITS = re.compile(r"[0-9](?:[^0-9]*[0-9]){2}")
+
+
+def _too_few_digits(text: str) -> bool:
+    """Whether ``text`` has fewer than three digits (of any script): then it holds no card
+    data, and most text (ids, codes, names) is answered without the scan."""
+    if text.isascii():  # the common case, one search in C
+        return _THREE_DIGITS.search(text) is None
+    return sum(c.isdigit() for c in text) < 3
 
 
 def card_data_mask(text: str) -> str:
     """``text`` with every card number and every named security code masked."""
-    if _digit_count(text) < 3:
+    if _too_few_digits(text):
         return text
     normal, spans = _spans(text)
     if not spans:
@@ -154,7 +160,7 @@ def card_data_mask(text: str) -> str:
 
 def has_card_data(text: str) -> bool:
     """Whether ``text`` holds what looks like a card number or a named security code."""
-    if _digit_count(text) < 3:
+    if _too_few_digits(text):
         return False
     return bool(_spans(text)[1])
 

@@ -4,8 +4,10 @@ they are written in, a Luhn-valid 13–19 digit number is found; decimal fractio
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from payments_site.kernel.cards import PAN_MASK, card_data_mask, has_card_data
+from payments_site.kernel.cards import PAN_MASK, _too_few_digits, card_data_mask, has_card_data
 
 PAN = "4242424242424242"
 GROUPS = ["4242", "4242", "4242", "4242"]
@@ -115,3 +117,8 @@ def test_masking_keeps_the_text_around_non_ascii_digits() -> None:
     text = "Bestellung ４２４２ ４２４２ ４２４２ ４２４２ – danke"
 
     assert card_data_mask(text) == f"Bestellung {PAN_MASK} – danke"
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789 -x.é٣")))
+def test_the_digit_precheck_counts_digits_of_any_script(text: str) -> None:
+    assert _too_few_digits(text) == (sum(c.isdigit() for c in text) < 3)
