@@ -21,7 +21,22 @@ from weakref import WeakKeyDictionary
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BinaryField, Field, Model, QuerySet, signals
+from django.db.models import (
+    BigIntegerField,
+    BinaryField,
+    BooleanField,
+    CharField,
+    Field,
+    IntegerField,
+    Model,
+    PositiveBigIntegerField,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+    QuerySet,
+    SmallIntegerField,
+    TextField,
+    signals,
+)
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
@@ -31,8 +46,49 @@ from django.db.models.sql.compiler import SQLCompiler
 class _Insert:
     sql: str
     fields: tuple[Field[Any, Any], ...]
+    plain: tuple[type | None, ...]  # per field: a value of this exact type binds unchanged
     returning: Field[Any, Any] | None  # the auto primary key the database assigns
     returning_column: str = ""
+
+
+# Field classes (exactly these, not subclasses) whose ``get_db_prep_save`` hands a value of
+# one exact Python type back unchanged when the backend adapts nothing: text and booleans
+# everywhere, integers where the backend binds them as they are (SQLite; psycopg wraps them).
+# Probed on each database when a statement is compiled; every other value takes the field's
+# own chain, as ``save()`` does.
+_PLAIN_CANDIDATES: dict[type[Field[Any, Any]], tuple[type, object]] = {
+    CharField: (str, "x"),
+    TextField: (str, "x"),
+    BooleanField: (bool, True),
+    IntegerField: (int, 7),
+    BigIntegerField: (int, 7),
+    SmallIntegerField: (int, 7),
+    PositiveIntegerField: (int, 7),
+    PositiveBigIntegerField: (int, 7),
+    PositiveSmallIntegerField: (int, 7),
+}
+
+
+def _plain_type(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> type | None:
+    """The exact Python type whose values ``field`` binds unchanged on ``connection``."""
+    candidate = _PLAIN_CANDIDATES.get(type(field))
+    if candidate is None:
+        return None
+    kind, probe = candidate
+    same = field.get_db_prep_save(probe, connection) is probe
+    return kind if same and field.get_db_prep_value(probe, connection) is probe else None
+
+
+def _bind_saved(
+    fields: tuple[Field[Any, Any], ...],
+    plain: tuple[type | None, ...],
+    values: list[Any] | tuple[Any, ...],
+    connection: BaseDatabaseWrapper,
+) -> list[Any]:
+    return [
+        v if type(v) is kind else f.get_db_prep_save(v, connection)
+        for f, kind, v in zip(fields, plain, values, strict=True)
+    ]
 
 
 # Binary fields bind through this hook (``_binary %s`` on MySQL, ``%s`` elsewhere).
@@ -65,7 +121,7 @@ def row_insert(obj: Model, *, using: str | None = None) -> None:
         obj.save(force_insert=True, using=alias)  # an expression is compiled into the SQL
         return
     connection = connections[alias]
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(insert.fields, values, strict=True)]
+    params = _bind_saved(insert.fields, insert.plain, values, connection)
     with connection.cursor() as cursor:
         cursor.execute(insert.sql, params)
         if insert.returning is not None:
@@ -119,7 +175,11 @@ def _compile(model: type[Model], alias: str, *, pk_unset: bool) -> _Insert | Non
     if returning is not None and connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {table}.{qn(returning_column)}"
     return _Insert(
-        sql=sql, fields=tuple(fields), returning=returning, returning_column=returning_column
+        sql=sql,
+        fields=tuple(fields),
+        plain=tuple(_plain_type(f, connection) for f in fields),
+        returning=returning,
+        returning_column=returning_column,
     )
 
 
@@ -135,6 +195,8 @@ class _Update:
     sql: str
     values: tuple[Field[Any, Any], ...]
     where: tuple[Field[Any, Any], ...]
+    plain_values: tuple[type | None, ...]
+    plain_where: tuple[type | None, ...]
 
 
 _updates: dict[tuple[type[Model], str, tuple[str, ...], tuple[str, ...]], _Update | None] = {}
@@ -165,13 +227,10 @@ def row_update(
     ):
         return model._default_manager.using(alias).filter(**where).update(**values)
     connection = connections[alias]
-    params = [
-        f.get_db_prep_save(v, connection)
-        for f, v in zip(update.values, values.values(), strict=True)
-    ]
+    params = _bind_saved(update.values, update.plain_values, tuple(values.values()), connection)
     params += [
-        f.get_db_prep_value(v, connection, prepared=False)
-        for f, v in zip(update.where, where.values(), strict=True)
+        v if type(v) is kind else f.get_db_prep_value(v, connection, prepared=False)
+        for f, kind, v in zip(update.where, update.plain_where, where.values(), strict=True)
     ]
     with connection.cursor() as cursor:
         cursor.execute(update.sql, params)
@@ -205,6 +264,8 @@ def _compile_update(
         sql=sql,
         values=tuple(fields[n] for n in values),
         where=tuple(fields[n] for n in where),
+        plain_values=tuple(_plain_type(fields[n], connection) for n in values),
+        plain_where=tuple(_plain_type(fields[n], connection) for n in where),
     )
 
 

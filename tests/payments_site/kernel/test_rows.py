@@ -290,3 +290,28 @@ def test_a_prepared_values_list_and_a_transformed_parameter() -> None:
 
 def _fields(obj: Model) -> dict[str, Any]:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_a_value_bound_unchanged_is_what_its_field_would_bind() -> None:
+    from django.apps import apps
+
+    from payments_site.kernel.rows import _bind_saved, _plain_type
+
+    samples: dict[type, list[Any]] = {
+        str: ["", "x", "ch_3xq9ZbL0kq2rT8yWcN4vQa", "é ü 漢"],
+        int: [0, 1, 2**40],
+        bool: [True, False],
+    }
+    checked = 0
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            kind = _plain_type(field, connection)
+            if kind is None:
+                continue
+            for value in samples[kind]:
+                bound = _bind_saved((field,), (kind,), [value], connection)
+                expected = field.get_db_prep_save(value, connection)
+                assert bound == [expected] and type(bound[0]) is type(expected), field
+                checked += 1
+    assert checked > 100
