@@ -10,12 +10,16 @@ every control keys on the same address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
 
 
+# Pure, and asked several times per request (lockout, throttles, rules, logs) for the few
+# addresses a server sees most: parsing one costs dozens of calls.
+@functools.lru_cache(maxsize=4096)
 def _valid(value: str) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip()))
