@@ -25,12 +25,17 @@ def _width(nbytes: int) -> int:
     return len(_encode((1 << (8 * nbytes)) - 1))
 
 
+# Every pair of base62 digits: an id's 22 characters take 11 divisions, not 22.
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+
+
 def _encode(value: int) -> str:
+    """``value`` in base62, most significant digit first, without leading zeros."""
     out = []
     while value:
-        value, rem = divmod(value, 62)
-        out.append(ALPHABET[rem])
-    return "".join(reversed(out)) or "0"
+        value, rem = divmod(value, 3844)
+        out.append(_PAIRS[rem])
+    return "".join(reversed(out)).lstrip("0") or "0"
 
 
 def new_id(prefix: str, nbytes: int = 16) -> str:
