@@ -22,11 +22,14 @@ from weakref import WeakKeyDictionary
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
+    AutoField,
+    BigAutoField,
     BigIntegerField,
     BinaryField,
     BooleanField,
     CharField,
     Field,
+    ForeignKey,
     IntegerField,
     Model,
     PositiveBigIntegerField,
@@ -46,20 +49,23 @@ from django.db.models.sql.compiler import SQLCompiler
 class _Insert:
     sql: str
     fields: tuple[Field[Any, Any], ...]
-    plain: tuple[type | None, ...]  # per field: a value of this exact type binds unchanged
+    plain: tuple[frozenset[type], ...]  # per field: values of these exact types bind unchanged
     returning: Field[Any, Any] | None  # the auto primary key the database assigns
     returning_column: str = ""
 
 
 # Field classes (exactly these, not subclasses) whose ``get_db_prep_save`` hands a value of
 # one exact Python type back unchanged when the backend adapts nothing: text and booleans
-# everywhere, integers where the backend binds them as they are (SQLite; psycopg wraps them).
-# Probed on each database when a statement is compiled; every other value takes the field's
-# own chain, as ``save()`` does.
+# everywhere, integers where the backend binds them as they are (SQLite; psycopg wraps them),
+# a foreign key as its target does; and None, for a field that binds None as NULL. Probed on
+# each database when a statement is compiled; every other value takes the field's own chain,
+# as ``save()`` does.
 _PLAIN_CANDIDATES: dict[type[Field[Any, Any]], tuple[type, object]] = {
     CharField: (str, "x"),
     TextField: (str, "x"),
     BooleanField: (bool, True),
+    AutoField: (int, 7),
+    BigAutoField: (int, 7),
     IntegerField: (int, 7),
     BigIntegerField: (int, 7),
     SmallIntegerField: (int, 7),
@@ -67,27 +73,36 @@ _PLAIN_CANDIDATES: dict[type[Field[Any, Any]], tuple[type, object]] = {
     PositiveBigIntegerField: (int, 7),
     PositiveSmallIntegerField: (int, 7),
 }
+_NONE = type(None)
 
 
-def _plain_type(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> type | None:
-    """The exact Python type whose values ``field`` binds unchanged on ``connection``."""
-    candidate = _PLAIN_CANDIDATES.get(type(field))
-    if candidate is None:
-        return None
-    kind, probe = candidate
-    same = field.get_db_prep_save(probe, connection) is probe
-    return kind if same and field.get_db_prep_value(probe, connection) is probe else None
+def _passes(field: Field[Any, Any], probe: object, connection: BaseDatabaseWrapper) -> bool:
+    saved = field.get_db_prep_save(probe, connection)
+    return saved is probe and field.get_db_prep_value(probe, connection) is probe
+
+
+def _plain_types(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> frozenset[type]:
+    """The exact Python types whose values ``field`` binds unchanged on ``connection``."""
+    target = field.target_field if type(field) is ForeignKey else field
+    candidate = _PLAIN_CANDIDATES.get(type(target))
+    kinds = set()
+    if candidate is not None and _passes(field, candidate[1], connection):
+        kinds.add(candidate[0])
+    known = type(field) is ForeignKey or type(field) in _PLAIN_CANDIDATES
+    if known and _passes(field, None, connection):
+        kinds.add(_NONE)
+    return frozenset(kinds)
 
 
 def _bind_saved(
     fields: tuple[Field[Any, Any], ...],
-    plain: tuple[type | None, ...],
+    plain: tuple[frozenset[type], ...],
     values: list[Any] | tuple[Any, ...],
     connection: BaseDatabaseWrapper,
 ) -> list[Any]:
     return [
-        v if type(v) is kind else f.get_db_prep_save(v, connection)
-        for f, kind, v in zip(fields, plain, values, strict=True)
+        v if type(v) in kinds else f.get_db_prep_save(v, connection)
+        for f, kinds, v in zip(fields, plain, values, strict=True)
     ]
 
 
@@ -177,7 +192,7 @@ def _compile(model: type[Model], alias: str, *, pk_unset: bool) -> _Insert | Non
     return _Insert(
         sql=sql,
         fields=tuple(fields),
-        plain=tuple(_plain_type(f, connection) for f in fields),
+        plain=tuple(_plain_types(f, connection) for f in fields),
         returning=returning,
         returning_column=returning_column,
     )
@@ -195,8 +210,8 @@ class _Update:
     sql: str
     values: tuple[Field[Any, Any], ...]
     where: tuple[Field[Any, Any], ...]
-    plain_values: tuple[type | None, ...]
-    plain_where: tuple[type | None, ...]
+    plain_values: tuple[frozenset[type], ...]
+    plain_where: tuple[frozenset[type], ...]
 
 
 _updates: dict[tuple[type[Model], str, tuple[str, ...], tuple[str, ...]], _Update | None] = {}
@@ -229,8 +244,8 @@ def row_update(
     connection = connections[alias]
     params = _bind_saved(update.values, update.plain_values, tuple(values.values()), connection)
     params += [
-        v if type(v) is kind else f.get_db_prep_value(v, connection, prepared=False)
-        for f, kind, v in zip(update.where, update.plain_where, where.values(), strict=True)
+        v if type(v) in kinds else f.get_db_prep_value(v, connection, prepared=False)
+        for f, kinds, v in zip(update.where, update.plain_where, where.values(), strict=True)
     ]
     with connection.cursor() as cursor:
         cursor.execute(update.sql, params)
@@ -264,8 +279,8 @@ def _compile_update(
         sql=sql,
         values=tuple(fields[n] for n in values),
         where=tuple(fields[n] for n in where),
-        plain_values=tuple(_plain_type(fields[n], connection) for n in values),
-        plain_where=tuple(_plain_type(fields[n], connection) for n in where),
+        plain_values=tuple(_plain_types(fields[n], connection) for n in values),
+        plain_where=tuple(_plain_types(fields[n], connection) for n in where),
     )
 
 

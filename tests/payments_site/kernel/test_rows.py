@@ -296,22 +296,22 @@ def _fields(obj: Model) -> dict[str, Any]:
 def test_a_value_bound_unchanged_is_what_its_field_would_bind() -> None:
     from django.apps import apps
 
-    from payments_site.kernel.rows import _bind_saved, _plain_type
+    from payments_site.kernel.rows import _bind_saved, _plain_types
 
     samples: dict[type, list[Any]] = {
         str: ["", "x", "ch_3xq9ZbL0kq2rT8yWcN4vQa", "é ü 漢"],
         int: [0, 1, 2**40],
         bool: [True, False],
+        type(None): [None],
     }
     checked = 0
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
-            kind = _plain_type(field, connection)
-            if kind is None:
-                continue
-            for value in samples[kind]:
-                bound = _bind_saved((field,), (kind,), [value], connection)
+            kinds = _plain_types(field, connection)
+            for value in [v for kind in kinds for v in samples[kind]]:
+                bound = _bind_saved((field,), (kinds,), [value], connection)
                 expected = field.get_db_prep_save(value, connection)
                 assert bound == [expected] and type(bound[0]) is type(expected), field
+                assert field.get_db_prep_value(value, connection) == expected, field
                 checked += 1
-    assert checked > 100
+    assert checked > 150
