@@ -128,21 +128,25 @@ def _spans(text: str) -> tuple[_Normalised, list[tuple[int, int, str]]]:
     return normal, sorted(found)
 
 
-# Three ASCII digits anywhere: the least that either a card number or a security code needs.
+# At a glance, for ASCII text: a card number needs 13 digits, a security code 3 and its name.
 _THREE_DIGITS = re.compile(r"[0-9](?:[^0-9]*[0-9]){2}")
+_THIRTEEN_DIGITS = re.compile(rf"[0-9](?:[^0-9]*[0-9]){{{MIN_DIGITS - 1}}}")
+_CVC_NAME = re.compile(r"(?i)cvc|cvv|cvn|csc|security")
 
 
-def _too_few_digits(text: str) -> bool:
-    """Whether ``text`` has fewer than three digits (of any script): then it holds no card
-    data, and most text (ids, codes, names) is answered without the scan."""
-    if text.isascii():  # the common case, one search in C
-        return _THREE_DIGITS.search(text) is None
+def _clean_at_a_glance(text: str) -> bool:
+    """Whether ``text`` surely holds no card data, decided without the scan: most text (ids,
+    codes, names, amounts) is, in one or two searches in C."""
+    if text.isascii():
+        if _THIRTEEN_DIGITS.search(text) is not None:
+            return False
+        return _THREE_DIGITS.search(text) is None or _CVC_NAME.search(text) is None
     return sum(c.isdigit() for c in text) < 3
 
 
 def card_data_mask(text: str) -> str:
     """``text`` with every card number and every named security code masked."""
-    if _too_few_digits(text):
+    if _clean_at_a_glance(text):
         return text
     normal, spans = _spans(text)
     if not spans:
@@ -160,7 +164,7 @@ def card_data_mask(text: str) -> str:
 
 def has_card_data(text: str) -> bool:
     """Whether ``text`` holds what looks like a card number or a named security code."""
-    if _too_few_digits(text):
+    if _clean_at_a_glance(text):
         return False
     return bool(_spans(text)[1])
 

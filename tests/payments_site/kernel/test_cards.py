@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments_site.kernel.cards import PAN_MASK, _too_few_digits, card_data_mask, has_card_data
+from payments_site.kernel.cards import PAN_MASK, _clean_at_a_glance, card_data_mask, has_card_data
 
 PAN = "4242424242424242"
 GROUPS = ["4242", "4242", "4242", "4242"]
@@ -119,6 +119,23 @@ def test_masking_keeps_the_text_around_non_ascii_digits() -> None:
     assert card_data_mask(text) == f"Bestellung {PAN_MASK} – danke"
 
 
-@given(st.text(alphabet=st.sampled_from("0123456789 -x.é٣")))
-def test_the_digit_precheck_counts_digits_of_any_script(text: str) -> None:
-    assert _too_few_digits(text) == (sum(c.isdigit() for c in text) < 3)
+_TEXT = st.lists(
+    st.sampled_from(
+        ["4242", "4", "0", "1", "23", " ", "-", ".", "x", "cvc", "CVV2", ":", "=", "é", "٣"]
+    )
+).map("".join)
+
+
+@given(_TEXT)
+def test_text_passed_at_a_glance_holds_no_card_data(text: str) -> None:
+    from payments_site.kernel.cards import _spans
+
+    if _clean_at_a_glance(text):
+        assert not _spans(text)[1]
+
+
+def test_the_glance_passes_ids_and_stops_at_what_may_be_card_data() -> None:
+    for clean in ("ch_3xq9ZbL0kq2rT8yWcN4vQa", "4242", "2030-01-31", "cvc", "١٢"):
+        assert _clean_at_a_glance(clean)
+    for suspect in ("4242424242424", "2030-01-31T10:00:00Z", "cvc 123", "x security 999", "١٢٣"):
+        assert not _clean_at_a_glance(suspect)
