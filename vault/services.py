@@ -118,8 +118,12 @@ def key_failures_audited(*, operation: str, actor: str, object_id: str = "") -> 
 
 def _clean_reason(reason: str) -> str:
     """Printable, single-spaced text (no NULs or control characters reach the database)."""
-    printable = "".join(
-        " " if unicodedata.category(c)[0] in "CZ" else c for c in str(reason or "")[:1000]
+    text = str(reason or "")[:1000]
+    # isprintable: no character of category C or Z but the ASCII space, which maps to itself.
+    printable = (
+        text
+        if text.isprintable()
+        else "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     )
     cleaned = " ".join(printable.split())
     if not cleaned:

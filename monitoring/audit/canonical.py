@@ -5,6 +5,7 @@ No model or Django imports, so migrations and the offline verifier use them as t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -38,6 +39,7 @@ FIELD_LIMITS = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # pure; every audit event and its check parse one
 def canonical_ip(value: str | None) -> str | None:
     """The one textual form of an address, whatever form the database hands back."""
     if not value:

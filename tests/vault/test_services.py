@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_django.fixtures import Settings
 
 from monitoring.audit.models import AuditEvent
@@ -616,3 +618,18 @@ def test_rotation_then_retirement_of_the_old_version(
         vault_key_version_retire(key_id="local:vault", key_version="2", actor=ACTOR)
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"key.rotate", "key.rewrap", "key.retire"} <= actions
+
+
+@given(st.text(max_size=60))
+def test_a_reason_is_cleaned_as_character_by_character(reason: str) -> None:
+    import unicodedata
+
+    from vault.services import InvalidReason, _clean_reason
+
+    mapped = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in reason)
+    expected = " ".join(mapped.split())
+    if not expected:
+        with pytest.raises(InvalidReason):
+            _clean_reason(reason)
+    else:
+        assert _clean_reason(reason) == expected
