@@ -60,9 +60,16 @@ def _scrub(value: Any) -> Any:
     make of it, without the text round trip), every string through the redactor: belt and
     braces, a card number that slipped past input validation (which refuses them) would leave
     masked."""
+    kind = type(value)  # exact types first: a rendered object is made of these
+    if kind is str:
+        return redact_text(value)
+    if kind is dict:
+        return {k if type(k) is str else str(k): _scrub(v) for k, v in value.items()}
+    if value is None or kind is int or kind is bool:
+        return value
     if isinstance(value, str):
         return redact_text(value)
-    if value is None or isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float):
         return value
     if isinstance(value, Mapping):
         return {k if isinstance(k, str) else str(k): _scrub(v) for k, v in value.items()}
