@@ -16,7 +16,15 @@ id), else from Adyen's references (the payment's, a refund's). Applying it:
   ``CAPTURE_FAILED``: the charge fails, nothing captured (``charge.failed``);
 - ``CANCELLATION`` true: the release is confirmed (``charge.released`` / ``charge.expired``);
 - ``REFUND`` true: ``refund.succeeded``; ``REFUND`` false or ``REFUND_FAILED``: ``refund.failed``
-  and the amount is refundable again.
+  and the amount is refundable again;
+- a dispute (``NOTIFICATION_OF_CHARGEBACK``, ``CHARGEBACK``, ``SECOND_CHARGEBACK``, the
+  pre-arbitration outcomes, ``REQUEST_FOR_INFORMATION``, ``NOTIFICATION_OF_FRAUD``…) on a
+  charge of ours: an operator alert (``processor_dispute``, critical when money is taken back)
+  with the item's amount and reason. Our record of the charge stays as it is: a dispute is
+  decided between banks, and what it moves is on Adyen's statements, not in our ledger;
+- ``CANCEL_OR_REFUND`` or ``TECHNICAL_CANCEL`` true (made in Adyen's console, or by Adyen
+  itself): we never ask for either, so on a charge that took money it contradicts our record
+  and raises the conflict alert; on one that took none it changes nothing.
 
 The transitions only move forward (a failure absorbs a later confirmation, a confirmation never
 undoes a failure), so items converge to one state in whatever order they arrive, before or
@@ -57,6 +65,7 @@ from checkout.payments.services import (
 from monitoring.audit.models import AuditEvent
 from monitoring.audit.services import audit_record
 from monitoring.security.engine import alert_raise
+from monitoring.security.models import SecurityAlert
 from payments_site.kernel.errors import DomainError
 from payments_site.kernel.jsontext import JsonRefused, json_parse
 
@@ -147,6 +156,48 @@ def _authorisation(notification: AdyenNotification, *, now: datetime) -> str:
     return CONFLICT
 
 
+# Dispute steps, each with whether it takes the money back (a critical alert) or only asks or
+# tells (a warning). Adyen's names (its webhooks spec's eventCode values).
+DISPUTE_STEPS: dict[str, bool] = {
+    "NOTIFICATION_OF_CHARGEBACK": False,
+    "REQUEST_FOR_INFORMATION": False,
+    "NOTIFICATION_OF_FRAUD": False,
+    "INFORMATION_SUPPLIED": False,
+    "DISPUTE_DEFENSE_PERIOD_ENDED": False,
+    "CHARGEBACK": True,
+    "SECOND_CHARGEBACK": True,
+    "PREARBITRATION_LOST": True,
+    "CHARGEBACK_REVERSED": False,
+    "PREARBITRATION_WON": False,
+}
+# Steps Adyen takes that we never ask for: money moved back outside our record.
+UNASKED_REVERSALS = frozenset({"CANCEL_OR_REFUND", "TECHNICAL_CANCEL"})
+# A charge in one of these took no money, so a reversal of it changes nothing.
+_NOTHING_TAKEN = frozenset({Charge.Status.FAILED, Charge.Status.RELEASED, Charge.Status.EXPIRED})
+
+
+def _dispute(notification: AdyenNotification) -> str:
+    takes_money = DISPUTE_STEPS[notification.event_code]
+    alert_raise(
+        rule="processor_dispute",
+        source=f"{notification.charge_id}:{notification.event_code}:{notification.psp_reference}",
+        since=notification.received_at,
+        severity=(
+            SecurityAlert.Severity.CRITICAL if takes_money else SecurityAlert.Severity.WARNING
+        ),
+        detail={
+            "charge": notification.charge_id,
+            "event_code": notification.event_code,
+            "success": notification.success,
+            "psp_reference": notification.psp_reference,
+            "amount": notification.amount_value,
+            "currency": notification.amount_currency,
+            "reason": notification.reason,
+        },
+    )
+    return UNCHANGED
+
+
 def _apply(notification: AdyenNotification, *, now: datetime) -> str:
     """Apply one recorded item (see the module's docstring); returns its outcome."""
     event, success = notification.event_code, notification.success
@@ -168,6 +219,11 @@ def _apply(notification: AdyenNotification, *, now: datetime) -> str:
         return APPLIED if changed else UNCHANGED
     if not notification.charge_id:
         return AdyenNotification.Outcome.UNKNOWN
+    if event in DISPUTE_STEPS:
+        return _dispute(notification)
+    if event in UNASKED_REVERSALS:
+        status = Charge.objects.values_list("status", flat=True).get(pk=notification.charge_id)
+        return CONFLICT if success and status not in _NOTHING_TAKEN else UNCHANGED
     if event == "AUTHORISATION":
         return _authorisation(notification, now=now)
     if event == "CAPTURE" and success:

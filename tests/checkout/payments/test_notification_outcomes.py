@@ -15,6 +15,7 @@ from django.test import Client
 
 from checkout.payments.authorizations import capture_send, charge_capture, charge_release
 from checkout.payments.models import Charge, Refund
+from checkout.payments.notifications import DISPUTE_STEPS, UNASKED_REVERSALS
 from checkout.payments.processors.models import AdyenNotification
 from checkout.payments.services import charge_create, charges_reconcile, refund_create
 from checkout.webhooks.models import Event
@@ -451,3 +452,90 @@ def test_an_overdue_refund_alerts_and_its_resent_notification_still_applies(
     post(*owed)
     assert reload(refund).status == "succeeded"
     assert events("refund.succeeded") == 1
+
+
+@pytest.mark.parametrize("step", list(DISPUTE_STEPS))
+def test_each_dispute_step_alerts_operations_once_and_leaves_the_charge(
+    paid: Charge, step: str
+) -> None:
+    body = notification_body(
+        step,
+        psp="PSPDISPUTE000001",
+        original=paid.processor_id,
+        reference=paid.id,
+        amount={"currency": "EUR", "value": 1000},
+        reason="Fraudulent transaction",
+    )
+    post(body)
+    post(body)  # Adyen re-sends: one alert
+    (alert,) = SecurityAlert.objects.filter(rule="processor_dispute")
+    assert alert.severity == ("critical" if DISPUTE_STEPS[step] else "warning")
+    assert alert.detail == {
+        "charge": paid.id,
+        "event_code": step,
+        "success": True,
+        "psp_reference": "PSPDISPUTE000001",
+        "amount": 1000,
+        "currency": "EUR",
+        "reason": "Fraudulent transaction",
+    }
+    assert reload(paid).status == "succeeded"
+    assert AdyenNotification.objects.get(event_code=step).outcome == "unchanged"
+
+
+def test_a_chargeback_then_its_reversal_are_two_alerts(paid: Charge) -> None:
+    for step, psp in (("CHARGEBACK", "PSPDISPUTE000002"), ("CHARGEBACK_REVERSED", "PSPDISPUTE03")):
+        post(
+            notification_body(
+                step,
+                psp=psp,
+                original=paid.processor_id,
+                reference=paid.id,
+                amount={"currency": "EUR", "value": 1000},
+            )
+        )
+    alerts = SecurityAlert.objects.filter(rule="processor_dispute").order_by("raised_at", "id")
+    assert [(a.detail["event_code"], a.severity) for a in alerts] == [
+        ("CHARGEBACK", "critical"),
+        ("CHARGEBACK_REVERSED", "warning"),
+    ]
+
+
+@pytest.mark.parametrize("step", sorted(UNASKED_REVERSALS))
+def test_a_reversal_we_never_asked_for_conflicts_with_a_paid_charge(
+    paid: Charge, step: str
+) -> None:
+    post(
+        notification_body(
+            step,
+            psp="PSPREVERSAL00001",
+            original=paid.processor_id,
+            reference=paid.id,
+            amount={"currency": "EUR", "value": 1000},
+        )
+    )
+    assert reload(paid).status == "succeeded"
+    assert AdyenNotification.objects.get(event_code=step).outcome == "conflict"
+    (alert,) = SecurityAlert.objects.filter(rule="processor_notification_conflict")
+    assert alert.detail["event_code"] == step
+
+
+@pytest.mark.parametrize("step", sorted(UNASKED_REVERSALS))
+def test_a_reversal_of_a_released_authorization_changes_nothing(
+    fake: FakeAdyen, merchant: Merchant, token: Token, step: str
+) -> None:
+    charge = authorize(merchant, token)
+    charge_release(merchant=merchant, charge_id=charge.id)
+    deliver(fake)  # released
+    post(
+        notification_body(
+            step,
+            psp="PSPREVERSAL00002",
+            original=reload(charge).processor_id,
+            reference=charge.id,
+            amount={"currency": "EUR", "value": 1000},
+        )
+    )
+    assert reload(charge).status == "released"
+    assert AdyenNotification.objects.get(event_code=step).outcome == "unchanged"
+    assert not SecurityAlert.objects.filter(rule="processor_notification_conflict").exists()
