@@ -330,12 +330,20 @@ def test_a_notification_for_a_charge_we_do_not_know_changes_nothing(
     assert Event.objects.exclude(type="charge.succeeded").count() == 0
 
 
-def test_a_notification_contradicting_our_record_raises_an_operator_alert(
-    fake: FakeAdyen, merchant: Merchant, token: Token
-) -> None:
+@pytest.fixture
+def released(fake: FakeAdyen, merchant: Merchant, token: Token) -> Charge:
+    """An authorization released, its cancellation confirmed by Adyen."""
     charge = authorize(merchant, token)
     charge_release(merchant=merchant, charge_id=charge.id)
-    deliver(fake)  # released
+    deliver(fake)
+    assert reload(charge).status == "released"
+    return charge
+
+
+def test_a_notification_contradicting_our_record_raises_an_operator_alert(
+    released: Charge,
+) -> None:
+    charge = released
     post(
         notification_body(
             "CAPTURE",
@@ -522,11 +530,9 @@ def test_a_reversal_we_never_asked_for_conflicts_with_a_paid_charge(
 
 @pytest.mark.parametrize("step", sorted(UNASKED_REVERSALS))
 def test_a_reversal_of_a_released_authorization_changes_nothing(
-    fake: FakeAdyen, merchant: Merchant, token: Token, step: str
+    released: Charge, step: str
 ) -> None:
-    charge = authorize(merchant, token)
-    charge_release(merchant=merchant, charge_id=charge.id)
-    deliver(fake)  # released
+    charge = released
     post(
         notification_body(
             step,
