@@ -128,9 +128,11 @@ def _spans(text: str) -> tuple[_Normalised, list[tuple[int, int, str]]]:
     return normal, sorted(found)
 
 
-# At a glance, for ASCII text: a card number needs 13 digits, a security code 3 and its name.
+# At a glance, for ASCII text: a card number needs 13 digits in one run of groups (each digit
+# at most three separators from the next, as in ``_GROUPS``: a letter ends the run, so
+# timestamps and hex digests pass), a security code 3 digits and its name.
 _THREE_DIGITS = re.compile(r"[0-9](?:[^0-9]*[0-9]){2}")
-_THIRTEEN_DIGITS = re.compile(rf"[0-9](?:[^0-9]*[0-9]){{{MIN_DIGITS - 1}}}")
+_THIRTEEN_DIGITS = re.compile(rf"[0-9](?:[\W_]{{0,3}}[0-9]){{{MIN_DIGITS - 1}}}")
 _CVC_NAME = re.compile(r"(?i)cvc|cvv|cvn|csc|security")
 
 
