@@ -22,7 +22,7 @@ else:
     # are never culled: LocMem's default of 300 entries would drop them mid-run.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "payments_site.cache.LocalCache",
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }

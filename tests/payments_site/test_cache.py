@@ -1,17 +1,21 @@
-"""The Redis cache backend: one ``redis.Redis`` per pool, still correct across threads and a
-fork (the pool, not the client, owns the connections)."""
+"""The cache backends: Redis with one ``redis.Redis`` per pool, still correct across threads and
+a fork (the pool, not the client, owns the connections); both it and the local cache take any
+key without the memcached portability check."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import threading
+import warnings
 from collections.abc import Iterator
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.base import CacheKeyWarning
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
-from payments_site.cache import RedisCache
+from payments_site.cache import LocalCache, RedisCache
 
 
 @pytest.fixture
@@ -67,3 +71,18 @@ def test_a_forked_worker_gets_its_own_connections(redis_cache: RedisCache) -> No
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert redis_cache.get("child") == 1 and redis_cache.get("before") == 1
+
+
+def test_keys_memcached_would_refuse_are_kept_without_a_warning() -> None:
+    cache = caches["default"]  # the configured one, whichever it is
+    assert isinstance(cache, LocalCache | RedisCache)
+    stem = secrets.token_hex(4)
+    keys = [f"{stem}:{'x' * 300}", f"{stem}: with spaces", f"{stem}:\x7fcontrol"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)
+        for value, key in enumerate(keys):
+            cache.set(key, value, 30)
+        assert [cache.get(key) for key in keys] == [0, 1, 2]
+        assert cache.incr(keys[2]) == 3
+        cache.delete_many(keys)
+        assert cache.get_many(keys) == {}
