@@ -153,7 +153,12 @@ def _run(
     if response is binder.response:
         return response  # stored with the effect's outcome, in its transaction
     status, stored_body, headers = _stored_form(response)
-    if binder.stored == (status, _canonical(stored_body), headers):
+    stored = binder.stored
+    if (
+        stored is not None
+        and (stored[0], stored[2]) == (status, headers)
+        and _canonical(stored[1]) == _canonical(stored_body)
+    ):
         return response  # the same answer, stored so already
     idempotency_complete(record=outcome, status=status, body=stored_body, headers=headers)
     return response
@@ -183,7 +188,7 @@ class _Binder(EffectBinder):
     def __init__(self, record: IdempotencyKey, answer: EffectObjectAnswer | None) -> None:
         self.record = record
         self.answer = answer
-        self.stored: tuple[int, str, dict[str, str]] | None = None
+        self.stored: tuple[int, Any, dict[str, str]] | None = None  # as stored, compared lazily
         self.response: Response | None = None  # the stored answer, as built for its object
         self._settled: Any = None
 
@@ -198,7 +203,7 @@ class _Binder(EffectBinder):
         if status >= 500 or status == 429:
             return
         idempotency_complete(record=self.record, status=status, body=body, headers=headers)
-        self.stored = (status, _canonical(body), headers)
+        self.stored = (status, body, headers)
         self.response, self._settled = response, obj
 
     def answer_for(self, obj: Any) -> Response | None:
