@@ -6,7 +6,6 @@ deployable on its own; the checkout app imports them from here, never the other 
 
 from __future__ import annotations
 
-import copy
 from typing import TypeVar
 
 from django.db import models
@@ -42,7 +41,10 @@ class Merchant(models.Model):
 
     def in_mode(self, livemode: bool) -> Merchant:
         """This merchant acting in one mode (a copy: the instance itself is left as it is)."""
-        acting = copy.copy(self)
+        # ``copy.copy`` without its reduce-and-reconstruct round: Django's own state copy (the
+        # instance's state and relation cache copied too), on every API request.
+        acting = object.__new__(type(self))
+        acting.__dict__ = self.__getstate__()
         acting.livemode = bool(livemode)
         return acting
 
