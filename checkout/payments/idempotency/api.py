@@ -60,7 +60,8 @@ class InvalidIdempotencyKey(DomainError):
 
 def idempotency_key_validate(value: str) -> str:
     """1–255 printable ASCII characters (no control characters)."""
-    if not value or len(value) > MAX_KEY_LENGTH or not all(32 <= ord(c) < 127 for c in value):
+    # Printable ASCII is exactly 0x20-0x7E: both tests run in C, on every state-changing call.
+    if not value or len(value) > MAX_KEY_LENGTH or not (value.isascii() and value.isprintable()):
         raise InvalidIdempotencyKey(
             "The Idempotency-Key header must be 1 to 255 printable ASCII characters, such as a "
             "UUID.",

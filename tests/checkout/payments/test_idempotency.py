@@ -271,3 +271,15 @@ def test_random_hex_keys_are_all_accepted(api_client: APIClient, token: Token) -
     assert all(idempotency_key_validate(k) == k for k in keys)
     stored = {idempotency_key_at_rest(k) for k in keys}
     assert len(stored) == len(keys)  # hashing the rare digit-run keys keeps them distinct
+
+
+def test_a_key_character_is_accepted_exactly_when_it_is_printable_ascii() -> None:
+    from checkout.payments.idempotency.api import InvalidIdempotencyKey, idempotency_key_validate
+
+    for code in range(0x300):
+        key = f"order-{chr(code)}-1042"
+        if 0x20 <= code <= 0x7E:
+            assert idempotency_key_validate(key) == key
+        else:
+            with pytest.raises(InvalidIdempotencyKey):
+                idempotency_key_validate(key)
